@@ -1,0 +1,69 @@
+// swift-tools-version:5.9
+// AnyViz: a Jupyter kernel in Swift that turns data into interactive charts.
+// Data flows one way: transport → protocol → kernel → Python bridge → magics → viz pipeline.
+import PackageDescription
+
+let pythonInclude = "/usr/include/python3.11"
+
+let package = Package(
+    name: "AnyViz",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "anyviz-kernel", targets: ["anyviz-kernel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // C libraries.
+        .systemLibrary(name: "CZmq", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "CAnyVizPython",
+            cSettings: [.unsafeFlags(["-I\(pythonInclude)"])],
+            linkerSettings: [.linkedLibrary("python3.11")]
+        ),
+
+        // Wire format, signing, message types: no libzmq, no Python.
+        .target(
+            name: "AnyVizProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // zmq sockets: one implementation of the abstract KernelServer.
+        .target(name: "AnyVizTransport", dependencies: ["CZmq", "AnyVizProtocol",
+                                                         .product(name: "Logging", package: "swift-log")]),
+        // Dispatch, execution queue, interrupts; talks to an abstract server and interpreter.
+        .target(name: "AnyVizKernel", dependencies: ["AnyVizProtocol",
+                                                      .product(name: "Logging", package: "swift-log")]),
+        // LLM providers over libcurl.
+        .target(name: "AnyVizLLM", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
+        // Embedded CPython: the interpreter implementation.
+        .target(
+            name: "AnyVizPython",
+            dependencies: ["CAnyVizPython", "AnyVizKernel", "AnyVizProtocol",
+                           .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Resources/anyviz")],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]
+        ),
+        // Visualization pipeline: planner, LLM, guard, fallback, cache.
+        .target(name: "AnyVizViz", dependencies: ["AnyVizLLM", "AnyVizPython", "AnyVizProtocol",
+                                                   .product(name: "Logging", package: "swift-log")],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
+        // Magic registry and the magics.
+        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol", "AnyVizKernel",
+                                                      .product(name: "Logging", package: "swift-log")],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
+        .executableTarget(
+            name: "anyviz-kernel",
+            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizMagics", "AnyVizProtocol",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]
+        ),
+        .testTarget(name: "AnyVizProtocolTests", dependencies: ["AnyVizProtocol"]),
+        .testTarget(name: "AnyVizKernelTests", dependencies: ["AnyVizKernel", "AnyVizProtocol"]),
+        .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
+    ]
+)

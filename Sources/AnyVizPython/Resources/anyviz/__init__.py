@@ -1,0 +1,1 @@
+"""AnyViz's Python runtime: the code the Swift kernel runs inside its embedded CPython."""

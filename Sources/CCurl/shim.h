@@ -1,0 +1,15 @@
+#ifndef ANYVIZ_CCURL_SHIM_H
+#define ANYVIZ_CCURL_SHIM_H
+#include <curl/curl.h>
+
+/* curl_easy_setopt/getinfo are variadic: Swift cannot call them, so typed wrappers. */
+static inline CURLcode anyviz_curl_setopt_long(CURL *c, CURLoption o, long v) { return curl_easy_setopt(c, o, v); }
+static inline CURLcode anyviz_curl_setopt_string(CURL *c, CURLoption o, const char *v) { return curl_easy_setopt(c, o, v); }
+static inline CURLcode anyviz_curl_setopt_pointer(CURL *c, CURLoption o, void *v) { return curl_easy_setopt(c, o, v); }
+static inline CURLcode anyviz_curl_setopt_slist(CURL *c, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(c, o, v); }
+typedef size_t (*anyviz_curl_write_cb)(char *, size_t, size_t, void *);
+typedef int (*anyviz_curl_xfer_cb)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+static inline CURLcode anyviz_curl_setopt_write(CURL *c, anyviz_curl_write_cb f) { return curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, f); }
+static inline CURLcode anyviz_curl_setopt_xfer(CURL *c, anyviz_curl_xfer_cb f) { return curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, f); }
+static inline CURLcode anyviz_curl_getinfo_long(CURL *c, CURLINFO i, long *v) { return curl_easy_getinfo(c, i, v); }
+#endif

@@ -1,0 +1,47 @@
+"""Plain-Python tests of the runtime package: a fake `_anyviz` records what would be published."""
+import json
+import os
+import sys
+import types
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "Sources", "AnyVizPython", "Resources"))
+
+
+class FakeBridge(types.ModuleType):
+    """Stands in for the kernel's builtin module; records messages instead of sending them."""
+
+    def __init__(self):
+        super().__init__("_anyviz")
+        self.messages = []
+        self.inputs = []
+        self.magics = []
+
+    def emit(self, msg_type, content_json):
+        assert "NaN" not in content_json and "Infinity" not in content_json
+        self.messages.append((msg_type, json.loads(content_json)))
+
+    def input(self, prompt, password):
+        if not self.inputs:
+            raise RuntimeError("stdin is not allowed for this request")
+        return self.inputs.pop(0)
+
+    def magic(self, name, line):
+        self.magics.append((name, line))
+
+    def of_type(self, msg_type):
+        return [c for t, c in self.messages if t == msg_type]
+
+
+_bridge = FakeBridge()
+sys.modules["_anyviz"] = _bridge
+
+
+@pytest.fixture
+def bridge():
+    _bridge.messages.clear()
+    _bridge.inputs.clear()
+    _bridge.magics.clear()
+    return _bridge
