@@ -28,8 +28,9 @@ class FakeBridge(types.ModuleType):
             raise RuntimeError("stdin is not allowed for this request")
         return self.inputs.pop(0)
 
-    def magic(self, name, line):
-        self.magics.append((name, line))
+    def call(self, service, payload_json):
+        self.magics.append((service, json.loads(payload_json)))
+        return "{}"
 
     def of_type(self, msg_type):
         return [c for t, c in self.messages if t == msg_type]

@@ -54,5 +54,6 @@ def input_line(prompt: str = "", password: bool = False) -> str:
     return _bridge().input(str(prompt), bool(password))
 
 
-def magic(name: str, line: str) -> None:
-    _bridge().magic(name, line)
+def call(service: str, payload: dict) -> dict:
+    """Ask the Swift side for a service (`magic`, `fetch`, ...); see docs/ARCHITECTURE.md."""
+    return jsonutil.loads(_bridge().call(service, jsonutil.dumps(payload)))
