@@ -52,7 +52,7 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         // Magic registry and the magics.
-        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol", "AnyVizKernel",
+        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizProtocol", "AnyVizKernel",
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         .executableTarget(

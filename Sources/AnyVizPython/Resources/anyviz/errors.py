@@ -11,3 +11,7 @@ class UsageError(AnyVizError):
 
 class DataError(AnyVizError):
     """A file or frame cannot be used as data (binary, empty, ragged, ...)."""
+
+
+class MagicError(AnyVizError):
+    """A magic failed; raised by the kernel's bridge with the magic's message."""

@@ -1,0 +1,78 @@
+import AnyVizProtocol
+import Foundation
+
+/// An execute request as the interpreter sees it (already validated by the kernel).
+public struct ExecuteRequest: Sendable {
+    public var code: String
+    public var silent: Bool
+    public var storeHistory: Bool
+    public var userExpressions: JSONValue
+    public var allowStdin: Bool
+    public var stopOnError: Bool
+    /// The count this execution is shown with (In[n]).
+    public var executionCount: Int
+
+    public init(code: String, silent: Bool = false, storeHistory: Bool = true, userExpressions: JSONValue = [:],
+                allowStdin: Bool = false, stopOnError: Bool = true, executionCount: Int = 1) {
+        self.code = code
+        self.silent = silent
+        self.storeHistory = storeHistory
+        self.userExpressions = userExpressions
+        self.allowStdin = allowStdin
+        self.stopOnError = stopOnError
+        self.executionCount = executionCount
+    }
+}
+
+/// What an execution ended with. The kernel publishes `error` on IOPub and builds the reply.
+public struct ExecuteOutcome: Sendable {
+    public struct Failure: Sendable, Equatable {
+        public var ename: String
+        public var evalue: String
+        public var traceback: [String]
+        public init(ename: String, evalue: String, traceback: [String]) {
+            self.ename = ename
+            self.evalue = evalue
+            self.traceback = traceback
+        }
+    }
+
+    public var failure: Failure?
+    public var userExpressions: JSONValue
+    public var payload: JSONValue
+
+    public init(failure: Failure? = nil, userExpressions: JSONValue = [:], payload: JSONValue = []) {
+        self.failure = failure
+        self.userExpressions = userExpressions
+        self.payload = payload
+    }
+}
+
+/// Why reading from the front end failed.
+public enum InputError: Error, Sendable {
+    case notAllowed
+    case interrupted
+}
+
+/// Lets an interpreter publish outputs and ask for input while it runs a request. Everything it
+/// publishes carries the running request as parent.
+public protocol ExecutionContext: AnyObject, Sendable {
+    func publish(_ msgType: String, content: Data)
+    func requestInput(prompt: String, password: Bool) throws -> String
+}
+
+/// The language side of the kernel: one `*Impl` per request type (as in xeus). The kernel calls
+/// every method but `interruptImpl` on its one shell thread, which is also where `startImpl` ran.
+public protocol Interpreter: AnyObject, Sendable {
+    /// Prepares the language runtime on the shell thread before any request is served.
+    func startImpl()
+    /// `language_info`, `banner`, `help_links` and the implementation fields of kernel_info_reply.
+    func kernelInfoImpl() -> JSONValue
+    func executeImpl(_ request: ExecuteRequest, context: ExecutionContext) -> ExecuteOutcome
+    func completeImpl(code: String, cursorPos: Int) -> JSONValue
+    func inspectImpl(code: String, cursorPos: Int, detailLevel: Int) -> JSONValue
+    func isCompleteImpl(code: String) -> JSONValue
+    /// Called from the control thread while a request may be running: stop it promptly.
+    func interruptImpl()
+    func shutdownImpl(restart: Bool)
+}

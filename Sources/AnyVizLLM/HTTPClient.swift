@@ -1,0 +1,273 @@
+import CCurl
+import Foundation
+
+/// One HTTP response. Header names are lower-cased (HTTP names are case-insensitive); when a
+/// header repeats, the last value wins. For `download`, `body` is empty on success (the bytes
+/// are in the file) and holds the first bytes of the error page otherwise.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: Data
+    public var headers: [String: String]
+    /// Bytes of body received (written to the file for `download`).
+    public var bytesReceived: Int
+
+    public init(status: Int, body: Data, headers: [String: String], bytesReceived: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.bytesReceived = bytesReceived ?? body.count
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    public var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+/// Failures below HTTP (no status line): the provider layer maps them to `LLMError`, the
+/// `fetch` service reports `userMessage` as is.
+public enum HTTPClientError: Error, Sendable, Equatable {
+    /// The whole request (connect + transfer) took longer than the timeout.
+    case timeout(seconds: Double)
+    /// The `CancellationFlag` was set (kernel interrupt).
+    case cancelled
+    /// DNS, connection refused, TLS, reset... with libcurl's explanation.
+    case transport(String)
+    /// The download target could not be written.
+    case file(String)
+
+    public var userMessage: String {
+        switch self {
+        case .timeout(let s):
+            return "The request timed out after \(formatSeconds(s)). Check the network or raise the timeout."
+        case .cancelled:
+            return "The request was cancelled."
+        case .transport(let why):
+            return "The request failed before any answer arrived: \(why). Check the URL and the network."
+        case .file(let why):
+            return "The download could not be saved: \(why). Check that the folder exists and is writable."
+        }
+    }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s)
+}
+
+/// libcurl must be initialised once per process before any thread makes a handle; a Swift
+/// global `let` is initialised lazily and exactly once, thread-safely.
+private let curlReady: Bool = {
+    curl_global_init(3 /* CURL_GLOBAL_DEFAULT = SSL | WIN32 */) == CURLE_OK
+}()
+
+/// State shared with the C callbacks of one transfer (reached through an opaque pointer).
+private final class Transfer {
+    let cancellation: CancellationFlag
+    var body = Data()
+    var file: UnsafeMutablePointer<FILE>?
+    var headers: [String: String] = [:]
+    var bytes = 0
+    var fileError: String?
+
+    init(cancellation: CancellationFlag) { self.cancellation = cancellation }
+}
+
+/// Blocking HTTP over libcurl, one easy handle per request, safe to use from any thread.
+///
+/// Each request runs libcurl's multi loop in 50 ms slices on the calling thread so the
+/// `CancellationFlag` is noticed quickly even while the server sends nothing (libcurl's own
+/// progress callback may be called only once a second when a connection is idle).
+public final class HTTPClient: Sendable {
+    public let userAgent: String
+
+    public init(userAgent: String = "AnyViz/0.1 (+libcurl)") {
+        self.userAgent = userAgent
+    }
+
+    /// POST `body` and return whatever status came back (4xx/5xx are not errors here: the
+    /// caller decides about retries). Throws `HTTPClientError` when no response arrived.
+    public func post(url: String, headers: [String: String], body: Data, timeout: Double,
+                     cancellation: CancellationFlag) throws -> HTTPResponse {
+        try perform(url: url, headers: headers, body: body, downloadPath: nil,
+                    followRedirects: false, timeout: timeout, cancellation: cancellation)
+    }
+
+    /// GET `url` into the file at `path` (redirects followed; written to a temporary name and
+    /// renamed at the end, so a failed or cancelled download never leaves a partial file).
+    /// A non-2xx status returns normally with the start of the error page in `body` and no file.
+    public func download(url: String, to path: String, timeout: Double,
+                         cancellation: CancellationFlag) throws -> HTTPResponse {
+        try perform(url: url, headers: [:], body: nil, downloadPath: path,
+                    followRedirects: true, timeout: timeout, cancellation: cancellation)
+    }
+
+    /// GET into memory (small resources, health checks).
+    public func get(url: String, headers: [String: String] = [:], timeout: Double,
+                    cancellation: CancellationFlag) throws -> HTTPResponse {
+        try perform(url: url, headers: headers, body: nil, downloadPath: nil,
+                    followRedirects: true, timeout: timeout, cancellation: cancellation)
+    }
+
+    // MARK: - libcurl
+
+    private func perform(url: String, headers: [String: String], body: Data?, downloadPath: String?,
+                         followRedirects: Bool, timeout: Double,
+                         cancellation: CancellationFlag) throws -> HTTPResponse {
+        guard curlReady else { throw HTTPClientError.transport("libcurl could not be initialised") }
+        if cancellation.isCancelled { throw HTTPClientError.cancelled }
+        guard let easy = curl_easy_init() else {
+            throw HTTPClientError.transport("libcurl could not create a handle")
+        }
+        defer { curl_easy_cleanup(easy) }
+
+        let transfer = Transfer(cancellation: cancellation)
+        let partPath = downloadPath.map { $0 + ".anyviz-part" }
+        if let partPath {
+            guard let f = fopen(partPath, "wb") else {
+                throw HTTPClientError.file("cannot create \(partPath): \(String(cString: strerror(errno)))")
+            }
+            transfer.file = f
+        }
+        var keepPart = false
+        defer {
+            if let f = transfer.file { fclose(f) }
+            if let partPath, !keepPart { unlink(partPath) }
+        }
+
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        defer { errorBuffer.deallocate() }
+
+        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
+        let timeoutMs = max(1, Int(timeout * 1000))
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_URL, url)
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)  // threads: no SIGALRM for DNS timeouts
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMs)
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMs, 15_000))
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")  // any encoding libcurl decodes
+        // Only web URLs: a `%load file:///etc/...` or `gopher://` must not go through here.
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, followRedirects ? 1 : 0)
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_MAXREDIRS, 10)
+        _ = anyviz_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+
+        _ = anyviz_curl_setopt_write(easy) { data, size, count, user in
+            let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            let n = size * count
+            if t.cancellation.isCancelled { return 0 }
+            if n == 0 { return 0 }
+            if let f = t.file {
+                if fwrite(data, 1, n, f) != n {
+                    t.fileError = String(cString: strerror(errno))
+                    return 0
+                }
+            } else if let data {
+                data.withMemoryRebound(to: UInt8.self, capacity: n) { t.body.append($0, count: n) }
+            }
+            t.bytes += n
+            return n
+        }
+        _ = anyviz_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, opaque)
+        _ = anyviz_curl_setopt_header(easy) { data, size, count, user in
+            let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            let n = size * count
+            guard let data, n > 0 else { return n }
+            let line = data.withMemoryRebound(to: UInt8.self, capacity: n) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+            }
+            if line.hasPrefix("HTTP/") {
+                t.headers = [:]  // a new response (redirect, 100-continue): forget the previous one
+            } else if let colon = line.firstIndex(of: ":") {
+                let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                if !name.isEmpty { t.headers[name] = value }
+            }
+            return n
+        }
+        _ = anyviz_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, opaque)
+        _ = anyviz_curl_setopt_long(easy, CURLOPT_NOPROGRESS, 0)
+        _ = anyviz_curl_setopt_xfer(easy) { user, _, _, _, _ in
+            Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue().cancellation.isCancelled ? 1 : 0
+        }
+        _ = anyviz_curl_setopt_pointer(easy, CURLOPT_XFERINFODATA, opaque)
+
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+            list = curl_slist_append(list, "\(name): \(value)")
+        }
+        if body != nil {
+            list = curl_slist_append(list, "Expect:")  // no 100-continue round trip
+        }
+        defer { curl_slist_free_all(list) }
+        if list != nil { _ = anyviz_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, list) }
+
+        let code: CURLcode
+        if let body {
+            code = try body.withUnsafeBytes { raw -> CURLcode in
+                _ = anyviz_curl_setopt_long(easy, CURLOPT_POST, 1)
+                _ = anyviz_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(raw.count))
+                // POSTFIELDS is not copied by libcurl: the bytes stay alive for this closure.
+                _ = anyviz_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS,
+                                               UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+                return try runMulti(easy, cancellation: cancellation)
+            }
+        } else {
+            code = try runMulti(easy, cancellation: cancellation)
+        }
+
+        if code != CURLE_OK {
+            if cancellation.isCancelled || code == CURLE_ABORTED_BY_CALLBACK { throw HTTPClientError.cancelled }
+            if code == CURLE_OPERATION_TIMEDOUT { throw HTTPClientError.timeout(seconds: timeout) }
+            if let fileError = transfer.fileError { throw HTTPClientError.file(fileError) }
+            let detail = String(cString: errorBuffer)
+            let summary = String(cString: curl_easy_strerror(code))
+            throw HTTPClientError.transport(detail.isEmpty ? summary : "\(summary): \(detail)")
+        }
+
+        var status = 0
+        _ = anyviz_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var response = HTTPResponse(status: status, body: transfer.body, headers: transfer.headers,
+                                    bytesReceived: transfer.bytes)
+        if let partPath, let downloadPath, let f = transfer.file {
+            transfer.file = nil
+            if fclose(f) != 0 { throw HTTPClientError.file(String(cString: strerror(errno))) }
+            if response.isSuccess {
+                if rename(partPath, downloadPath) != 0 {
+                    throw HTTPClientError.file("cannot move the download to \(downloadPath): \(String(cString: strerror(errno)))")
+                }
+                keepPart = true  // it was renamed: nothing left to delete
+            } else {
+                response.body = (FileManager.default.contents(atPath: partPath) ?? Data()).prefix(2048)
+            }
+        }
+        return response
+    }
+
+    /// Drive one easy handle to completion in 50 ms slices, checking the flag between slices.
+    private func runMulti(_ easy: UnsafeMutableRawPointer, cancellation: CancellationFlag) throws -> CURLcode {
+        guard let multi = curl_multi_init() else {
+            throw HTTPClientError.transport("libcurl could not create a multi handle")
+        }
+        defer { curl_multi_cleanup(multi) }
+        guard curl_multi_add_handle(multi, easy) == CURLM_OK else {
+            throw HTTPClientError.transport("libcurl could not start the transfer")
+        }
+        defer { curl_multi_remove_handle(multi, easy) }
+        var running: Int32 = 1
+        while true {
+            let mc = curl_multi_perform(multi, &running)
+            if mc != CURLM_OK {
+                throw HTTPClientError.transport(String(cString: curl_multi_strerror(mc)))
+            }
+            if running == 0 { break }
+            if cancellation.isCancelled { throw HTTPClientError.cancelled }
+            _ = curl_multi_poll(multi, nil, 0, 50, nil)
+        }
+        var left: Int32 = 0
+        var result = CURLE_OK
+        while let msg = curl_multi_info_read(multi, &left) {
+            if msg.pointee.msg == CURLMSG_DONE { result = msg.pointee.data.result }
+        }
+        return result
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// The connection file a Jupyter client writes for the kernel it starts.
+public struct ConnectionInfo: Codable, Sendable, Equatable {
+    public var transport: String
+    public var ip: String
+    public var shellPort: Int
+    public var iopubPort: Int
+    public var stdinPort: Int
+    public var controlPort: Int
+    public var hbPort: Int
+    public var key: String
+    public var signatureScheme: String
+    public var kernelName: String?
+
+    enum CodingKeys: String, CodingKey {
+        case transport, ip, key
+        case shellPort = "shell_port", iopubPort = "iopub_port", stdinPort = "stdin_port"
+        case controlPort = "control_port", hbPort = "hb_port"
+        case signatureScheme = "signature_scheme", kernelName = "kernel_name"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        transport = (try? c.decode(String.self, forKey: .transport)) ?? "tcp"
+        ip = (try? c.decode(String.self, forKey: .ip)) ?? "127.0.0.1"
+        shellPort = try c.decode(Int.self, forKey: .shellPort)
+        iopubPort = try c.decode(Int.self, forKey: .iopubPort)
+        stdinPort = try c.decode(Int.self, forKey: .stdinPort)
+        controlPort = try c.decode(Int.self, forKey: .controlPort)
+        hbPort = try c.decode(Int.self, forKey: .hbPort)
+        key = (try? c.decode(String.self, forKey: .key)) ?? ""
+        signatureScheme = (try? c.decode(String.self, forKey: .signatureScheme)) ?? "hmac-sha256"
+        kernelName = try? c.decode(String.self, forKey: .kernelName)
+    }
+
+    public static func load(path: String) throws -> ConnectionInfo {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(ConnectionInfo.self, from: data)
+    }
+
+    /// The zmq endpoint of one port: `tcp://ip:port`, or `ipc://ip-port` for the ipc transport.
+    public func endpoint(port: Int) -> String {
+        transport == "ipc" ? "ipc://\(ip)-\(port)" : "\(transport)://\(ip):\(port)"
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// The sockets of a Jupyter kernel; heartbeat is served by the transport alone.
+public enum Channel: String, Sendable, CaseIterable {
+    case shell, control, stdin, iopub
+}
+
+/// A message header as the messaging spec requires it (all fields always present).
+public struct Header: Codable, Sendable, Equatable {
+    public var msgID: String
+    public var session: String
+    public var username: String
+    public var date: String
+    public var msgType: String
+    public var version: String
+
+    /// Protocol version stamped on every message. Must be >= 5.3: jupyter_client treats a minor
+    /// version <= 1 as a legacy kernel and its schema checks then fail.
+    public static let protocolVersion = "5.4"
+
+    enum CodingKeys: String, CodingKey {
+        case msgID = "msg_id", session, username, date, msgType = "msg_type", version
+    }
+
+    public init(msgID: String = UUID().uuidString.lowercased(), session: String, username: String = "anyviz",
+                date: String = Header.timestamp(), msgType: String, version: String = Header.protocolVersion) {
+        self.msgID = msgID
+        self.session = session
+        self.username = username
+        self.date = date
+        self.msgType = msgType
+        self.version = version
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        msgID = try c.decode(String.self, forKey: .msgID)
+        msgType = try c.decode(String.self, forKey: .msgType)
+        session = (try? c.decode(String.self, forKey: .session)) ?? ""
+        username = (try? c.decode(String.self, forKey: .username)) ?? ""
+        date = (try? c.decode(String.self, forKey: .date)) ?? ""
+        version = (try? c.decode(String.self, forKey: .version)) ?? Header.protocolVersion
+    }
+
+    /// ISO 8601 with microseconds and a UTC offset, as jupyter_client writes it.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let micros = Int((date.timeIntervalSince1970 - Double(t)) * 1_000_000)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
+                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), max(0, min(micros, 999_999)))
+    }
+}
+
+/// One Jupyter message. Parent header, metadata and content are kept as raw JSON bytes so large
+/// payloads (a Plotly figure can be megabytes) pass through without being re-parsed in Swift.
+public struct Message: Sendable {
+    public var identities: [Data]
+    public var header: Header
+    public var parentHeader: Data
+    public var metadata: Data
+    public var content: Data
+    public var buffers: [Data]
+
+    public init(identities: [Data] = [], header: Header, parentHeader: Data = Data("{}".utf8),
+                metadata: Data = Data("{}".utf8), content: Data = Data("{}".utf8), buffers: [Data] = []) {
+        self.identities = identities
+        self.header = header
+        self.parentHeader = parentHeader
+        self.metadata = metadata
+        self.content = content
+        self.buffers = buffers
+    }
+
+    public var msgType: String { header.msgType }
+
+    /// The content parsed; empty object when it is not valid JSON.
+    public func parsedContent() -> JSONValue {
+        (try? JSONValue.parse(content)) ?? .object([:])
+    }
+
+    /// The header of this message serialized, for use as the parent header of replies.
+    public var headerData: Data {
+        (try? JSONEncoder().encode(header)) ?? Data("{}".utf8)
+    }
+
+    /// A message answering or caused by this one: same identities (for routing) and session,
+    /// with this message's header as parent.
+    public func child(msgType: String, content: Data, session: String, metadata: Data = Data("{}".utf8)) -> Message {
+        Message(identities: identities,
+                header: Header(session: session, username: header.username, msgType: msgType),
+                parentHeader: headerData, metadata: metadata, content: content)
+    }
+}

@@ -1,0 +1,158 @@
+import AnyVizKernel
+import AnyVizProtocol
+import CAnyVizPython
+import Foundation
+import Logging
+
+/// The kernel's interpreter for Python cells: each `*Impl` forwards to `anyviz.runtime` in the
+/// embedded CPython, with the request's context bound so Python's outputs reach IOPub.
+public final class PythonInterpreter: Interpreter, @unchecked Sendable {
+    public let runtime: PythonRuntime
+    private let logger: Logger
+    private let resourcePath: String
+    private let stateLock = NSLock()
+    private var executing = false
+    /// Magic names for completion; set before `startImpl`.
+    public var magicNames: [String] = []
+    /// Runs once Python is up, on the shell thread (e.g. warm imports).
+    public var onStarted: (() -> Void)?
+    public private(set) var startupError: String?
+
+    public init(runtime: PythonRuntime, resourcePath: String, logger: Logger) {
+        self.runtime = runtime
+        self.resourcePath = resourcePath
+        self.logger = logger
+    }
+
+    /// The folder holding the `anyviz` package shipped as a resource of this module.
+    public static var bundledResourcePath: String {
+        Bundle.module.resourcePath ?? Bundle.module.bundlePath
+    }
+
+    public func startImpl() {
+        // Python's main thread must receive SIGINT: every other thread keeps it blocked.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        do {
+            try runtime.start(resourcePath: resourcePath)
+            _ = try runtime.call("anyviz.runtime", "configure", (["magics": .array(magicNames.map(JSONValue.string))] as JSONValue).jsonString)
+            onStarted?()
+        } catch {
+            startupError = "\(error)"
+            logger.critical("python failed to start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func kernelInfoImpl() -> JSONValue {
+        let version = "3.11"
+        return [
+            "implementation": "anyviz",
+            "implementation_version": "0.1.0",
+            "language_info": [
+                "name": "python",
+                "version": .string(version),
+                "mimetype": "text/x-python",
+                "file_extension": ".py",
+                "pygments_lexer": "ipython3",
+                "codemirror_mode": ["name": "ipython", "version": 3],
+                "nbconvert_exporter": "python",
+            ],
+            "banner": "AnyViz: Python with %load, %profile, %viz and %customize. Type %lsmagic for the magics.",
+            "help_links": [
+                ["text": "AnyViz magics (%lsmagic)", "url": "https://github.com/anyviz/anyviz#magics"],
+                ["text": "Python", "url": "https://docs.python.org/3.11/"],
+                ["text": "pandas", "url": "https://pandas.pydata.org/docs/"],
+                ["text": "Plotly Express", "url": "https://plotly.com/python/plotly-express/"],
+            ],
+        ]
+    }
+
+    public func executeImpl(_ request: ExecuteRequest, context: ExecutionContext) -> ExecuteOutcome {
+        if let startupError {
+            return ExecuteOutcome(failure: .init(ename: "KernelStartupError", evalue: startupError,
+                                                 traceback: ["The embedded Python could not start: \(startupError)",
+                                                             "Run the setup command in README.md, or point ANYVIZ_PYTHON_VENV at a venv with pandas and plotly."]))
+        }
+        let bridge = ContextBridge(context: context)
+        PythonRuntime.context = bridge
+        runtime.clearPendingInterrupt()
+        stateLock.withLock { executing = true }
+        defer {
+            stateLock.withLock { executing = false }
+            runtime.clearPendingInterrupt()
+            PythonRuntime.context = nil
+        }
+        let payload: JSONValue = [
+            "code": .string(request.code), "silent": .bool(request.silent), "store_history": .bool(request.storeHistory),
+            "execution_count": .int(request.executionCount), "user_expressions": request.userExpressions,
+            "allow_stdin": .bool(request.allowStdin),
+        ]
+        do {
+            let reply = try runtime.callJSON("anyviz.runtime", "execute", payload)
+            if reply["status"]?.stringValue == "error" {
+                return ExecuteOutcome(failure: .init(ename: reply["ename"]?.stringValue ?? "Error",
+                                                     evalue: reply["evalue"]?.stringValue ?? "",
+                                                     traceback: reply["traceback"]?.arrayValue?.compactMap(\.stringValue) ?? []),
+                                      userExpressions: reply["user_expressions"] ?? [:])
+            }
+            return ExecuteOutcome(userExpressions: reply["user_expressions"] ?? [:], payload: reply["payload"] ?? [])
+        } catch let error as PythonError {
+            return ExecuteOutcome(failure: .init(ename: error.typeName, evalue: error.message, traceback: ["\(error)"]))
+        } catch {
+            return ExecuteOutcome(failure: .init(ename: "InternalError", evalue: "\(error)", traceback: ["\(error)"]))
+        }
+    }
+
+    public func completeImpl(code: String, cursorPos: Int) -> JSONValue {
+        request("complete", ["code": .string(code), "cursor_pos": .int(cursorPos)],
+                fallback: ["matches": [], "cursor_start": .int(cursorPos), "cursor_end": .int(cursorPos), "metadata": [:]])
+    }
+
+    public func inspectImpl(code: String, cursorPos: Int, detailLevel: Int) -> JSONValue {
+        request("inspect", ["code": .string(code), "cursor_pos": .int(cursorPos), "detail_level": .int(detailLevel)],
+                fallback: ["found": false, "data": [:], "metadata": [:]])
+    }
+
+    public func isCompleteImpl(code: String) -> JSONValue {
+        request("is_complete", ["code": .string(code)], fallback: ["status": "unknown"])
+    }
+
+    public func interruptImpl() {
+        if stateLock.withLock({ executing }) { runtime.interrupt() }
+    }
+
+    public func shutdownImpl(restart: Bool) {}
+
+    private func request(_ function: String, _ payload: JSONValue, fallback: JSONValue) -> JSONValue {
+        guard startupError == nil else { return fallback }
+        do {
+            return try runtime.callJSON("anyviz.runtime", function, payload)
+        } catch {
+            logger.error("runtime request failed", metadata: ["function": "\(function)", "error": "\(error)"])
+            return fallback
+        }
+    }
+}
+
+/// Adapts the kernel's execution context to what the C bridge callbacks need.
+final class ContextBridge: BridgeContext {
+    let context: ExecutionContext
+
+    init(context: ExecutionContext) { self.context = context }
+
+    func publish(_ msgType: String, content: Data) {
+        context.publish(msgType, content: content)
+    }
+
+    func requestInput(prompt: String, password: Bool) -> (String?, Int32) {
+        do {
+            return (try context.requestInput(prompt: prompt, password: password), 0)
+        } catch InputError.notAllowed {
+            return (nil, 1)
+        } catch {
+            return (nil, 2)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import AnyVizProtocol
+import CAnyVizPython
+import Foundation
+import Logging
+
+/// Where the embedded interpreter finds its packages.
+public struct PythonEnvironment: Sendable {
+    public var venv: String?
+
+    public init(venv: String?) { self.venv = venv }
+
+    /// `ANYVIZ_PYTHON_VENV`, else `VIRTUAL_ENV`, else a `.venv` beside or above the executable
+    /// (the project's own, created by the setup command).
+    public static func discover(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                executable: String = CommandLine.arguments.first ?? "") -> PythonEnvironment {
+        for key in ["ANYVIZ_PYTHON_VENV", "VIRTUAL_ENV"] {
+            if let path = environment[key], !path.isEmpty, FileManager.default.fileExists(atPath: path + "/bin/python") {
+                return PythonEnvironment(venv: path)
+            }
+        }
+        var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent(".venv")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("bin/python").path) {
+                return PythonEnvironment(venv: candidate.path)
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+        return PythonEnvironment(venv: nil)
+    }
+}
+
+/// Answer of a kernel service asked for by Python through `_anyviz.call`.
+public enum ServiceResult {
+    case ok(String)
+    /// A message for the user (raised as anyviz.errors.MagicError).
+    case userError(String)
+    case interrupted
+    /// A Python exception to re-raise unchanged in the caller.
+    case python(PythonError)
+    case failure(String)
+}
+
+/// The embedded CPython: initialised on the thread that will run every cell (Python's main
+/// thread, so signal handlers and KeyboardInterrupt work there), with the GIL released between
+/// calls.
+public final class PythonRuntime: @unchecked Sendable {
+    public let environment: PythonEnvironment
+    private let logger: Logger
+    public private(set) var pythonThread: pthread_t?
+
+    /// Set while a request runs: where `_anyviz.emit`/`input` go.
+    nonisolated(unsafe) public internal(set) static var context: (any BridgeContext)?
+    nonisolated(unsafe) public static var services: ((String, String) -> ServiceResult)?
+
+    public init(environment: PythonEnvironment, logger: Logger) {
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// Starts the interpreter on the calling thread and imports the AnyViz runtime package.
+    public func start(resourcePath: String) throws {
+        anyviz_register_module()
+        anyviz_set_callbacks(bridgeEmit, bridgeInput, bridgeCall)
+        var config = PyConfig()
+        // The isolated configuration ignores PYTHONHOME/PYTHONPATH from the environment (pyenv
+        // would otherwise mix standard libraries); the venv is found through program_name.
+        PyConfig_InitIsolatedConfig(&config)
+        defer { PyConfig_Clear(&config) }
+        config.install_signal_handlers = 1
+        config.user_site_directory = 0
+        config.parse_argv = 0
+        let program = environment.venv.map { $0 + "/bin/python" } ?? "/usr/bin/python3.11"
+        let status = withUnsafeMutablePointer(to: &config) { pointer in
+            PyConfig_SetBytesString(pointer, &pointer.pointee.program_name, program)
+        }
+        try check(status, "program name")
+        try check(Py_InitializeFromConfig(&config), "initialize")
+        pythonThread = pthread_self()
+        anyviz_install_sigint_flag()
+
+        let setup = """
+        import sys, signal
+        sys.path.insert(0, \(pythonLiteral(resourcePath)))
+        sys.argv = ['anyviz']
+        import anyviz.runtime
+        """
+        guard PyRun_SimpleString(setup) == 0 else {
+            throw PythonError(typeName: "ImportError", message: "the AnyViz Python runtime could not be imported from \(resourcePath) with venv \(environment.venv ?? "none")")
+        }
+        _ = PyEval_SaveThread()
+        logger.info("python ready", metadata: ["venv": "\(environment.venv ?? "none")"])
+    }
+
+    /// Calls `module.function(argument)` where the argument and result are JSON text.
+    public func call(_ module: String, _ function: String, _ argument: String) throws -> String {
+        try PythonGIL.run {
+            guard let mod = PyImport_ImportModule(module) else { throw PythonError() }
+            defer { anyviz_decref(mod) }
+            guard let fn = PyObject_GetAttrString(mod, function) else { throw PythonError() }
+            defer { anyviz_decref(fn) }
+            guard let arg = PyUnicode_FromString(argument) else { throw PythonError() }
+            defer { anyviz_decref(arg) }
+            guard let result = PyObject_CallOneArg(fn, arg) else { throw PythonError() }
+            defer { anyviz_decref(result) }
+            if anyviz_is_unicode(result) != 0, let text = PyUnicode_AsUTF8(result) { return String(cString: text) }
+            return "null"
+        }
+    }
+
+    /// Calls a JSON function and parses the reply.
+    public func callJSON(_ module: String, _ function: String, _ argument: JSONValue) throws -> JSONValue {
+        let text = try call(module, function, argument.jsonString)
+        return (try? JSONValue.parse(text)) ?? .null
+    }
+
+    /// Forgets an interrupt that arrived while nothing was running, so it cannot hit the next cell.
+    public func clearPendingInterrupt() {
+        anyviz_clear_interrupt_flag()
+        PythonGIL.run {
+            if PyErr_CheckSignals() != 0 { PyErr_Clear() }
+        }
+    }
+
+    /// Interrupts the running Python code (and any Swift work polling `interruptRequested`).
+    public func interrupt() {
+        if let thread = pythonThread { pthread_kill(thread, SIGINT) }
+    }
+
+    public static var interruptRequested: Bool { anyviz_interrupt_flag() != 0 }
+
+    private func check(_ status: PyStatus, _ what: String) throws {
+        if PyStatus_Exception(status) != 0 {
+            let message = status.err_msg.map { String(cString: $0) } ?? "unknown"
+            throw PythonError(typeName: "PythonInitError", message: "\(what): \(message)")
+        }
+    }
+
+    private func pythonLiteral(_ s: String) -> String {
+        "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
+
+/// Where the bridge sends what Python publishes while a request runs.
+public protocol BridgeContext: AnyObject {
+    func publish(_ msgType: String, content: Data)
+    func requestInput(prompt: String, password: Bool) -> (String?, Int32)
+}
+
+private func duplicate(_ s: String) -> UnsafeMutablePointer<CChar>? { strdup(s) }
+
+private let bridgeEmit: anyviz_emit_fn = { type, json, length in
+    guard let type, let json, let context = PythonRuntime.context else { return }
+    let data = Data(bytes: json, count: Int(length))
+    context.publish(String(cString: type), content: data)
+}
+
+private let bridgeInput: anyviz_input_fn = { prompt, password, status in
+    guard let context = PythonRuntime.context else {
+        status?.pointee = 1
+        return nil
+    }
+    let (value, code) = context.requestInput(prompt: prompt.map { String(cString: $0) } ?? "", password: password != 0)
+    status?.pointee = code
+    return value.flatMap(duplicate)
+}
+
+private let bridgeCall: anyviz_call_fn = { service, json, status in
+    guard let service, let json, let handler = PythonRuntime.services else {
+        status?.pointee = 3
+        return duplicate("no kernel service handler")
+    }
+    switch handler(String(cString: service), String(cString: json)) {
+    case .ok(let text):
+        status?.pointee = 0
+        return duplicate(text)
+    case .userError(let message):
+        status?.pointee = 1
+        return duplicate(message)
+    case .interrupted:
+        status?.pointee = 2
+        return nil
+    case .python(let error):
+        PythonGIL.run { error.restore() }
+        status?.pointee = 4
+        return nil
+    case .failure(let message):
+        status?.pointee = 3
+        return duplicate(message)
+    }
+}
+
+extension PythonRuntime {
+    /// Publishes on IOPub as part of the running request's output (no-op outside a request).
+    public static func publish(_ msgType: String, content: JSONValue) {
+        context?.publish(msgType, content: content.data)
+    }
+}

@@ -1,0 +1,140 @@
+"""stdout/stderr replacements that publish `stream` messages promptly but not one per write.
+
+A cell that prints one line and then sleeps must show the line at once, while a loop that prints
+100,000 lines must not flood IOPub (and the browser) with 100,000 messages. So text is buffered
+and sent:
+  * on a newline when at least `INTERVAL` seconds passed since the last send (first line: at once),
+  * when the buffer holds more than `MAX_BUFFER` characters,
+  * by a daemon flusher thread at most `INTERVAL` after text arrived (text without a newline, or
+    lines that came too soon after the previous send), and
+  * on `flush()` and at the end of every cell (the runtime calls `flush_all`).
+Writes from any thread are accepted; a lock keeps them whole and in order.
+"""
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+INTERVAL = 0.05
+MAX_BUFFER = 64 * 1024
+
+
+class StreamWriter(io.TextIOBase):
+    """A text stream whose output becomes IOPub `stream` messages named `name`."""
+
+    def __init__(self, name: str, flusher: "Flusher"):
+        super().__init__()
+        self.name = name
+        self._flusher = flusher
+        self._parts: list[str] = []
+        self._size = 0
+        self._last_send = 0.0
+        self._lock = threading.Lock()       # guards the buffer
+        self._send_lock = threading.Lock()  # keeps sends in order when threads flush together
+
+    # -- io.TextIOBase surface -------------------------------------------------------------
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def errors(self):
+        return "strict"
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("AnyViz output streams have no file descriptor")
+
+    def write(self, text) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not text:
+            return 0
+        with self._lock:
+            was_empty = not self._parts
+            self._parts.append(text)
+            self._size += len(text)
+            send_now = self._size > MAX_BUFFER or (
+                "\n" in text and time.monotonic() - self._last_send >= INTERVAL)
+        if send_now:
+            self.flush()
+        elif was_empty:
+            self._flusher.wake()
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Send everything buffered now (also what `print(..., flush=True)` calls)."""
+        from . import iopub
+
+        with self._send_lock:
+            with self._lock:
+                if not self._parts:
+                    return
+                text = "".join(self._parts)
+                self._parts.clear()
+                self._size = 0
+                self._last_send = time.monotonic()
+            iopub.stream(self.name, text)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._parts)
+
+
+class Flusher(threading.Thread):
+    """Daemon that sends buffered text `INTERVAL` seconds after it arrived; idle costs nothing."""
+
+    def __init__(self):
+        super().__init__(name="anyviz-stream-flusher", daemon=True)
+        self._event = threading.Event()
+        self.writers: list[StreamWriter] = []
+        self._start_lock = threading.Lock()
+
+    def wake(self) -> None:
+        if not self.is_alive():
+            with self._start_lock:
+                if not self.is_alive() and self.ident is None:
+                    self.start()
+        self._event.set()
+
+    def run(self) -> None:
+        while True:
+            self._event.wait()
+            self._event.clear()
+            time.sleep(INTERVAL)
+            for writer in self.writers:
+                try:
+                    writer.flush()
+                except Exception:  # a failing send must not kill later output
+                    pass
+
+
+_flusher = Flusher()
+stdout = StreamWriter("stdout", _flusher)
+stderr = StreamWriter("stderr", _flusher)
+_flusher.writers.extend([stdout, stderr])
+
+
+def start_cell() -> None:
+    """Send leftovers and let the new cell's first line go out at once."""
+    flush_all()
+    stdout._last_send = stderr._last_send = 0.0
+
+
+def flush_all() -> None:
+    """Send buffered output of both streams; called before displays and at the end of a cell."""
+    stdout.flush()
+    stderr.flush()

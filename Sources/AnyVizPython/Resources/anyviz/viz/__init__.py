@@ -1,0 +1,1 @@
+"""Natural-language visualization: context, planner, guard, reduction, output and cache."""

@@ -1,0 +1,447 @@
+"""The guard: chart code from an LLM or the planner is untrusted; this decides whether and where
+it runs.
+
+Design, and why:
+
+1. Static check (`check_code`): `ast` parse, then reject what chart code never needs — imports
+   other than pandas/numpy/plotly, dunder attributes (`__class__`, `__globals__` ... the classic
+   sandbox escapes), frame/code introspection attributes, the dangerous builtins (exec, eval,
+   open, getattr, ...), attribute chains through os/sys/subprocess/builtins/importlib/ctypes/
+   socket, file readers/writers (`to_csv`, `read_csv`, `write_html`, `np.load` ...), class
+   definitions, global/nonlocal, async, generators and `with` blocks (other than
+   pd.option_context / np.errstate). Rejections name the construct and the line, so the LLM
+   repair loop and the user know what to change.
+
+2. Runtime isolation, because static checks are bypassed in practice (PandasAI
+   CVE-2023-39661 went through allowed libraries): the code runs in a separate worker process,
+   never in the kernel. `guard_worker.py` is a warm zygote (pandas, numpy and plotly imported and
+   exercised once) that `fork()`s a fresh child per chart. The child, before running anything:
+   - adds a `sys.addaudithook` hook that raises on file opens for writing and reads outside the
+     Python installation / venv / site-packages / zoneinfo, on every `socket.*` event, process
+     creation (subprocess.Popen, os.system/exec*/spawn*/posix_spawn/fork), `ctypes.*` (dlopen),
+     os.kill/killpg/pthread_kill, file-system changes (remove/rename/mkdir/chmod/...),
+     directory listing, mmap, `_thread.start_new_thread` and resource.setrlimit. The hook works
+     below pandas/plotly/numpy, so `df.to_csv('x')`, `pio.write_html(fig, 'x')`,
+     `pd.read_csv(url)`, `np.load(...)` or `pd.io.common.os.system(...)` all fail there.
+     Audit hooks cannot be removed, which is exactly why they live in a throwaway child and
+     never in the kernel (the kernel must keep writing files and opening sockets);
+   - sets RLIMIT_AS (ANYVIZ_GUARD_MEMORY_MB, default 4096 MB, on top of what is already mapped),
+     RLIMIT_CPU (backstop), RLIMIT_FSIZE=0 (writes fail even if the hook were bypassed);
+   - gets restricted builtins (no exec/eval/open/getattr..., an `__import__` that allows only
+     pandas/numpy/plotly).
+   The parent (this module) enforces the wall-clock limit (ANYVIZ_GUARD_TIMEOUT_S, default 10 s):
+   the zygote kills a late child; if the zygote itself does not answer, the whole process group
+   is killed and a new zygote is started at once, so the next render works.
+   The child sees the frames through copy-on-write, so `df` there is a copy by construction and
+   the session's frames are never changed. Signals or exits in the child only end the child.
+   Threads cannot be started, and the child exits after one chart, so nothing is left behind.
+   Only JSON comes back (never pickle), so even a compromised child can only draw a wrong chart.
+
+Frames are sent to the zygote once, pickled (protocol 5, ~0.2 s per 250 MB), and cached there
+under a key of (object id, shape, dtypes, sampled content hash); a changed frame gets a new key.
+The zygote keeps the 4 most recent frames.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..errors import AnyVizError
+
+# ------------------------------------------------------------------ static check
+ALLOWED_IMPORT_ROOTS = {"pandas", "numpy", "plotly"}
+FORBIDDEN_NAMES = {
+    "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals",
+    "locals", "vars", "input", "breakpoint", "help", "memoryview", "exit", "quit", "__builtins__",
+    "__loader__", "__spec__", "__build_class__", "copyright", "credits", "license",
+}
+FORBIDDEN_MODULE_ATTRS = {
+    "os", "sys", "subprocess", "builtins", "importlib", "ctypes", "socket", "shutil", "pickle",
+    "marshal", "multiprocessing", "threading", "_thread", "signal", "posix", "nt", "pty",
+    "pathlib", "tempfile", "urllib", "requests", "http", "mmap", "inspect",
+    "runpy", "codeop", "webbrowser", "sqlite3", "zipfile", "tarfile", "glob", "fcntl",
+}
+INTROSPECTION_ATTRS = {
+    "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "f_globals", "f_locals",
+    "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code", "func_globals", "mro",
+}
+IO_ATTRS = {
+    "to_csv", "to_excel", "to_parquet", "to_pickle", "to_feather", "to_hdf", "to_sql", "to_stata",
+    "to_orc", "to_clipboard", "to_latex", "to_markdown", "to_xml", "to_gbq", "to_json", "to_html",
+    "write_html", "write_image", "write_json", "to_image", "show", "savefig", "save", "savez",
+    "savez_compressed", "savetxt", "tofile", "load", "loadtxt", "genfromtxt", "fromfile",
+    "fromregex", "memmap", "read_json", "read_html", "read_image", "DataSource",
+}
+_IO_PREFIXES = ("read_",)
+_DUNDER_STRING = re.compile(r"__\w+__")
+
+
+class GuardRejected(AnyVizError):
+    """The static check refused the code; the message names the construct and the line."""
+
+
+def _line(node) -> str:
+    return f"line {getattr(node, 'lineno', '?')}"
+
+
+def _with_allowed(item: ast.withitem) -> bool:
+    call = item.context_expr
+    if not isinstance(call, ast.Call):
+        return False
+    f = call.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    return name in ("option_context", "errstate", "catch_warnings")
+
+
+def check_code(code: str) -> list[str]:
+    """Return the list of problems (empty if the code passes the static check)."""
+    try:
+        tree = ast.parse(code, "<chart>", "exec")
+    except SyntaxError as exc:
+        return [f"syntax error at line {exc.lineno}: {exc.msg}"]
+    problems: list[str] = []
+
+    def bad(node, text):
+        problems.append(f"{text} ({_line(node)})")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] not in ALLOWED_IMPORT_ROOTS:
+                    bad(node, f"`import {alias.name}` is not allowed: chart code may import "
+                              f"only pandas, numpy and plotly")
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level or mod.split(".")[0] not in ALLOWED_IMPORT_ROOTS:
+                bad(node, f"`from {'.' * node.level}{mod} import ...` is not allowed: chart code "
+                          f"may import only pandas, numpy and plotly")
+            for alias in node.names:
+                if alias.name == "*":
+                    bad(node, f"`from {mod} import *` is not allowed; import names explicitly")
+                elif alias.name in FORBIDDEN_MODULE_ATTRS or alias.name in FORBIDDEN_NAMES:
+                    bad(node, f"importing `{alias.name}` from {mod} is not allowed")
+        elif isinstance(node, ast.Attribute):
+            a = node.attr
+            if a.startswith("__") and a.endswith("__"):
+                bad(node, f"dunder attribute `.{a}` is not allowed")
+            elif a in INTROSPECTION_ATTRS:
+                bad(node, f"introspection attribute `.{a}` is not allowed")
+            elif a in FORBIDDEN_MODULE_ATTRS:
+                bad(node, f"attribute chain into `{a}` (`.{a}`) is not allowed: chart code may "
+                          f"not reach system modules")
+            elif a in IO_ATTRS or a.startswith(_IO_PREFIXES):
+                bad(node, f"`.{a}(...)` reads or writes files; chart code works on `df` only "
+                          f"and must assign the figure to `fig` instead of saving or showing it")
+        elif isinstance(node, ast.Name):
+            if node.id in FORBIDDEN_NAMES:
+                bad(node, f"`{node.id}` is not allowed in chart code")
+            elif node.id.startswith("__") and node.id.endswith("__"):
+                bad(node, f"dunder name `{node.id}` is not allowed")
+            elif node.id in FORBIDDEN_MODULE_ATTRS:
+                bad(node, f"`{node.id}` is not available to chart code")
+        elif isinstance(node, ast.ClassDef):
+            bad(node, f"class definitions (`class {node.name}`) are not allowed in chart code")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bad(node, f"`{type(node).__name__.lower()}` statements are not allowed")
+        elif isinstance(node, (ast.AsyncFunctionDef, ast.AsyncFor, ast.AsyncWith, ast.Await)):
+            bad(node, "async code is not allowed in chart code")
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+            bad(node, "generators (`yield`) are not allowed in chart code")
+        elif isinstance(node, ast.With):
+            if not all(_with_allowed(item) for item in node.items):
+                bad(node, "`with` blocks are not allowed (except pd.option_context / "
+                          "np.errstate)")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _DUNDER_STRING.search(node.value):
+                bad(node, "strings containing dunder names (e.g. in `.format`) are not allowed")
+    return problems
+
+
+def check_or_raise(code: str) -> None:
+    problems = check_code(code)
+    if problems:
+        raise GuardRejected("The chart code was rejected by the guard: " + "; ".join(problems))
+
+
+def used_names(code: str) -> set[str]:
+    """Names the code reads (used to send only the session frames it mentions)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+# ------------------------------------------------------------------ runtime
+@dataclass
+class RunResult:
+    status: str  # ok | rejected | blocked | error | timeout | memory
+    message: str = ""
+    figure: dict | None = None  # JSON-parsed plotly figure (typed arrays, reduced)
+    summary: dict = field(default_factory=dict)
+    stdout: str = ""
+    elapsed_s: float = 0.0
+
+
+def timeout_s() -> float:
+    return float(os.environ.get("ANYVIZ_GUARD_TIMEOUT_S", "10") or 10)
+
+
+def memory_mb() -> int:
+    return int(os.environ.get("ANYVIZ_GUARD_MEMORY_MB", "4096") or 4096)
+
+
+def _python_executable() -> str:
+    """The interpreter for the worker: inside the kernel `sys.executable` is the kernel binary."""
+    env = os.environ.get("ANYVIZ_PYTHON")
+    if env:
+        return env
+    exe = sys.executable or ""
+    if os.path.basename(exe).startswith("python") and os.path.exists(exe):
+        return exe
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for base in (sys.prefix, sys.exec_prefix, sys.base_prefix):
+        for name in (f"python{ver}", "python3", "python"):
+            cand = os.path.join(base, "bin", name)
+            if os.path.exists(cand):
+                return cand
+    raise AnyVizError("cannot find a Python interpreter for the chart guard; set ANYVIZ_PYTHON "
+                      "to the venv's bin/python")
+
+
+_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHOME", "PYTHONPATH",
+             "VIRTUAL_ENV", "LD_LIBRARY_PATH", "TMPDIR", "ANYVIZ_MAX_POINTS",
+             "ANYVIZ_REDUCE_ROWS")
+
+
+def _worker_env() -> dict:
+    """Only what Python needs: API keys and tokens never reach untrusted code."""
+    env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+    env.update(PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", PYTHONNOUSERSITE="1")
+    return env
+
+
+def frame_key(df) -> str:
+    """Cheap identity of a frame's content: id, shape, dtypes and a hash of sampled rows."""
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    n = len(df)
+    h = hashlib.sha256()
+    h.update(f"{id(df)}|{df.shape}|{list(map(str, df.columns))}|"
+             f"{list(map(str, df.dtypes))}".encode())
+    if n:
+        pos = np.unique(np.concatenate([np.arange(min(n, 64)), np.arange(max(0, n - 64), n),
+                                        np.linspace(0, n - 1, min(n, 4096)).astype(np.int64)]))
+        try:
+            h.update(pd.util.hash_pandas_object(df.iloc[pos], index=True).to_numpy().tobytes())
+        except Exception:
+            h.update(repr(df.iloc[pos].to_dict("list")).encode())
+    return h.hexdigest()[:32]
+
+
+class Guard:
+    """Owns the zygote process. Thread-safe; one render at a time."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._proc: subprocess.Popen | None = None
+        self._ready = False
+        self._frames: list[str] = []  # keys the zygote holds (its LRU order)
+        self.restarts = 0
+
+    # -- process management
+    def start(self) -> None:
+        """Start the zygote without waiting (imports happen while the kernel does other work)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            here = os.path.dirname(os.path.abspath(__file__))
+            resources = os.path.dirname(os.path.dirname(here))
+            self._proc = subprocess.Popen(
+                [_python_executable(), "-B", os.path.join(here, "guard_worker.py"), resources],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                close_fds=True, start_new_session=True, env=_worker_env(), cwd="/")
+            self._ready = False
+            self._frames = []
+
+    def stop(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+            self._ready = False
+            self._frames = []
+            if proc is None:
+                return
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the zygote and any child it forked
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                proc.kill()
+            except Exception:
+                pass
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except Exception:
+                    pass
+
+    def restart(self) -> None:
+        self.stop()
+        self.restarts += 1
+        self.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _send(self, header: dict, payload: bytes = b"") -> None:
+        from . import guard_worker as gw
+
+        gw.send(self._proc.stdin.fileno(), header, payload)
+
+    def _recv(self, deadline: float):
+        """Read one message; None if the deadline passes or the zygote died."""
+        from . import guard_worker as gw
+
+        fd = self._proc.stdout.fileno()
+        buf = bytearray()
+        need = gw._HDR.size
+        total = None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            ready, _, _ = select.select([fd], [], [], min(left, 0.25))
+            if not ready:
+                if self._proc.poll() is not None:
+                    return None, None
+                continue
+            chunk = os.read(fd, 1 << 22)
+            if not chunk:
+                return None, None
+            buf += chunk
+            if total is None and len(buf) >= need:
+                hlen, plen = gw._HDR.unpack_from(buf)
+                total = need + hlen + plen
+            if total is not None and len(buf) >= total:
+                import json
+
+                hlen, _ = gw._HDR.unpack_from(buf)
+                header = json.loads(bytes(buf[need:need + hlen]))
+                return header, bytes(buf[need + hlen:total])
+
+    def _ensure_ready(self, startup_timeout: float = 120.0) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self.start()
+        if self._ready:
+            return
+        header, _ = self._recv(time.monotonic() + startup_timeout)
+        if header is None or header.get("op") != "ready":
+            msg = (header or {}).get("message", "it did not start")
+            self.stop()
+            raise AnyVizError(f"The chart guard's worker process failed to start ({msg}). "
+                              f"Check that pandas, numpy and plotly import in "
+                              f"{_python_executable()}.")
+        self._ready = True
+
+    def _load(self, key: str, df) -> None:
+        import pickle
+
+        self._send({"op": "load", "key": key}, pickle.dumps(df, protocol=5))
+        header, _ = self._recv(time.monotonic() + 120)
+        if header is None or header.get("status") != "ok":
+            self.restart()
+            raise AnyVizError("The chart guard's worker could not receive the data "
+                              f"({(header or {}).get('message', 'no answer')}).")
+        if key in self._frames:
+            self._frames.remove(key)
+        self._frames.append(key)
+        del self._frames[:-4]
+
+    # -- the one entry point
+    def run(self, code: str, frames: dict, *, timeout: float | None = None,
+            memory: int | None = None, frame_rows: int | None = None, max_points=None,
+            reduce_rows=None, static: bool = True) -> RunResult:
+        """Check `code`, run it on copies of `frames` ({name: DataFrame}; `df` is the main one)
+        in the sandbox, and return the reduced figure. Never raises for bad code."""
+        if static:
+            problems = check_code(code)
+            if problems:
+                return RunResult("rejected", "The chart code was rejected by the guard: "
+                                 + "; ".join(problems))
+        timeout = timeout_s() if timeout is None else float(timeout)
+        memory = memory_mb() if memory is None else int(memory)
+        if frame_rows is None:
+            frame_rows = len(frames["df"]) if frames.get("df") is not None else 0
+        with self._lock:
+            try:
+                self._ensure_ready()
+                keys = {}
+                for name, df in frames.items():
+                    key = frame_key(df)
+                    keys[name] = key
+                    if key not in self._frames:
+                        self._load(key, df)
+                req = {"op": "run", "code": code, "frames": keys, "timeout_s": timeout,
+                       "memory_mb": memory, "frame_rows": int(frame_rows),
+                       "max_points": max_points, "reduce_rows": reduce_rows}
+                for _attempt in range(2):
+                    self._send(req)
+                    header, payload = self._recv(time.monotonic() + timeout + 10)
+                    if header is None:
+                        self.restart()
+                        return RunResult("timeout", f"The chart code did not finish within "
+                                         f"{timeout:g} s and was stopped.", elapsed_s=timeout)
+                    if header.get("status") != "missing":
+                        break
+                    self._frames = [k for k in self._frames if k not in header["keys"]]
+                    for name, key in keys.items():
+                        if key in header["keys"]:
+                            self._load(key, frames[name])
+            except BaseException:
+                # Interrupted (KeyboardInterrupt) or broken pipe: never leave a half-read
+                # protocol behind; a fresh zygote starts warming immediately.
+                self.restart()
+                raise
+        status = header.get("status", "error")
+        elapsed = float(header.get("elapsed_s", 0.0))
+        if status == "ok":
+            import orjson
+
+            return RunResult("ok", "", orjson.loads(payload), header.get("summary") or {},
+                             header.get("stdout", ""), elapsed)
+        message = header.get("message", "the chart code failed")
+        if status == "timeout":
+            message = f"The chart code ran longer than {timeout:g} s and was stopped."
+        elif status == "memory":
+            message = (f"The chart code used more than {memory} MB and was stopped "
+                       f"(ANYVIZ_GUARD_MEMORY_MB).")
+        return RunResult(status, message, None, {}, header.get("stdout", ""), elapsed)
+
+
+_guard: Guard | None = None
+
+
+def get_guard() -> Guard:
+    global _guard
+    if _guard is None:
+        _guard = Guard()
+    return _guard
+
+
+def run(code: str, frames: dict, **kwargs) -> RunResult:
+    """Module-level convenience: run through the shared guard."""
+    return get_guard().run(code, frames, **kwargs)

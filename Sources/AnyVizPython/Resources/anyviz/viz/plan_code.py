@@ -1,0 +1,312 @@
+"""Chart spec -> self-contained Plotly Express code.
+
+The code runs later under the guard in a namespace holding only `df`, `px`, `pd`, `np` and `go`,
+so it imports nothing and never mutates `df` (filters and derived columns go to `data`).
+Aggregations are computed in pandas before px, so the figure carries the plotted numbers (and a
+big frame becomes a small one before it reaches the browser).
+"""
+from __future__ import annotations
+
+import keyword
+from dataclasses import asdict, dataclass, field
+
+from .nlp import Filter
+
+#: Rows above which a histogram is pre-binned with numpy instead of shipping every value.
+HISTOGRAM_PREBIN_ROWS = 50_000
+
+AGG_LABEL = {"mean": "Average", "sum": "Total", "median": "Median", "min": "Minimum",
+             "max": "Maximum", "count": "Number of rows", "nunique": "Number of distinct"}
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+_BIN_EXPR = {
+    "year": "{s}.dt.year",
+    "quarter": "{s}.dt.to_period('Q').dt.start_time",
+    "month": "{s}.dt.to_period('M').dt.start_time",
+    "week": "{s}.dt.to_period('W').dt.start_time",
+    "day": "{s}.dt.floor('D')",
+    "hour": "{s}.dt.floor('h')",
+    "weekday": "{s}.dt.day_name()",
+    "monthname": "{s}.dt.month_name()",
+}
+BIN_NAME = {"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day",
+            "hour": "hour", "weekday": "weekday", "monthname": "month of year"}
+
+
+@dataclass
+class Spec:
+    chart: str                      # bar line scatter pie histogram box violin area heatmap corr
+    x: str | None = None
+    y: object = None                # str, list of str (wide line), or None
+    color: str | None = None
+    facet: str | None = None
+    agg: str | None = None          # mean sum median min max count nunique (None: raw values)
+    measure_name: str | None = None  # name of the aggregated column (count -> "count")
+    filters: list = field(default_factory=list)
+    top: tuple | None = None
+    sort: str | None = None         # desc asc alpha x (by the x value)
+    bin: tuple | None = None        # (source column, unit)
+    to_datetime: list = field(default_factory=list)  # text columns holding ISO dates
+    horizontal: bool = False
+    barmode: str | None = None
+    title: str = ""
+    columns: list = field(default_factory=list)      # for corr heatmaps
+    rows: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["filters"] = [asdict(f) if isinstance(f, Filter) else f for f in self.filters]
+        return d
+
+
+def _lit(v) -> str:
+    """A Python literal for a value from the data (numpy scalars become plain numbers)."""
+    if hasattr(v, "item") and not isinstance(v, (list, tuple, dict, str)):
+        try:
+            v = v.item()
+        except Exception:
+            pass
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        return f"pd.Timestamp({v.isoformat()!r})"
+    if isinstance(v, float) and v.is_integer():
+        return repr(int(v))
+    return repr(v)
+
+
+class _Code(str):
+    """A string that is emitted as code, not as a literal, when a dict holding it is repr'd."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _col(name: str) -> str:
+    return f"data[{name!r}]"
+
+
+def _assign(name: str, expr: str) -> str:
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"data = data.assign({name}={expr})"
+    return f"data = data.assign(**{{{name!r}: {expr}}})"
+
+
+def filter_line(f: Filter) -> str:
+    s = _col(f.column) + (".dt.year" if f.on_year else "")
+    if f.op == "in":
+        cond = f"{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
+    elif f.op == "notin":
+        cond = f"~{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
+    elif f.op == "between":
+        cond = f"{s}.between({_lit(f.value[0])}, {_lit(f.value[1])})"
+    else:
+        cond = f"{s} {f.op} {_lit(f.value)}"
+    return f"data = data[{cond}]"
+
+
+def measure_label(spec: Spec, y: str) -> str:
+    if spec.agg in (None,):
+        return y
+    if spec.agg == "count":
+        return "Number of rows"
+    if spec.agg == "nunique":
+        return f"Number of distinct {y}"
+    return f"{AGG_LABEL[spec.agg]} {y}"
+
+
+def generate(spec: Spec) -> str:
+    """Python source for `spec`; assigns `fig`."""
+    L = ["data = df"]
+    for f in spec.filters:
+        if f.column in spec.to_datetime:
+            continue
+    for col in spec.to_datetime:
+        L.append(_assign(col, f"pd.to_datetime({_col(col)}, errors='coerce')"))
+    for f in spec.filters:
+        L.append(filter_line(f))
+    cat_orders = {}
+    if spec.bin:
+        src, unit = spec.bin
+        name = spec.x if spec.x and spec.x not in (src,) and spec.x == BIN_NAME.get(unit) else BIN_NAME[unit]
+        L.append(_assign(name, _BIN_EXPR[unit].format(s=_col(src))))
+        if unit == "weekday":
+            cat_orders[name] = WEEKDAYS
+        if unit == "monthname":
+            cat_orders[name] = MONTHS
+
+    builder = {"bar": _bar_like, "line": _bar_like, "area": _bar_like, "pie": _pie,
+               "scatter": _scatter, "histogram": _histogram, "box": _box, "violin": _box,
+               "heatmap": _heatmap, "corr": _corr}[spec.chart]
+    L.extend(builder(spec, cat_orders))
+    return "\n".join(L) + "\n"
+
+
+def _keys(spec: Spec) -> list[str]:
+    return [k for k in (spec.x, spec.color, spec.facet) if k]
+
+
+def _aggregate(spec: Spec, L: list) -> str:
+    """Emit the groupby line; return the name of the value column."""
+    keys = _keys(spec)
+    ys = spec.y if isinstance(spec.y, list) else [spec.y]
+    if spec.agg == "count":
+        name = spec.measure_name or "count"
+        L.append(f"data = data.groupby({keys!r}, observed=True).size().reset_index(name={name!r})")
+        return name
+    if spec.agg == "nunique":
+        name = spec.measure_name or f"distinct {spec.y}"
+        L.append(f"data = data.groupby({keys!r}, observed=True)[{spec.y!r}].nunique()"
+                 f".reset_index(name={name!r})")
+        return name
+    if isinstance(spec.y, list):
+        L.append(f"data = data.groupby({keys!r}, as_index=False, observed=True)[{ys!r}].{spec.agg}()")
+        return ys
+    L.append(f"data = data.groupby({keys!r}, as_index=False, observed=True)[{spec.y!r}].{spec.agg}()")
+    return spec.y
+
+
+def _common_args(spec: Spec, labels: dict, cat_orders: dict) -> str:
+    parts = []
+    if spec.color:
+        parts.append(f"color={spec.color!r}")
+    if spec.facet:
+        parts.append(f"facet_col={spec.facet!r}, facet_col_wrap=3")
+    if cat_orders:
+        parts.append(f"category_orders={cat_orders!r}")
+    if labels:
+        parts.append(f"labels={labels!r}")
+    parts.append(f"title={spec.title!r}")
+    return ", ".join(parts)
+
+
+def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
+    L: list[str] = []
+    value = spec.y
+    if spec.agg:
+        value = _aggregate(spec, L)
+    else:
+        subset = [c for c in _keys(spec) + (spec.y if isinstance(spec.y, list) else [spec.y]) if c]
+        L.append(f"data = data.dropna(subset={subset!r})")
+    labels = {}
+    if isinstance(value, str) and spec.agg:
+        labels[value] = measure_label(spec, spec.y if spec.agg not in ("count",) else "rows")
+    x = spec.x
+    if spec.top and isinstance(value, str):
+        n, direction = spec.top
+        pick = "nlargest" if direction == "desc" else "nsmallest"
+        if spec.color or spec.facet:
+            L.append(f"keep = data.groupby({x!r})[{value!r}].sum().{pick}({n}).index")
+            L.append(f"data = data[data[{x!r}].isin(keep)]")
+        else:
+            L.append(f"data = data.{pick}({n}, {value!r})")
+    if spec.chart == "bar" and isinstance(value, str) and spec.sort in ("desc", "asc") and x not in cat_orders:
+        asc = spec.sort == "asc"
+        if spec.color or spec.facet:
+            L.append(f"order = data.groupby({x!r})[{value!r}].sum().sort_values(ascending={asc}).index")
+            cat_orders = dict(cat_orders, **{x: _Code("list(order)")})
+        else:
+            L.append(f"data = data.sort_values({value!r}, ascending={asc})")
+    elif spec.sort in ("x", "alpha") or spec.chart in ("line", "area"):
+        L.append(f"data = data.sort_values({x!r})")
+    common = _common_args(spec, labels, cat_orders)
+    fn = {"bar": "px.bar", "line": "px.line", "area": "px.area"}[spec.chart]
+    if spec.chart == "bar" and spec.horizontal:
+        L.append(f"fig = {fn}(data, x={value!r}, y={x!r}, orientation='h', {common})")
+    else:
+        L.append(f"fig = {fn}(data, x={x!r}, y={value!r}, {common})")
+    if spec.chart == "bar" and spec.color:
+        L.append(f"fig.update_layout(barmode={(spec.barmode or 'group')!r})")
+    if spec.chart == "bar" and spec.horizontal and spec.sort in ("desc", "asc") and not spec.color:
+        L.append("fig.update_yaxes(autorange='reversed')")
+    if spec.chart == "line" and spec.rows and spec.rows <= 60:
+        L.append("fig.update_traces(mode='lines+markers')")
+    return L
+
+
+def _pie(spec: Spec, cat_orders: dict) -> list[str]:
+    L: list[str] = []
+    value = _aggregate(spec, L)
+    if spec.top:
+        n, direction = spec.top
+        L.append(f"data = data.{'nlargest' if direction == 'desc' else 'nsmallest'}({n}, {value!r})")
+    label = measure_label(spec, spec.y if spec.agg != "count" else "rows")
+    L.append(f"fig = px.pie(data, names={spec.x!r}, values={value!r}, "
+             f"labels={{{value!r}: {label!r}}}, title={spec.title!r})")
+    L.append("fig.update_traces(textinfo='percent+label')")
+    return L
+
+
+def _scatter(spec: Spec, cat_orders: dict) -> list[str]:
+    subset = [c for c in (spec.x, spec.y) if c]
+    L = [f"data = data.dropna(subset={subset!r})"]
+    if spec.top:
+        n, direction = spec.top
+        L.append(f"data = data.{'nlargest' if direction == 'desc' else 'nsmallest'}({n}, {spec.y!r})")
+    L.append(f"fig = px.scatter(data, x={spec.x!r}, y={spec.y!r}, {_common_args(spec, {}, cat_orders)})")
+    return L
+
+
+def _histogram(spec: Spec, cat_orders: dict) -> list[str]:
+    x = spec.x
+    L = [f"data = data.dropna(subset=[{x!r}])"]
+    if spec.rows > HISTOGRAM_PREBIN_ROWS and not spec.color and not spec.facet:
+        # Pre-binned: 50 bins computed by numpy; the browser gets 50 bars, not every row.
+        L.append(f"counts, edges = np.histogram(data[{x!r}].to_numpy(dtype=float), bins=50)")
+        L.append(f"data = pd.DataFrame({{{x!r}: (edges[:-1] + edges[1:]) / 2, 'count': counts}})")
+        L.append(f"fig = px.bar(data, x={x!r}, y='count', labels={{'count': 'Number of rows'}}, "
+                 f"title={spec.title!r})")
+        L.append("fig.update_traces(width=float(edges[1] - edges[0]))")
+        L.append("fig.update_layout(bargap=0)")
+        return L
+    L.append(f"fig = px.histogram(data, x={x!r}, {_common_args(spec, {}, cat_orders)})")
+    L.append("fig.update_layout(yaxis_title='Number of rows')")
+    if spec.color:
+        L.append("fig.update_layout(barmode='overlay')")
+        L.append("fig.update_traces(opacity=0.65)")
+    return L
+
+
+def _box(spec: Spec, cat_orders: dict) -> list[str]:
+    subset = [c for c in (spec.x, spec.y) if c]
+    L = [f"data = data.dropna(subset={subset!r})"]
+    fn = "px.box" if spec.chart == "box" else "px.violin"
+    xarg = f"x={spec.x!r}, " if spec.x else ""
+    if spec.x and spec.x not in cat_orders and spec.sort != "x":
+        L.append(f"order = data.groupby({spec.x!r})[{spec.y!r}].median().sort_values(ascending=False).index")
+        cat_orders = dict(cat_orders, **{spec.x: _Code("list(order)")})
+    args = _common_args(spec, {}, cat_orders)
+    extra = ", box=True" if spec.chart == "violin" else ""
+    L.append(f"fig = {fn}(data, {xarg}y={spec.y!r}{extra}, {args})")
+    return L
+
+
+def _heatmap(spec: Spec, cat_orders: dict) -> list[str]:
+    L: list[str] = []
+    rows, cols = spec.color, spec.x  # heatmap: x across, `color` slot holds the row dimension
+    if spec.agg is None:  # two numbers: a 2-D histogram
+        L.append(f"data = data.dropna(subset=[{spec.x!r}, {spec.y!r}])")
+        L.append(f"fig = px.density_heatmap(data, x={spec.x!r}, y={spec.y!r}, nbinsx=30, nbinsy=30, "
+                 f"title={spec.title!r})")
+        return L
+    if spec.agg == "count":
+        L.append(f"table = data.groupby([{rows!r}, {cols!r}], observed=True).size().unstack({cols!r})")
+        label = "Number of rows"
+    else:
+        L.append(f"table = data.groupby([{rows!r}, {cols!r}], observed=True)[{spec.y!r}]"
+                 f".{spec.agg}().unstack({cols!r})")
+        label = measure_label(spec, spec.y)
+    for dim in (rows, cols):
+        if dim in cat_orders and not isinstance(cat_orders[dim], _Code):
+            axis = 0 if dim == rows else 1
+            L.append(f"table = table.reindex({[v for v in cat_orders[dim]]!r}, axis={axis})")
+    L.append(f"fig = px.imshow(table, text_auto='.3s', aspect='auto', "
+             f"labels={{'x': {cols!r}, 'y': {rows!r}, 'color': {label!r}}}, title={spec.title!r})")
+    return L
+
+
+def _corr(spec: Spec, cat_orders: dict) -> list[str]:
+    return [
+        f"table = data[{list(spec.columns)!r}].corr()",
+        "fig = px.imshow(table, text_auto='.2f', zmin=-1, zmax=1, color_continuous_scale='RdBu_r', "
+        f"aspect='auto', title={spec.title!r})",
+    ]

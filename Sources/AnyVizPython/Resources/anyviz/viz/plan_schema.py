@@ -1,0 +1,121 @@
+"""What the planner knows about a frame's columns: kind, cardinality and a few flags.
+
+The planner decides chart types from these facts (temporal + quantitative -> line, ...), so they
+are computed once per plan, vectorised, and on a strided sample for very large frames (distinct
+counts only steer thresholds; they need not be exact).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: Rows above which cardinality is estimated from an evenly strided sample.
+SAMPLE_ROWS = 200_000
+#: Nominal columns with at most this many distinct values are searched for filter values.
+VALUE_INDEX_MAX_DISTINCT = 1000
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}(-\d{1,2})?([ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+#: Column-name words of quantities that are naturally summed (totals) rather than averaged.
+ADDITIVE_WORDS = {
+    "pop", "population", "count", "counts", "sales", "revenue", "amount", "total", "quantity",
+    "qty", "volume", "generation", "votes", "vote", "medals", "deaths", "cases", "sum", "units",
+    "orders", "profit", "cost", "costs", "spend", "spending", "hours", "bill", "income",
+    "frequency", "number", "visits", "clicks", "downloads", "sold", "emissions", "nonfarm",
+}
+
+_ID_WORDS = {"id", "iso", "num", "code", "key", "index", "uuid", "zip", "postal"}
+
+
+def words_of(name: str) -> list[str]:
+    """Split a column name into lower-case words: camelCase, snake_case, spaces, dots."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", s)
+    s = re.sub(r"[^A-Za-z0-9]+", " ", s)
+    return s.lower().split()
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    kind: str  # quantitative | temporal | nominal | boolean
+    distinct: int
+    dtype: str
+    #: for temporal columns: "datetime", "string" (ISO dates stored as text) or "year" (ints)
+    temporal: str | None = None
+    additive: bool = False
+    idlike: bool = False
+    integer: bool = False
+    values: list = field(default_factory=list)  # distinct values of small nominal columns
+
+    @property
+    def discrete(self) -> bool:
+        """A number with few distinct values (cylinders, party size) reads well as a category."""
+        return self.kind == "quantitative" and self.integer and self.distinct <= 25
+
+
+@dataclass
+class FrameInfo:
+    rows: int
+    columns: dict  # name -> ColumnInfo, in frame order
+
+    def of_kind(self, *kinds: str) -> list[ColumnInfo]:
+        return [c for c in self.columns.values() if c.kind in kinds]
+
+    def first_temporal(self) -> ColumnInfo | None:
+        order = {"datetime": 0, "string": 1, "year": 2}
+        temporals = sorted(self.of_kind("temporal"), key=lambda c: order.get(c.temporal, 3))
+        return temporals[0] if temporals else None
+
+
+def _sample(df: pd.DataFrame) -> pd.DataFrame:
+    if len(df) <= SAMPLE_ROWS:
+        return df
+    step = max(1, len(df) // SAMPLE_ROWS)
+    return df.iloc[::step]
+
+
+def profile(df: pd.DataFrame) -> FrameInfo:
+    """Classify every column of `df` (see ColumnInfo)."""
+    sample = _sample(df)
+    cols: dict = {}
+    for name in df.columns:
+        s = sample[name]
+        words = set(words_of(name))
+        dtype = str(s.dtype)
+        try:
+            distinct = int(s.nunique(dropna=True))
+        except TypeError:  # unhashable cells (lists, dicts)
+            distinct = len(s)
+        info = ColumnInfo(name=str(name), kind="nominal", distinct=distinct, dtype=dtype)
+        if pd.api.types.is_bool_dtype(s):
+            info.kind = "boolean"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            info.kind, info.temporal = "temporal", "datetime"
+        elif pd.api.types.is_numeric_dtype(s):
+            info.kind = "quantitative"
+            info.integer = pd.api.types.is_integer_dtype(s)
+            nonnull = s.dropna()
+            if words & {"year", "yr", "years"} and len(nonnull) and (
+                    nonnull.between(1000, 2300).all() and (nonnull % 1 == 0).all()):
+                info.kind, info.temporal = "temporal", "year"
+            elif words & _ID_WORDS and info.integer:
+                info.idlike = True
+            info.additive = bool(words & ADDITIVE_WORDS)
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            info.kind = "nominal"
+        else:
+            head = s.dropna().head(50)
+            if len(head) and head.astype(str).str.match(_ISO_DATE).all():
+                info.kind, info.temporal = "temporal", "string"
+        if info.kind in ("nominal", "boolean") and 0 < distinct <= VALUE_INDEX_MAX_DISTINCT:
+            try:
+                info.values = list(s.dropna().unique())
+            except TypeError:
+                info.values = []
+        if info.kind == "nominal" and distinct > 0.9 * max(1, len(sample)) and len(sample) > 20:
+            info.idlike = True  # names, ids: one value per row
+        cols[str(name)] = info
+    return FrameInfo(rows=len(df), columns=cols)

@@ -1,0 +1,79 @@
+import CZmq
+import Foundation
+
+/// A libzmq failure, with the library's own explanation.
+public struct ZMQError: Error, CustomStringConvertible {
+    public let operation: String
+    public let code: Int32
+    public var description: String { "\(operation): \(String(cString: zmq_strerror(code)))" }
+
+    static func last(_ operation: String) -> ZMQError { ZMQError(operation: operation, code: zmq_errno()) }
+}
+
+/// A zmq context; one per process.
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public init() {
+        handle = zmq_ctx_new()
+    }
+
+    deinit { zmq_ctx_term(handle) }
+
+    public func socket(_ type: Int32) throws -> ZMQSocket {
+        guard let s = zmq_socket(handle, type) else { throw ZMQError.last("zmq_socket") }
+        return ZMQSocket(handle: s)
+    }
+}
+
+/// A zmq socket. Not thread-safe: each is owned by exactly one thread.
+public final class ZMQSocket: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    init(handle: UnsafeMutableRawPointer) {
+        self.handle = handle
+        var linger: Int32 = 1000
+        zmq_setsockopt(handle, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+    }
+
+    deinit { zmq_close(handle) }
+
+    public func bind(_ endpoint: String) throws {
+        guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError.last("bind \(endpoint)") }
+    }
+
+    public func setOption(_ option: Int32, _ value: Int32) {
+        var v = value
+        zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size)
+    }
+
+    /// Receives one whole multipart message; nil if nothing was waiting (with `dontWait`) or on error.
+    public func receiveMultipart(dontWait: Bool = false) -> [Data]? {
+        var frames: [Data] = []
+        while true {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let rc = zmq_msg_recv(&msg, handle, dontWait ? ZMQ_DONTWAIT : 0)
+            if rc < 0 {
+                if frames.isEmpty { return nil }
+                continue
+            }
+            let size = zmq_msg_size(&msg)
+            frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&msg), count: size))
+            if zmq_msg_more(&msg) == 0 { return frames }
+        }
+    }
+
+    @discardableResult
+    public func sendMultipart(_ frames: [Data]) -> Bool {
+        for (i, frame) in frames.enumerated() {
+            let flags: Int32 = i < frames.count - 1 ? ZMQ_SNDMORE : 0
+            let rc = frame.withUnsafeBytes { raw in
+                zmq_send(handle, raw.baseAddress, raw.count, flags)
+            }
+            if rc < 0 { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,149 @@
+import AnyVizProtocol
+import CZmq
+import Foundation
+import Glibc
+import Logging
+
+/// The zmq implementation of `KernelServer`: binds the five sockets from a connection file.
+///
+/// Threads: the heartbeat has its own thread and answers whatever else happens. One I/O thread
+/// owns shell, control, stdin and iopub (zmq sockets are single-threaded): it reads requests and
+/// hands them to the handler, and it sends what any thread queued through `send`, woken by an
+/// eventfd. Control requests are answered on this thread, so they never wait behind a cell.
+public final class ZMQServer: KernelServer, @unchecked Sendable {
+    private let context = ZMQContext()
+    private let codec: WireCodec
+    private let logger: Logger
+    private let shell: ZMQSocket
+    private let control: ZMQSocket
+    private let stdin: ZMQSocket
+    private let iopub: ZMQSocket
+    private let heartbeat: ZMQSocket
+    /// A pipe whose read end the I/O thread polls; writing a byte wakes it to send the outbox.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let outboxLock = NSLock()
+    private var outbox: [(Channel, [Data])] = []
+    private weak var handler: MessageHandler?
+    private let drained = NSCondition()
+    public private(set) var rejectedMessages = 0
+
+    public init(connection: ConnectionInfo, logger: Logger) throws {
+        codec = WireCodec(key: connection.key)
+        self.logger = logger
+        shell = try context.socket(ZMQ_ROUTER)
+        control = try context.socket(ZMQ_ROUTER)
+        stdin = try context.socket(ZMQ_ROUTER)
+        iopub = try context.socket(ZMQ_XPUB)
+        heartbeat = try context.socket(ZMQ_REP)
+        // Every subscriber's subscription reaches us, so each gets its own iopub_welcome.
+        iopub.setOption(ZMQ_XPUB_VERBOSE, 1)
+        try shell.bind(connection.endpoint(port: connection.shellPort))
+        try control.bind(connection.endpoint(port: connection.controlPort))
+        try stdin.bind(connection.endpoint(port: connection.stdinPort))
+        try iopub.bind(connection.endpoint(port: connection.iopubPort))
+        try heartbeat.bind(connection.endpoint(port: connection.hbPort))
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw ZMQError(operation: "pipe", code: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    /// Starts the heartbeat and I/O threads; requests go to `handler` from then on.
+    public func start(handler: MessageHandler) {
+        self.handler = handler
+        let hb = Thread { [heartbeat] in
+            while true {
+                guard let frames = heartbeat.receiveMultipart() else { continue }
+                heartbeat.sendMultipart(frames)
+            }
+        }
+        hb.name = "anyviz-heartbeat"
+        hb.start()
+        let io = Thread { [self] in runIOLoop() }
+        io.name = "anyviz-io"
+        io.start()
+    }
+
+    public func send(_ message: Message, on channel: Channel) {
+        let frames = codec.encode(message)
+        outboxLock.withLock { outbox.append((channel, frames)) }
+        var one: UInt8 = 1
+        _ = write(wakeWrite, &one, 1)
+    }
+
+    /// Waits until everything queued so far has been handed to zmq (before exiting the process).
+    public func flush(timeout: TimeInterval = 2) {
+        let deadline = Date().addingTimeInterval(timeout)
+        drained.lock()
+        while outboxLock.withLock({ !outbox.isEmpty }) && Date() < deadline {
+            _ = drained.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
+        }
+        drained.unlock()
+    }
+
+    private func runIOLoop() {
+        let sockets: [(ZMQSocket, Channel)] = [(shell, .shell), (control, .control), (stdin, .stdin)]
+        var items = sockets.map { zmq_pollitem_t(socket: $0.0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        items.append(zmq_pollitem_t(socket: iopub.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        items.append(zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0))
+        while true {
+            let rc = zmq_poll(&items, Int32(items.count), -1)
+            if rc < 0 { continue }
+            // Control first: an interrupt must not wait behind shell traffic.
+            for index in [1, 0, 2] where items[index].revents & Int16(ZMQ_POLLIN) != 0 {
+                receive(from: sockets[index].0, channel: sockets[index].1)
+            }
+            if items[3].revents & Int16(ZMQ_POLLIN) != 0 { welcomeSubscribers() }
+            if items[4].revents & Int16(ZMQ_POLLIN) != 0 {
+                var buffer = [UInt8](repeating: 0, count: 256)
+                while read(wakeRead, &buffer, buffer.count) > 0 {}
+            }
+            sendQueued()
+        }
+    }
+
+    private func receive(from socket: ZMQSocket, channel: Channel) {
+        // Drain what is waiting, but bounded so one flooded socket cannot starve the others.
+        for _ in 0..<64 {
+            guard let frames = socket.receiveMultipart(dontWait: true) else { return }
+            do {
+                let message = try codec.decode(frames)
+                handler?.handle(message, from: channel)
+            } catch {
+                rejectedMessages += 1
+                logger.warning("dropped invalid message", metadata: ["channel": "\(channel.rawValue)", "reason": "\(error)"])
+            }
+        }
+    }
+
+    private func welcomeSubscribers() {
+        while let frames = iopub.receiveMultipart(dontWait: true) {
+            guard let frame = frames.first, frame.first == 1 else { continue }
+            let topic = String(decoding: frame.dropFirst(), as: UTF8.self)
+            let welcome = Message(identities: [Data("iopub_welcome".utf8)],
+                                  header: Header(session: "", msgType: "iopub_welcome"),
+                                  content: (["subscription": .string(topic)] as JSONValue).data)
+            iopub.sendMultipart(codec.encode(welcome))
+        }
+    }
+
+    private func sendQueued() {
+        let batch: [(Channel, [Data])] = outboxLock.withLock {
+            defer { outbox.removeAll(keepingCapacity: true) }
+            return outbox
+        }
+        for (channel, frames) in batch {
+            switch channel {
+            case .shell: shell.sendMultipart(frames)
+            case .control: control.sendMultipart(frames)
+            case .stdin: stdin.sendMultipart(frames)
+            case .iopub: iopub.sendMultipart(frames)
+            }
+        }
+        drained.lock()
+        drained.broadcast()
+        drained.unlock()
+    }
+}

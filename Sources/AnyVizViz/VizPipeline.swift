@@ -1,0 +1,1 @@
+// The %viz pipeline lives here.

@@ -1,0 +1,146 @@
+#include "CAnyVizPython.h"
+#include <stdlib.h>
+#include <string.h>
+
+static anyviz_emit_fn emit_cb = NULL;
+static anyviz_input_fn input_cb = NULL;
+static anyviz_call_fn call_cb = NULL;
+static volatile sig_atomic_t interrupt_flag = 0;
+static struct sigaction python_sigint;
+
+void anyviz_set_callbacks(anyviz_emit_fn emit, anyviz_input_fn input, anyviz_call_fn call) {
+    emit_cb = emit;
+    input_cb = input;
+    call_cb = call;
+}
+
+static void chained_sigint(int sig, siginfo_t *info, void *ctx) {
+    interrupt_flag = 1;
+    if (python_sigint.sa_flags & SA_SIGINFO) {
+        if (python_sigint.sa_sigaction) python_sigint.sa_sigaction(sig, info, ctx);
+    } else if (python_sigint.sa_handler != SIG_DFL && python_sigint.sa_handler != SIG_IGN && python_sigint.sa_handler) {
+        python_sigint.sa_handler(sig);
+    }
+}
+
+void anyviz_install_sigint_flag(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = chained_sigint;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &python_sigint);
+}
+
+int anyviz_take_interrupt_flag(void) {
+    int v = interrupt_flag;
+    interrupt_flag = 0;
+    return v;
+}
+int anyviz_interrupt_flag(void) { return interrupt_flag; }
+void anyviz_clear_interrupt_flag(void) { interrupt_flag = 0; }
+
+static PyObject *raise_user_error(const char *message) {
+    PyObject *module = PyImport_ImportModule("anyviz.errors");
+    PyObject *cls = module ? PyObject_GetAttrString(module, "MagicError") : NULL;
+    Py_XDECREF(module);
+    if (!cls) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError, message);
+        return NULL;
+    }
+    PyErr_SetString(cls, message);
+    Py_DECREF(cls);
+    return NULL;
+}
+
+static PyObject *py_emit(PyObject *self, PyObject *args) {
+    const char *msg_type;
+    const char *json;
+    Py_ssize_t length;
+    if (!PyArg_ParseTuple(args, "ss#", &msg_type, &json, &length)) return NULL;
+    if (emit_cb) emit_cb(msg_type, json, length);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_input(PyObject *self, PyObject *args) {
+    const char *prompt;
+    int password = 0;
+    if (!PyArg_ParseTuple(args, "s|p", &prompt, &password)) return NULL;
+    if (!input_cb) {
+        PyErr_SetString(PyExc_RuntimeError, "raw_input was called, but this frontend does not support input requests.");
+        return NULL;
+    }
+    int status = 0;
+    char *result;
+    Py_BEGIN_ALLOW_THREADS
+    result = input_cb(prompt, password, &status);
+    Py_END_ALLOW_THREADS
+    if (status == 1) {
+        free(result);
+        PyErr_SetString(PyExc_RuntimeError, "raw_input was called, but this frontend does not support input requests.");
+        return NULL;
+    }
+    if (status == 2) {
+        free(result);
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return NULL;
+    }
+    PyObject *value = PyUnicode_FromString(result ? result : "");
+    free(result);
+    return value;
+}
+
+static PyObject *py_call(PyObject *self, PyObject *args) {
+    const char *service;
+    const char *json;
+    if (!PyArg_ParseTuple(args, "ss", &service, &json)) return NULL;
+    if (!call_cb) {
+        PyErr_SetString(PyExc_RuntimeError, "the AnyViz kernel services are not available");
+        return NULL;
+    }
+    int status = 0;
+    char *result;
+    Py_BEGIN_ALLOW_THREADS
+    result = call_cb(service, json, &status);
+    Py_END_ALLOW_THREADS
+    if (status == 0) {
+        PyObject *value = PyUnicode_FromString(result ? result : "{}");
+        free(result);
+        return value;
+    }
+    if (status == 2) {
+        free(result);
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return NULL;
+    }
+    if (status == 4) {
+        /* A Python exception raised by the service's own Python code: let it propagate as is. */
+        free(result);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "kernel service failed");
+        return NULL;
+    }
+    if (status == 1) {
+        PyObject *r = raise_user_error(result ? result : "error");
+        free(result);
+        return r;
+    }
+    PyErr_SetString(PyExc_RuntimeError, result ? result : "internal error");
+    free(result);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json)."},
+    {"input", py_input, METH_VARARGS, "Ask the front end for a line of input (prompt, password)."},
+    {"call", py_call, METH_VARARGS, "Run a kernel service (service, payload_json) -> result_json."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_anyviz", "Bridge from the AnyViz Python runtime to the Swift kernel.", -1, methods,
+};
+
+static PyObject *init_module(void) { return PyModule_Create(&module_def); }
+
+int anyviz_register_module(void) { return PyImport_AppendInittab("_anyviz", init_module); }

@@ -1,0 +1,34 @@
+#ifndef ANYVIZ_CPYTHON_H
+#define ANYVIZ_CPYTHON_H
+/* <sys/select.h> before Python.h: Python.h defines _GNU_SOURCE, which changes glibc's fd_set and
+   would otherwise clash with Foundation's view of it in the Clang module. */
+#include <sys/select.h>
+#include <signal.h>
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Callbacks into Swift. Strings returned are malloc'd and freed by the C side. */
+typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length);
+/* status: 0 ok, 1 stdin not allowed, 2 interrupted */
+typedef char *(*anyviz_input_fn)(const char *prompt, int password, int *status);
+/* status: 0 ok (returns JSON), 1 user error (returns message), 2 interrupted, 3 internal error,
+   4 a Python exception is set on this thread (propagate it) */
+typedef char *(*anyviz_call_fn)(const char *service, const char *json, int *status);
+
+void anyviz_set_callbacks(anyviz_emit_fn emit, anyviz_input_fn input, anyviz_call_fn call);
+/* Registers the `_anyviz` builtin module; call before Py_Initialize. */
+int anyviz_register_module(void);
+/* Chains a SIGINT handler in front of Python's so Swift code (an HTTP call) can see interrupts. */
+void anyviz_install_sigint_flag(void);
+int anyviz_take_interrupt_flag(void);
+void anyviz_clear_interrupt_flag(void);
+int anyviz_interrupt_flag(void);
+
+/* Macros and globals Swift cannot use directly. */
+static inline PyObject *anyviz_none(void) { Py_INCREF(Py_None); return Py_None; }
+static inline void anyviz_incref(PyObject *o) { Py_XINCREF(o); }
+static inline void anyviz_decref(PyObject *o) { Py_XDECREF(o); }
+static inline int anyviz_is_unicode(PyObject *o) { return PyUnicode_Check(o); }
+static inline PyObject *anyviz_keyboard_interrupt(void) { return PyExc_KeyboardInterrupt; }
+static inline PyObject *anyviz_runtime_error(void) { return PyExc_RuntimeError; }
+#endif

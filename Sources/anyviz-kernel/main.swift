@@ -1,0 +1,133 @@
+import AnyVizKernel
+import AnyVizMagics
+import AnyVizProtocol
+import AnyVizPython
+import AnyVizTransport
+import ArgumentParser
+import Foundation
+import Logging
+
+struct AnyVizKernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "anyviz-kernel",
+        abstract: "A Jupyter kernel that turns data into interactive charts.",
+        subcommands: [Run.self, Install.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the kernel for a Jupyter client.")
+
+    @Option(name: [.customShort("f"), .customLong("connection-file")], help: "The connection file written by the client.")
+    var connectionFile: String
+
+    func run() throws {
+        // Block SIGINT before any thread starts: only the Python thread unblocks it, so an
+        // interrupt always lands where it can raise KeyboardInterrupt.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["ANYVIZ_LOG_LEVEL"] ?? "") ?? .notice
+            return handler
+        }
+        let logger = Logger(label: "anyviz")
+        let connection: ConnectionInfo
+        do {
+            connection = try ConnectionInfo.load(path: connectionFile)
+        } catch {
+            throw ValidationError("cannot read the connection file \(connectionFile): \(error)")
+        }
+        let server = try ZMQServer(connection: connection, logger: logger)
+        let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
+        let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
+        let magics = MagicRegistry.standard(runtime: runtime, logger: logger)
+        magics.install(in: interpreter)
+        let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
+        kernel.onShutdown = { _ in
+            server.flush()
+            Foundation.exit(0)
+        }
+        server.start(handler: kernel)
+        kernel.start()
+        while true { sleep(3600) }
+    }
+}
+
+struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Install the `anyviz` kernelspec so Jupyter can start this kernel.")
+
+    @Flag(help: "Install for the current user (~/.local/share/jupyter).") var user = false
+    @Option(help: "Install under this prefix (PREFIX/share/jupyter/kernels).") var prefix: String?
+    @Flag(help: "Install into the active virtual environment ($VIRTUAL_ENV).") var sysPrefix = false
+    @Option(help: "The Python venv the kernel embeds (default: $VIRTUAL_ENV or the project's .venv).") var venv: String?
+    @Option(help: "Interrupt mode written to the kernelspec: signal or message.") var interruptMode = "signal"
+    @Option(help: "Kernelspec name.") var name = "anyviz"
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let base: String
+        if let prefix {
+            base = prefix + "/share/jupyter/kernels"
+        } else if sysPrefix {
+            guard let venv = env["VIRTUAL_ENV"] ?? venv else {
+                throw ValidationError("--sys-prefix needs an active virtual environment (VIRTUAL_ENV) or --venv")
+            }
+            base = venv + "/share/jupyter/kernels"
+        } else {
+            let home = env["HOME"] ?? NSHomeDirectory()
+            base = user ? home + "/.local/share/jupyter/kernels" : "/usr/local/share/jupyter/kernels"
+        }
+        guard ["signal", "message"].contains(interruptMode) else {
+            throw ValidationError("--interrupt-mode must be signal or message")
+        }
+        let exe = executablePath()
+        let pythonEnv = venv.map { PythonEnvironment(venv: URL(fileURLWithPath: $0).standardizedFileURL.path) }
+            ?? PythonEnvironment.discover(executable: exe)
+        let dir = base + "/" + name
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var spec: JSONValue = [
+            "argv": [.string(exe), "-f", "{connection_file}"],
+            "display_name": "AnyViz (Python)",
+            "language": "python",
+            "interrupt_mode": .string(interruptMode),
+            "metadata": ["debugger": false],
+        ]
+        if let venvPath = pythonEnv.venv, case .object(var fields) = spec {
+            fields["env"] = ["ANYVIZ_PYTHON_VENV": .string(venvPath)]
+            spec = .object(fields)
+        }
+        try spec.data.write(to: URL(fileURLWithPath: dir + "/kernel.json"))
+        if let source = kernelspecSource(from: exe) {
+            for logo in ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"] {
+                let from = source + "/" + logo
+                guard FileManager.default.fileExists(atPath: from) else { continue }
+                try? FileManager.default.removeItem(atPath: dir + "/" + logo)
+                try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + logo)
+            }
+        }
+        print("Installed kernelspec \(name) in \(dir)")
+    }
+
+    /// The repository's `kernelspec/` folder (logos), found above the executable.
+    private func kernelspecSource(from exe: String) -> String? {
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("kernelspec")
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// The absolute path of this executable (argv[0] may be relative or a symlink).
+func executablePath() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+AnyVizKernelCommand.main()
