@@ -106,6 +106,14 @@ public final class HTTPClient: Sendable {
                     followRedirects: true, timeout: timeout, cancellation: cancellation)
     }
 
+    /// Loopback hosts plus whatever the environment already exempts from proxying.
+    static let noProxy: String = {
+        let env = ProcessInfo.processInfo.environment
+        let user = env["no_proxy"] ?? env["NO_PROXY"] ?? ""
+        if user.trimmingCharacters(in: .whitespaces) == "*" { return "*" }
+        return (["localhost", "127.0.0.1", "::1"] + [user]).filter { !$0.isEmpty }.joined(separator: ",")
+    }()
+
     // MARK: - libcurl
 
     private func perform(url: String, headers: [String: String], body: Data?, downloadPath: String?,
@@ -150,6 +158,9 @@ public final class HTTPClient: Sendable {
         _ = anyviz_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, followRedirects ? 1 : 0)
         _ = anyviz_curl_setopt_long(easy, CURLOPT_MAXREDIRS, 10)
         _ = anyviz_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        // libcurl honours http_proxy/https_proxy; loopback (local LLM servers, test fakes) must
+        // never go through a proxy. Setting NOPROXY replaces no_proxy, so keep the user's list.
+        _ = anyviz_curl_setopt_string(easy, CURLOPT_NOPROXY, Self.noProxy)
 
         _ = anyviz_curl_setopt_write(easy) { data, size, count, user in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()

@@ -126,7 +126,31 @@ public struct OpenAIProvider: LLMProvider {
         self.http = http
     }
 
-    struct Message: Codable { var role: String; var content: String? }
+    struct Message: Codable {
+        var role: String
+        var content: String?
+        init(role: String, content: String?) { self.role = role; self.content = content }
+        struct Part: Codable { var type: String?; var text: String? }
+        enum Keys: String, CodingKey { case role, content }
+        /// `content` is a string for OpenAI, but some compatible servers send a list of
+        /// `{"type": "text", "text": ...}` parts; both are read as one string.
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            role = (try? c.decode(String.self, forKey: .role)) ?? "assistant"
+            if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
+                content = text
+            } else if let parts = try? c.decodeIfPresent([Part].self, forKey: .content) {
+                content = parts.compactMap(\.text).joined()
+            } else {
+                content = nil
+            }
+        }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(role, forKey: .role)
+            try c.encode(content ?? "", forKey: .content)
+        }
+    }
     struct Request: Codable { var model: String; var messages: [Message]; var temperature: Double }
     struct Choice: Codable { var message: Message?; var finish_reason: String? }
     struct Response: Codable { var choices: [Choice]? }

@@ -46,8 +46,10 @@ def test_input_without_stdin_is_a_clear_error(kernel):
 EXITS = [
     "import sys\nsys.exit()",
     "import sys\nsys.exit(3)",
-    "exit()",
-    "quit()",
+    # ipykernel really exits on exit()/quit(); AnyViz keeps the session (the user closes the
+    # notebook to stop it), so these two are AnyViz-specific expectations.
+    pytest.param("exit()", marks=requires_anyviz),
+    pytest.param("quit()", marks=requires_anyviz),
     "raise SystemExit('bye')",
     "raise KeyboardInterrupt",
     "raise RuntimeError('boom')",
@@ -109,10 +111,13 @@ def test_comm_open_unknown_target_is_clean(kernel):
         "comm_id": "0123456789abcdef", "target_name": "no.such.target", "data": {}})
     kc.shell_channel.send(msg)
     outputs = collect_iopub(kc, msg["header"]["msg_id"], timeout=10)
-    # The only acceptable reaction is closing the comm; nothing may be raised into the notebook.
-    assert {m["msg_type"] for m in outputs} <= {"comm_close"}
+    # Acceptable: closing the comm and a warning on stderr; never an error/traceback.
+    assert {m["msg_type"] for m in outputs} <= {"comm_close", "stream"}, outputs
     for m in outputs:
-        assert m["content"]["comm_id"] == "0123456789abcdef"
+        if m["msg_type"] == "comm_close":
+            assert m["content"]["comm_id"] == "0123456789abcdef"
+        else:
+            assert m["content"]["name"] == "stderr" and "Traceback" not in m["content"]["text"]
     # comm_msg/comm_close for the unknown comm are ignored too.
     for msg_type, content in (("comm_msg", {"comm_id": "0123456789abcdef", "data": {"x": 1}}),
                               ("comm_close", {"comm_id": "0123456789abcdef", "data": {}})):

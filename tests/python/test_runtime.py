@@ -26,6 +26,20 @@ def stdout_text(bridge, name="stdout"):
     return "".join(c["text"] for c in bridge.of_type("stream") if c["name"] == name)
 
 
+@pytest.fixture
+def json_strict_bridge(bridge, monkeypatch):
+    """conftest's bridge rejects any "NaN" text, even inside plotly.js or an HTML table; this one
+    rejects only real NaN/Infinity JSON tokens, which is what Jupyter cannot parse."""
+    def reject(token):
+        raise AssertionError(f"non-JSON constant {token} in an IOPub message")
+
+    def emit(msg_type, content_json):
+        bridge.messages.append((msg_type, json.loads(content_json, parse_constant=reject)))
+
+    monkeypatch.setattr(bridge, "emit", emit)
+    return bridge
+
+
 # --- results and the display hook --------------------------------------------------------------
 
 def test_last_expression_becomes_execute_result_and_history(bridge):
@@ -60,12 +74,18 @@ def test_long_containers_are_pretty_printed(bridge):
     assert text.count("\n") >= 2 and eval(text) == list(range(40))
 
 
-def test_dataframe_result_has_pandas_html_and_text(bridge):
-    # (no missing values: the fake bridge rejects any "NaN" text, even inside HTML)
-    run("import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Rome'], 'temp': [4.5, 7.25]})")
-    data = bridge.of_type("execute_result")[0]["data"]
+def test_dataframe_result_has_pandas_html_and_text(json_strict_bridge):
+    run("import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Rome'], 'temp': [4.5, None]})")
+    data = json_strict_bridge.of_type("execute_result")[0]["data"]
     assert "<table" in data["text/html"] and "<td>Oslo</td>" in data["text/html"]
-    assert "city" in data["text/plain"] and "7.25" in data["text/plain"]
+    assert "city" in data["text/plain"] and "NaN" in data["text/plain"]
+
+
+def test_top_level_await(bridge):
+    reply = run("import asyncio\nasync def twice(x):\n    await asyncio.sleep(0.01)\n"
+                "    return 2 * x\nv = await twice(4)\nawait twice(v)")
+    assert reply["status"] == "ok", reply
+    assert bridge.of_type("execute_result")[0]["data"]["text/plain"] == "16"
 
 
 def test_series_result_has_html(bridge):
@@ -75,7 +95,8 @@ def test_series_result_has_html(bridge):
     assert "Name: visits" in data["text/plain"]
 
 
-def test_plotly_figure_gets_plotly_bundle_without_nan(bridge):
+def test_plotly_figure_gets_plotly_bundle_without_nan(json_strict_bridge):
+    bridge = json_strict_bridge
     run("import plotly.graph_objects as go\ngo.Figure(go.Scatter(y=[1, float('nan'), 3]))")
     data = bridge.of_type("execute_result")[0]["data"]
     spec = data["application/vnd.plotly.v1+json"]

@@ -203,6 +203,24 @@ def _display_result(value, count: int, store_history: bool) -> None:
             out[count] = value
 
 
+_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast at start
+_CO_COROUTINE = 0x0080
+_loop = None
+
+
+def _eval(code, ns):
+    """Run compiled cell code; code using top-level `await` compiles to a coroutine, which runs
+    to completion on one persistent event loop (so loop-bound objects survive between cells)."""
+    global _loop
+    if not code.co_flags & _CO_COROUTINE:
+        return eval(code, ns)
+    import asyncio
+
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop.run_until_complete(eval(code, ns))
+
+
 def _run(code: str, filename: str, count: int, silent: bool, store_history: bool) -> None:
     import ast
 
@@ -224,9 +242,11 @@ def _run(code: str, filename: str, count: int, silent: bool, store_history: bool
     if last is not None:
         body = body[:-1]
     if body:
-        exec(compile(ast.Module(body=body, type_ignores=[]), filename, "exec", dont_inherit=True), ns)
+        _eval(compile(ast.Module(body=body, type_ignores=[]), filename, "exec",
+                      flags=_TOP_LEVEL_AWAIT, dont_inherit=True), ns)
     if last is not None:
-        value = eval(compile(ast.Expression(body=last.value), filename, "eval", dont_inherit=True), ns)
+        value = _eval(compile(ast.Expression(body=last.value), filename, "eval",
+                              flags=_TOP_LEVEL_AWAIT, dont_inherit=True), ns)
         if not silent and not transform.ends_with_semicolon(source):
             _display_result(value, count, store_history)
 

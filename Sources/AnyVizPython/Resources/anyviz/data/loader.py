@@ -234,7 +234,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
 
     def conv():
         return pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True,
-                                    quoted_strings_can_be_null=False)
+                                    quoted_strings_can_be_null=False,
+                                    decimal_point="," if info.decimal_comma else ".")
 
     def stream_for(src):
         if info.compression:

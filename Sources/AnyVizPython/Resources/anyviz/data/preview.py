@@ -68,7 +68,7 @@ def frame_table_text(df: pd.DataFrame, rows: int = 5) -> str:
     head = df.iloc[:rows, :MAX_COLS]
     with pd.option_context("display.max_columns", MAX_COLS, "display.width", 120,
                            "display.max_colwidth", 30):
-        text = head.to_string()
+        text = head.to_string(na_rep="")
     if df.shape[1] > MAX_COLS:
         text += f"\n... showing {MAX_COLS} of {df.shape[1]:,} columns"
     return text

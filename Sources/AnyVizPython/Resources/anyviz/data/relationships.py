@@ -56,8 +56,8 @@ def names_match(frame_a: str, col_a, frame_b: str, col_b) -> bool:
     na, nb = _norm(col_a), _norm(col_b)
     if not na or not nb:
         return False
-    if na == nb:
-        return _keyish(na)
+    if na == nb:  # bare "id" in two tables says nothing: each table has its own ids
+        return _keyish(na) and na not in _KEY_SUFFIXES
     for x, fx, y, fy in ((na, frame_a, nb, frame_b), (nb, frame_b, na, frame_a)):
         # orders.customer_id vs customers.id (or customers.key / .code)
         if y in _KEY_SUFFIXES and x in (_singular(fy) + y, _norm(fy) + y):
@@ -103,11 +103,12 @@ def detect(frames: dict) -> list[dict]:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             da, db = frames[a], frames[b]
-            for ca in da.columns:
-                if not _usable(da[ca]):
-                    continue
-                for cb in db.columns:
-                    if not _usable(db[cb]) or not names_match(a, ca, b, cb):
+            # Every name rule needs key-like names on both sides: filter first (10,000 columns).
+            keys_a = [c for c in da.columns if _keyish(_norm(c)) and _usable(da[c])]
+            keys_b = [c for c in db.columns if _keyish(_norm(c)) and _usable(db[c])]
+            for ca in keys_a:
+                for cb in keys_b:
+                    if not names_match(a, ca, b, cb):
                         continue
                     dist_a, uniq_a = col_stats(a, ca)
                     dist_b, uniq_b = col_stats(b, cb)

@@ -71,6 +71,7 @@ class FileInfo:
     sep: str = ","
     quoted_newlines: bool = False
     longest_line: int = 0
+    decimal_comma: bool = False
     notices: list = field(default_factory=list)
 
 
@@ -279,4 +280,8 @@ def inspect_file(path: str, *, display_name: str | None = None, encoding: str | 
         info.sep = guessed
         if guessed != ",":
             notices.append(f"{name}: detected {_DELIM_NAMES[guessed]}-separated columns.")
+    if info.sep == ";" and re.search(r"(?:^|;)-?\d+,\d+(?:;|$)", text[:200_000], re.M) \
+            and not re.search(r"(?:^|;)-?\d+\.\d+(?:;|$)", text[:200_000], re.M):
+        info.decimal_comma = True
+        notices.append(f"{name}: numbers use a decimal comma (1,5); read them as numbers.")
     return info

@@ -106,9 +106,6 @@ _BLOCKED_EVENTS = {
     "os.mknod": "change files",
     "os.setxattr": "change files",
     "os.removexattr": "change files",
-    "os.listdir": "list directories",
-    "os.scandir": "list directories",
-    "glob.glob": "list directories",
     "os.chdir": "change directory",
     "os.putenv": "change the environment",
     "os.unsetenv": "change the environment",
@@ -216,6 +213,17 @@ def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations
                 deny("read files", repr(path))
             if not any(real == r or real.startswith(r + os.sep) for r in roots):
                 deny("read files", f"{fsdecode(path)!r}")
+            return
+        if event in ("os.listdir", "os.scandir", "glob.glob"):
+            # Lazy imports inside pandas/pyarrow list their own package folders: allowed
+            # there, nowhere else.
+            target = args[0] if args else "."
+            try:
+                real = realpath(fsdecode(target if target is not None else "."))
+            except Exception:
+                deny("list directories", repr(target))
+            if not any(real == r or real.startswith(r + os.sep) for r in roots):
+                deny("list directories", f"{fsdecode(target)!r}")
             return
         what = _BLOCKED_EVENTS.get(event)
         if what is None:

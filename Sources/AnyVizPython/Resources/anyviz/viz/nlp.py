@@ -362,7 +362,7 @@ def parse(text: str, frame: FrameInfo, matcher: ColumnMatcher | None = None) -> 
         prev = tokens[m.start - 1] if m.start > 0 else None
         single = m.end - m.start == 1 and not t.quoted
         is_kw = False
-        if single and t.text in AGG_WORDS | {"number"} and nxt is not None and (
+        if single and t.text in set(AGG_WORDS) | {"number"} and nxt is not None and (
                 nxt.text == "of" or nxt.used == "column"):
             is_kw = True
         if single and t.text == "time" and prev is not None and prev.text in ("over", "through") \
