@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries.
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "AnyVizTransport", dependencies: ["CZmq", "AnyVizProtocol",
                                                          .product(name: "Logging", package: "swift-log")]),
         // Dispatch, execution queue, interrupts; talks to an abstract server and interpreter.
-        .target(name: "AnyVizKernel", dependencies: ["AnyVizProtocol",
+        .target(name: "AnyVizKernel", dependencies: ["AnyVizProtocol", .product(name: "Metrics", package: "swift-metrics"),
                                                       .product(name: "Logging", package: "swift-log")]),
         // LLM providers over libcurl.
         .target(name: "AnyVizLLM", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
@@ -49,15 +51,20 @@ let package = Package(
         ),
         // Visualization pipeline: planner, LLM, guard, fallback, cache.
         .target(name: "AnyVizViz", dependencies: ["AnyVizLLM", "AnyVizPython", "AnyVizProtocol",
+                                                   .product(name: "Crypto", package: "swift-crypto"),
+                                                   .product(name: "Metrics", package: "swift-metrics"),
                                                    .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         // Magic registry and the magics.
-        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizProtocol", "AnyVizKernel",
+        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol", "AnyVizKernel",
+                                                      .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         .executableTarget(
             name: "anyviz-kernel",
-            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizMagics", "AnyVizProtocol",
+            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizMagics", "AnyVizProtocol", "AnyVizViz",
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]

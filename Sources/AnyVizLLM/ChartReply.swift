@@ -31,7 +31,8 @@ public struct ChartReply: Sendable, Equatable {
         var candidates = blocks.filter { $0.language == "json" || ($0.language.isEmpty && $0.content.hasPrefix("{")) }
             .map(\.content)
         candidates.append(text)
-        if let open = text.firstIndex(of: "{"), let close = text.lastIndex(of: "}"), open < close {
+        if let open = text.firstIndex(of: "{"), let close = text.lastIndex(of: "}"), open < close,
+           startsAnObject(text, at: open) {
             candidates.append(String(text[open...close]))
         }
         for candidate in candidates {
@@ -85,6 +86,13 @@ public struct ChartReply: Sendable, Equatable {
             return ChartReply(code: code, explanation: explanation, alternatives: alternatives(object["alternatives"]))
         }
         return nil
+    }
+
+    /// A `{` that opens a JSON answer sits at the start of a line or after "Answer:"; one after
+    /// `=`, `(` or `,` is a Python dict inside code (`labels={"code": "Code"}`), not the reply.
+    static func startsAnObject(_ text: String, at open: String.Index) -> Bool {
+        let before = text[..<open].reversed().first { $0 != " " && $0 != "\t" }
+        return before == nil || before == "\n" || before == ":"
     }
 
     static func alternatives(_ value: Any?) -> [String] {

@@ -26,7 +26,6 @@ public struct LLMResult: Sendable, Equatable {
 /// A chat model. `complete` blocks the calling thread (the kernel runs it off the I/O thread)
 /// and throws `LLMError`.
 public protocol LLMProvider: Sendable {
-    var configuration: LLMConfiguration { get }
     func complete(_ messages: [LLMMessage], cancellation: CancellationFlag) throws -> LLMResult
 }
 

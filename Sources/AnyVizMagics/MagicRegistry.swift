@@ -76,6 +76,8 @@ public final class MagicRegistry: @unchecked Sendable {
             return .python(error)
         } catch let error as MagicError {
             return .userError(error.message)
+        } catch is MagicInterrupted {
+            return .interrupted
         } catch {
             return .failure("\(error)")
         }

@@ -77,6 +77,7 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         }
         let bridge = ContextBridge(context: context)
         PythonRuntime.context = bridge
+        PythonRuntime.payloads = []
         runtime.clearPendingInterrupt()
         stateLock.withLock { executing = true }
         defer {
@@ -97,7 +98,8 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
                                                      traceback: reply["traceback"]?.arrayValue?.compactMap(\.stringValue) ?? []),
                                       userExpressions: reply["user_expressions"] ?? [:])
             }
-            return ExecuteOutcome(userExpressions: reply["user_expressions"] ?? [:], payload: reply["payload"] ?? [])
+            let payload = (reply["payload"]?.arrayValue ?? []) + PythonRuntime.payloads
+            return ExecuteOutcome(userExpressions: reply["user_expressions"] ?? [:], payload: .array(payload))
         } catch let error as PythonError {
             return ExecuteOutcome(failure: .init(ename: error.typeName, evalue: error.message, traceback: ["\(error)"]))
         } catch {

@@ -191,6 +191,13 @@ private let bridgeCall: anyviz_call_fn = { service, json, status in
 }
 
 extension PythonRuntime {
+    /// Payloads (e.g. `set_next_input`) that Swift magics add to the running execute reply.
+    nonisolated(unsafe) public internal(set) static var payloads: [JSONValue] = []
+
+    public static func addPayload(_ payload: JSONValue) {
+        payloads.append(payload)
+    }
+
     /// Publishes on IOPub as part of the running request's output (no-op outside a request).
     public static func publish(_ msgType: String, content: JSONValue) {
         context?.publish(msgType, content: content.data)

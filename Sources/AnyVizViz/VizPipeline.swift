@@ -1,1 +1,277 @@
-// The %viz pipeline lives here.
+import AnyVizLLM
+import AnyVizProtocol
+import AnyVizPython
+import Crypto
+import Foundation
+import Logging
+
+/// What the user asked `%viz` for.
+public struct VizRequest: Sendable {
+    public var frame: String?
+    public var text: String
+    public var type: String?
+    public var x: String?
+    public var y: String?
+    public var color: String?
+    public var agg: String?
+    public var useCache = true
+
+    public init(frame: String? = nil, text: String = "", type: String? = nil, x: String? = nil, y: String? = nil,
+                color: String? = nil, agg: String? = nil, useCache: Bool = true) {
+        self.frame = frame
+        self.text = text
+        self.type = type
+        self.x = x
+        self.y = y
+        self.color = color
+        self.agg = agg
+        self.useCache = useCache
+    }
+
+    var hints: [String: String] {
+        var h: [String: String] = [:]
+        for (k, v) in [("type", type), ("x", x), ("y", y), ("color", color), ("agg", agg)] { if let v { h[k] = v } }
+        return h
+    }
+}
+
+/// How a `%viz` ended: which level produced what the user sees.
+public struct VizOutcome: Sendable {
+    public enum Level: String, Sendable { case cache, llm, planner, simple, table, message }
+    public var level: Level
+    public var code: String?
+    public var displayID: String?
+    public var explanation: String
+    public var llmCalls: Int
+}
+
+/// The interrupt reached a running `%viz` (e.g. during an LLM call).
+public struct VizInterrupted: Error {}
+
+/// `%viz`/`%customize` could not show anything; the message says why and what to do.
+public struct VizError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// `%viz` and `%customize`: context → cache → LLM → guard and render → repair (≤ 2 rounds) →
+/// fallback (planner chart → simpler chart → table → message). The Python side does the data
+/// work (`anyviz.viz.api`); this type decides what to try next.
+public final class VizPipeline: @unchecked Sendable {
+    let runtime: PythonRuntime
+    public let settings: LLMSettings
+    let logger: Logger
+    public let metrics: VizMetrics
+    static let api = "anyviz.viz.api"
+    static let maxRepairs = 2
+
+    public init(runtime: PythonRuntime, settings: LLMSettings, logger: Logger, metrics: VizMetrics = VizMetrics()) {
+        self.runtime = runtime
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    func api(_ function: String, _ argument: JSONValue) throws -> JSONValue {
+        try runtime.callJSON(VizPipeline.api, function, argument)
+    }
+
+    public func viz(_ request: VizRequest) throws -> VizOutcome {
+        metrics.requests.increment()
+        let context = try api("context", ["frame": request.frame.map(JSONValue.string) ?? .null])
+        let frame = context["frame"]?.stringValue ?? "df"
+        var fallbackNote: String?
+        var llmCalls = 0
+
+        if let provider = settings.provider {
+            let config = settings.current
+            let key = cacheKey(config: config, request: request, context: context)
+            if request.useCache, let cached = try? api("cache_get", ["key": .string(key)]), cached["hit"] == true,
+               let text = cached["value"]?.stringValue, let reply = try? ChartReply.parse(text) {
+                metrics.cacheHits.increment()
+                let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: nil)
+                if shown["status"] == "ok" {
+                    metrics.fallback("cache").increment()
+                    return VizOutcome(level: .cache, code: reply.code, displayID: shown["display_id"]?.stringValue,
+                                      explanation: reply.explanation, llmCalls: 0)
+                }
+            } else if request.useCache {
+                metrics.cacheMisses.increment()
+            }
+            var messages = PromptBuilder.chartMessages(summary: context["summary"]?.stringValue ?? "", request: request.text, hints: request.hints)
+            var lastError = ""
+            for round in 0...VizPipeline.maxRepairs {
+                let text: String
+                do {
+                    text = try callLLM(provider, messages)
+                    llmCalls += 1
+                } catch let error as LLMError {
+                    if case .cancelled = error { throw VizInterrupted() }
+                    metrics.errors(error.kind).increment()
+                    fallbackNote = "The LLM could not be used (\(error.userMessage)); the built-in planner made this chart."
+                    break
+                }
+                let reply: ChartReply
+                do {
+                    reply = try ChartReply.parse(text)
+                } catch {
+                    lastError = "the reply had no code (\(error))"
+                    messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+                    continue
+                }
+                let note = round > 0 ? "Repaired after \(round) failed attempt(s): \(lastError)" : nil
+                let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: note)
+                if shown["status"] == "ok" {
+                    _ = try? api("cache_put", ["key": .string(key), "value": .string(reply.jsonText)])
+                    metrics.fallback("llm").increment()
+                    return VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
+                                      explanation: reply.explanation, llmCalls: llmCalls)
+                }
+                lastError = shown["message"]?.stringValue ?? "unknown error"
+                metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
+                messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+                fallbackNote = "The LLM's code failed \(round + 1) time(s) (last error: \(lastError)); the built-in planner made this chart."
+            }
+        }
+        return try fallback(frame: frame, request: request, note: fallbackNote, llmCalls: llmCalls)
+    }
+
+    /// Planner chart → simpler chart → table → message: `%viz` always shows something.
+    func fallback(frame: String, request: VizRequest, note: String?, llmCalls: Int) throws -> VizOutcome {
+        var note = note
+        let options: JSONValue = .object(request.hints.mapValues(JSONValue.string))
+        do {
+            let plan = try api("plan", ["frame": .string(frame), "request": .string(request.text), "options": options])
+            let code = plan["code"]?.stringValue ?? ""
+            let shown = try api("render", [
+                "frame": .string(frame), "code": .string(code), "source": "planner",
+                "explanation": plan["explanation"] ?? .null, "alternatives": plan["alternatives"] ?? [],
+                "note": note.map(JSONValue.string) ?? .null, "request": .string(request.text),
+            ])
+            if shown["status"] == "ok" {
+                metrics.fallback("planner").increment()
+                return VizOutcome(level: .planner, code: code, displayID: shown["display_id"]?.stringValue,
+                                  explanation: plan["explanation"]?.stringValue ?? "", llmCalls: llmCalls)
+            }
+            note = "The planned chart failed (\(shown["message"]?.stringValue ?? "error")); showing a simpler chart."
+        } catch let error as PythonError where error.isUserError {
+            note = "\(error.message) Showing a simpler view of the data instead."
+        }
+        for (level, function) in [(VizOutcome.Level.simple, "simple"), (.table, "table")] {
+            if let shown = try? api(function, ["frame": .string(frame), "columns": .null, "note": note.map(JSONValue.string) ?? .null]),
+               shown["status"] == "ok" {
+                metrics.fallback(level.rawValue).increment()
+                return VizOutcome(level: level, code: nil, displayID: shown["display_id"]?.stringValue,
+                                  explanation: note ?? "", llmCalls: llmCalls)
+            }
+        }
+        metrics.fallback("message").increment()
+        throw VizError(note ?? "No chart or table could be made from \(frame).")
+    }
+
+    func render(frame: String, reply: ChartReply, source: String, request: VizRequest, note: String?) throws -> JSONValue {
+        try api("render", [
+            "frame": .string(frame), "code": .string(reply.code), "source": .string(source),
+            "explanation": .string(reply.explanation), "alternatives": .array(reply.alternatives.map(JSONValue.string)),
+            "note": note.map(JSONValue.string) ?? .null, "request": .string(request.text),
+        ])
+    }
+
+    /// One LLM call that an interrupt (SIGINT or interrupt_request) cancels within ~50 ms.
+    func callLLM(_ provider: LLMProvider, _ messages: [LLMMessage]) throws -> String {
+        let cancel = CancellationFlag()
+        let done = CancellationFlag()
+        let watcher = Thread {
+            while !done.isCancelled {
+                if PythonRuntime.interruptRequested { cancel.cancel(); return }
+                usleep(20_000)
+            }
+        }
+        watcher.start()
+        defer { done.cancel() }
+        let started = Date()
+        let result = try provider.complete(messages, cancellation: cancel)
+        metrics.llmLatency.record(Date().timeIntervalSince(started))
+        return result.text
+    }
+
+    /// Provider, model, prompt version, request, schema and data fingerprint: a changed file or
+    /// prompt never reuses an old answer.
+    func cacheKey(config: LLMConfiguration, request: VizRequest, context: JSONValue) -> String {
+        let parts: JSONValue = [
+            "provider": .string(config.provider.rawValue), "model": .string(config.model), "prompt": .string(PromptBuilder.version),
+            "request": .string(request.text), "hints": .object(request.hints.mapValues(JSONValue.string)),
+            "columns": context["columns"] ?? .null, "fingerprint": context["fingerprint"] ?? .null,
+        ]
+        return SHA256.hash(data: parts.data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: - %customize
+
+    public func customize(_ instruction: String) throws -> VizOutcome {
+        metrics.requests.increment()
+        let last = try api("last_chart", [:])
+        guard let code = last["code"]?.stringValue, let frame = last["frame"]?.stringValue else {
+            throw VizError("There is no chart to customize yet: make one with %viz first.")
+        }
+        var note: String?
+        if let provider = settings.provider {
+            let context = try api("context", ["frame": .string(frame)])
+            var messages = PromptBuilder.customizeMessages(summary: context["summary"]?.stringValue ?? "", code: code, instruction: instruction)
+            for _ in 0...VizPipeline.maxRepairs {
+                let text: String
+                do {
+                    text = try callLLM(provider, messages)
+                } catch let error as LLMError {
+                    if case .cancelled = error { throw VizInterrupted() }
+                    note = "The LLM could not be used (\(error.userMessage)); applied the change offline."
+                    break
+                }
+                guard let reply = try? ChartReply.parse(text) else {
+                    messages = PromptBuilder.repairMessages(messages, reply: text, error: "the reply had no code")
+                    continue
+                }
+                let shown = try api("apply_custom_code", ["code": .string(reply.code), "instruction": .string(instruction)])
+                if shown["status"] == "ok" {
+                    return VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
+                                      explanation: reply.explanation, llmCalls: 1)
+                }
+                messages = PromptBuilder.repairMessages(messages, reply: text, error: shown["message"]?.stringValue ?? "error")
+            }
+        }
+        let shown = try api("customize", ["instruction": .string(instruction), "note": note.map(JSONValue.string) ?? .null])
+        if shown["status"] == "ok" {
+            return VizOutcome(level: .planner, code: shown["code"]?.stringValue, displayID: shown["display_id"]?.stringValue,
+                              explanation: shown["message"]?.stringValue ?? "", llmCalls: 0)
+        }
+        throw VizError(shown["message"]?.stringValue ?? "The chart could not be changed.")
+    }
+
+    /// The full reproducible code of the last chart (with customizations), for `--code`.
+    public func lastChartCode() -> String? {
+        (try? api("last_chart", [:]))?["code"]?.stringValue
+    }
+}
+
+extension ChartReply {
+    /// The reply as the JSON object the prompt asks for (what the cache stores).
+    var jsonText: String {
+        (["code": .string(code), "explanation": .string(explanation), "alternatives": .array(alternatives.map(JSONValue.string))] as JSONValue).jsonString
+    }
+}
+
+extension LLMError {
+    var kind: String {
+        switch self {
+        case .timeout: return "llm_timeout"
+        case .cancelled: return "llm_cancelled"
+        case .http(let status, _): return "llm_http_\(status)"
+        case .transport: return "llm_transport"
+        case .emptyReply: return "llm_empty"
+        case .malformedBody: return "llm_malformed"
+        case .notConfigured: return "llm_not_configured"
+        case .noCode: return "llm_no_code"
+        }
+    }
+}

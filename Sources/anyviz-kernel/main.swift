@@ -3,6 +3,7 @@ import AnyVizMagics
 import AnyVizProtocol
 import AnyVizPython
 import AnyVizTransport
+import AnyVizViz
 import ArgumentParser
 import Foundation
 import Logging
@@ -46,6 +47,7 @@ struct Run: ParsableCommand {
         let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
         let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
         let magics = MagicRegistry.standard(runtime: runtime, logger: logger)
+        magics.registerVisualization(pipeline: VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger))
         magics.install(in: interpreter)
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
         kernel.onShutdown = { _ in

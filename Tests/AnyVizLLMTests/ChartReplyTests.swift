@@ -117,3 +117,12 @@ final class ChartReplyTests: XCTestCase {
         XCTAssertEqual(reply.alternatives, ["a stacked bar"])
     }
 }
+
+extension ChartReplyTests {
+    func testPythonDictWithCodeKeyIsNotMistakenForTheReply() throws {
+        let bare = "fig = px.bar(df, x='code', labels={\"code\": \"Product code\"})"
+        XCTAssertEqual(try ChartReply.parse(bare).code, bare)
+        let fenced = "```python\n\(bare)\n```\nBars per product."
+        XCTAssertEqual(try ChartReply.parse(fenced), ChartReply(code: bare, explanation: "Bars per product."))
+    }
+}

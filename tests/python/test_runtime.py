@@ -9,7 +9,7 @@ import pytest
 
 from anyviz import display as adisplay
 from anyviz import runtime, session
-from anyviz.errors import AnyVizError, UsageError
+from anyviz.errors import UsageError
 
 _count = iter(range(1000, 100000))
 

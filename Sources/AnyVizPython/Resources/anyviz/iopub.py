@@ -5,6 +5,7 @@ parent header and NaN-free JSON are handled in exactly one place.
 """
 from __future__ import annotations
 
+import sys
 import uuid
 
 from . import jsonutil
@@ -25,6 +26,11 @@ def _bridge():
 
 
 def emit(msg_type: str, content: dict) -> None:
+    if msg_type != "stream":
+        # Text printed before a display must reach the front end before it.
+        streams = sys.modules.get("anyviz.streams")
+        if streams is not None:
+            streams.flush_all()
     _bridge().emit(msg_type, jsonutil.dumps(content))
 
 

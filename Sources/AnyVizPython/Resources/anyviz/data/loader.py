@@ -180,13 +180,13 @@ def _table_to_pandas(table: pa.Table) -> pd.DataFrame:
     return df
 
 
-def _bad_line_error(info: FileInfo, read_opts, parse_kwargs, conv, stream_factory) -> DataError:
-    """Re-read single-threaded (line numbers are only known then), stopping after 5 bad rows."""
+def _first_bad_rows(read_opts, parse_kwargs, conv, stream_factory, limit: int = 5) -> list:
+    """Re-read single-threaded (line numbers are only known then), stopping after `limit` bad rows."""
     rows: list = []
 
     def handler(row):
         rows.append(row)
-        return "error" if len(rows) >= 5 else "skip"
+        return "error" if len(rows) >= limit else "skip"
 
     opts = pacsv.ReadOptions(use_threads=False, block_size=read_opts.block_size,
                              encoding=read_opts.encoding,
@@ -197,6 +197,11 @@ def _bad_line_error(info: FileInfo, read_opts, parse_kwargs, conv, stream_factor
                        convert_options=conv)
     except Exception:
         pass
+    return rows
+
+
+def _bad_line_error(info: FileInfo, read_opts, parse_kwargs, conv, stream_factory) -> DataError:
+    rows = _first_bad_rows(read_opts, parse_kwargs, conv, stream_factory)
     detail = "; ".join(f"line {r.number}: expected {r.expected_columns} fields, found "
                        f"{r.actual_columns}" for r in rows[:5] if r.number is not None)
     return DataError(f"{info.name} has rows with the wrong number of fields ({detail or 'ragged rows'}). "
@@ -309,6 +314,11 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
         text = (f"{info.name}: skipped {len(bad_rows):,} row(s) with the wrong number of fields"
                 + (f" ({', '.join(numbered)})" if numbered else "") + ".")
         if on_bad_lines == "warn":
+            if not numbered:  # multithreaded parsing does not know line numbers: look them up
+                rows = _first_bad_rows(read_opts, parse_kwargs, conv(), lambda: stream_for(info.path))
+                numbered = [f"line {r.number}" for r in rows if r.number is not None]
+                text = (f"{info.name}: skipped {len(bad_rows):,} row(s) with the wrong number of "
+                        f"fields" + (f" ({', '.join(numbered)})" if numbered else "") + ".")
             sample = "; ".join(repr(t) for _, t in bad_rows[:3])
             warnings.append(f"{text} First: {sample}")
         else:

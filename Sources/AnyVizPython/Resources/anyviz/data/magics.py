@@ -27,8 +27,9 @@ from .sniff import env_int
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing and calling sys.exit."""
 
-    def __init__(self, prog: str, **kw):
-        super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kw)
+    def __init__(self, prog: str, usage: str | None = None, **kw):
+        usage = usage.replace("%", "%%") if usage else usage  # argparse %-formats usage
+        super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False, **kw)
 
     def error(self, message):
         raise UsageError(f"%{self.prog}: {message}\n{self.format_usage().strip()}\n"
@@ -189,9 +190,10 @@ def load(line: str) -> None:
     if _wants_help(tokens, load):
         return
     alias = None
-    if len(tokens) >= 2 and tokens[-2] == "as":
-        alias = tokens[-1]
-        tokens = tokens[:-2]
+    if "as" in tokens[1:-1] or (len(tokens) >= 2 and tokens[-2] == "as"):
+        i = tokens.index("as", 1)  # "as NAME" may come before or after the options
+        alias = tokens[i + 1]
+        tokens = tokens[:i] + tokens[i + 2:]
     if not tokens:
         raise UsageError("%load needs a file: %load data/sales.csv (or %load data/*.csv, "
                          "%load https://.../file.csv). Run %load? for help.")

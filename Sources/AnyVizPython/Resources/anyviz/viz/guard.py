@@ -189,6 +189,7 @@ class RunResult:
     summary: dict = field(default_factory=dict)
     stdout: str = ""
     elapsed_s: float = 0.0
+    layers: list = field(default_factory=list)  # isolation layers active in the worker
 
 
 def timeout_s() -> float:
@@ -422,7 +423,7 @@ class Guard:
             import orjson
 
             return RunResult("ok", "", orjson.loads(payload), header.get("summary") or {},
-                             header.get("stdout", ""), elapsed)
+                             header.get("stdout", ""), elapsed, header.get("layers") or [])
         message = header.get("message", "the chart code failed")
         if status == "timeout":
             message = f"The chart code ran longer than {timeout:g} s and was stopped."

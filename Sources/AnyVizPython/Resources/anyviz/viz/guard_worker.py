@@ -157,9 +157,129 @@ def _allowed_read_roots(resources_dir: str) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations: list) -> None:
-    """Resource limits + an audit hook that turns every I/O/process/native escape into an error."""
+_LIBC = None  # libc loaded in the zygote (the child may not dlopen anything)
+
+
+def _load_libc() -> None:
+    global _LIBC
+    try:
+        import ctypes
+
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    except Exception:
+        _LIBC = None
+
+
+def _unshare_network() -> bool:
+    """New (empty) network namespace: no interface but a down loopback, so native code
+    (pyarrow S3, libcurl, ...) cannot reach the network either. Unprivileged via a user
+    namespace; plain CLONE_NEWNET when that is not allowed but we are root."""
+    if _LIBC is None:
+        return False
+    clone_newuser, clone_newnet = 0x10000000, 0x40000000
+    for flags in (clone_newuser | clone_newnet, clone_newnet):
+        if _LIBC.unshare(flags) == 0:
+            return True
+    return False
+
+
+def _landlock(read_roots: tuple) -> bool:
+    """Landlock (Linux >= 5.13): read-only access beneath the Python roots, nothing else, for
+    this process and whatever it runs, enforced by the kernel, so native readers/writers
+    (pyarrow's C++ I/O, fopen in numpy) are confined as well as Python's open()."""
+    if _LIBC is None or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    sys_create, sys_add, sys_restrict = 444, 445, 446
+    abi = _LIBC.syscall(sys_create, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return False
+    handled = (1 << 13) - 1
+    if abi >= 2:
+        handled |= 1 << 13  # REFER
+    if abi >= 3:
+        handled |= 1 << 14  # TRUNCATE
+    if abi >= 5:
+        handled |= 1 << 15  # IOCTL_DEV
+    fields = [("handled_access_fs", ctypes.c_uint64)]
+    values = [handled]
+    if abi >= 4:
+        fields.append(("handled_access_net", ctypes.c_uint64))
+        values.append(0b11)  # BIND_TCP | CONNECT_TCP
+    if abi >= 6:
+        fields.append(("scoped", ctypes.c_uint64))
+        values.append(0b11)  # abstract unix sockets | signals outside the sandbox
+
+    class Attr(ctypes.Structure):
+        _fields_ = fields
+
+    class Beneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = Attr(*values)
+    rfd = _LIBC.syscall(sys_create, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                        ctypes.c_uint32(0))
+    if rfd < 0:
+        return False
+    read_file, read_dir, execute = 1 << 2, 1 << 3, 1 << 0
+    try:
+        for root in read_roots + ("/dev/null", "/dev/urandom"):
+            try:
+                fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                is_dir = os.path.isdir(root)
+                rule = Beneath((read_file | read_dir | execute) if is_dir else read_file, fd)
+                _LIBC.syscall(sys_add, ctypes.c_int(rfd), ctypes.c_int(1), ctypes.byref(rule),
+                              ctypes.c_uint32(0))
+            finally:
+                os.close(fd)
+        if _LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return False
+        return _LIBC.syscall(sys_restrict, ctypes.c_int(rfd), ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(rfd)
+
+
+def _disable_threads(violations: list) -> None:
+    """Python 3.11 has no audit event for thread starts: replace the primitives. (The child
+    exits after one chart anyway, so no thread could outlive the render.)"""
+    import _thread
+    import threading
+
+    def no_threads(*_a, **_k):
+        msg = "AnyViz guard: chart code may not start threads"
+        violations.append(msg)
+        raise GuardViolation(msg)
+
+    for mod, name in ((_thread, "start_new_thread"), (_thread, "start_new"),
+                      (threading, "_start_new_thread")):
+        if hasattr(mod, name):
+            setattr(mod, name, no_threads)
+
+
+def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations: list) -> list:
+    """Kernel isolation (network namespace, Landlock), resource limits, thread stubs and an
+    audit hook that turns every I/O/process/native escape into a clear error. Returns the
+    layers that are active (the ones the OS supports)."""
     import resource
+
+    layers = ["audit-hook", "rlimits"]
+    roots = _allowed_read_roots(resources_dir)
+    try:
+        if _unshare_network():
+            layers.append("netns")
+    except Exception:
+        pass
+    try:
+        if _landlock(roots):
+            layers.append("landlock")
+    except Exception:
+        pass
+    _disable_threads(violations)
 
     # Address space: what the child already maps (libraries, the cached frames, copy-on-write)
     # plus the configured allowance, so the cap measures what the chart code allocates.
@@ -188,7 +308,6 @@ def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations
     except (ValueError, OSError):
         pass
 
-    roots = _allowed_read_roots(resources_dir)
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     realpath = os.path.realpath
     fsdecode = os.fsdecode
@@ -235,6 +354,7 @@ def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations
             deny(what, event)
 
     sys.addaudithook(hook)
+    return layers
 
 
 _FORBIDDEN_BUILTINS = {
@@ -261,6 +381,24 @@ def _safe_builtins() -> dict:
     return safe
 
 
+def _refused_by_os(exc: BaseException) -> bool:
+    """An error that is the sandbox saying no (Landlock EACCES, RLIMIT_FSIZE, no network)."""
+    import errno
+
+    codes = {errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENETUNREACH, errno.EROFS}
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in codes:
+            return True
+        text = str(exc)
+        if any(t in text for t in ("Permission denied", "File too large",
+                                   "Network is unreachable", "Operation not permitted")):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _error_message(exc: BaseException) -> str:
     import traceback
 
@@ -284,8 +422,8 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> No
     try:
         sys.stdout = captured
         sys.stderr = captured
-        install_sandbox(resources_dir, int(req["memory_mb"]), float(req["timeout_s"]),
-                        violations)
+        layers = install_sandbox(resources_dir, int(req["memory_mb"]),
+                                 float(req["timeout_s"]), violations)
         import numpy as np
         import pandas as pd
         import plotly.express as px
@@ -311,7 +449,7 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> No
             fig, frame_rows=int(req.get("frame_rows") or 0),
             max_points=req.get("max_points"), reduce_rows=req.get("reduce_rows"))
         payload = _reduce.figure_json(fig_dict)
-        header = {"status": "ok", "summary": summary}
+        header = {"status": "ok", "summary": summary, "layers": layers}
     except GuardViolation as exc:
         header = {"status": "blocked", "message": _error_message(exc)}
     except MemoryError:
@@ -321,7 +459,13 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> No
     except SystemExit:
         header = {"status": "error", "message": "SystemExit: chart code may not exit"}
     except BaseException as exc:  # noqa: BLE001 - everything becomes a message for the user
-        header = {"status": "error", "message": _error_message(exc)}
+        if _refused_by_os(exc):
+            header = {"status": "blocked",
+                      "message": "AnyViz guard: chart code may not read or write files or use "
+                                 "the network; the sandbox refused it (" + _error_message(exc)
+                                 + ")"}
+        else:
+            header = {"status": "error", "message": _error_message(exc)}
     if violations and header.get("status") == "ok":
         # The code swallowed a blocked operation: the chart is still suspect, say so.
         header = {"status": "blocked", "message": violations[0]}
@@ -430,6 +574,7 @@ def main() -> None:
     global _IN_FD, _OUT_FD
     resources_dir = sys.argv[1]
     sys.path.insert(0, resources_dir)
+    _load_libc()
     # Keep the protocol pipes on private descriptors; fds 0/1 become /dev/null so a stray print
     # or write(1, ...) in a library cannot corrupt the protocol.
     _IN_FD, _OUT_FD = os.dup(0), os.dup(1)

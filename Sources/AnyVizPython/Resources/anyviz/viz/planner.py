@@ -604,8 +604,7 @@ def finish(spec: Spec, ctx: _Ctx, parsed=None) -> ChartPlan:
             f"title={spec.title!r})\n")
     else:
         code = generate(spec)
-    meta = {k: v for k, v in spec.to_dict().items() if k in ("chart", "x", "y", "color", "facet", "agg")}
-    code += f"fig.update_layout(meta={{'anyviz_plan': {meta!r}}})\n"
+    code += f"fig.update_layout(meta={{'anyviz_plan': {plan_meta(spec)!r}}})\n"
     why = [w for w in ctx.why if w]
     lines = [_CHART_NAME[spec.chart] + ": " + spec.title + "."]
     if why:
@@ -616,6 +615,28 @@ def finish(spec: Spec, ctx: _Ctx, parsed=None) -> ChartPlan:
         lines.append(f"{spec.rows:,} points: large data is reduced for display.")
     return ChartPlan(code=code, explanation=" ".join(lines), alternatives=_alternatives(spec, ctx),
                      spec=spec, notes=list(ctx.notes))
+
+
+def plan_meta(spec: Spec) -> dict:
+    """The spec as plain JSON data, stored in layout.meta so %customize can rebuild the chart
+    (facets, chart type) from `df` without the planner's objects."""
+    import json
+
+    from anyviz import jsonutil
+    d = spec.to_dict()
+    d.pop("title", None)
+    return json.loads(jsonutil.dumps(d))
+
+
+def spec_from_meta(meta: dict) -> Spec:
+    d = dict(meta)
+    d["filters"] = [Filter(**f) for f in d.get("filters") or []]
+    for key in ("top", "bin"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    spec = Spec(**{k: v for k, v in d.items() if k in Spec.__dataclass_fields__})
+    spec.title = _title(spec)
+    return spec
 
 
 def _sentence(s: str) -> str:

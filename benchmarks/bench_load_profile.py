@@ -1,0 +1,198 @@
+"""Benchmark %load and %profile against the obvious alternatives; prints ratios.
+
+    .venv/bin/python benchmarks/bench_load_profile.py            # 100 MB CSV, 1M x 20 profile
+    .venv/bin/python benchmarks/bench_load_profile.py --quick    # 20 MB, 200k rows (< 1 min)
+
+Every contender runs in its own subprocess so peak RSS (ru_maxrss) is its own. %load is
+called in-process with a fake `_anyviz` bridge (the lead adds a through-the-kernel variant).
+
+ydata-profiling pins pandas < 3 and numpy < 2.4, so installing it into the project venv would
+downgrade pandas; it is run from a separate venv instead (--ydata-python, default
+/tmp/ydata-venv/bin/python; create it with `python3.11 -m venv /tmp/ydata-venv &&
+/tmp/ydata-venv/bin/pip install ydata-profiling`). Without it that comparison is skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESOURCES = os.path.join(ROOT, "Sources", "AnyVizPython", "Resources")
+
+PRELUDE = textwrap.dedent("""
+    import json, os, resource, sys, time, types
+    def rss_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+""")
+
+FAKE_BRIDGE = textwrap.dedent(f"""
+    sys.path.insert(0, {RESOURCES!r})
+    fake = types.ModuleType("_anyviz")
+    fake.emit = lambda t, c: None
+    fake.call = lambda s, p: "{{}}"
+    fake.input = lambda p, pw: ""
+    sys.modules["_anyviz"] = fake
+""")
+
+CONTENDERS = {
+    "anyviz %load": FAKE_BRIDGE + textwrap.dedent("""
+        import pandas, pyarrow
+        from anyviz.data import magics
+        from anyviz import session
+        base = rss_mb()
+        t = time.perf_counter()
+        magics.load(PATH + " as df --no-progress")
+        secs = time.perf_counter() - t
+        df = session.user_ns["df"]
+    """),
+    "pandas.read_csv(parse_dates)": textwrap.dedent("""
+        import pandas as pd
+        base = rss_mb()
+        t = time.perf_counter()
+        df = pd.read_csv(PATH, parse_dates=["date"])
+        secs = time.perf_counter() - t
+    """),
+    "pyarrow read_csv().to_pandas()": textwrap.dedent("""
+        import pandas, pyarrow.csv as pc
+        base = rss_mb()
+        t = time.perf_counter()
+        df = pc.read_csv(PATH).to_pandas()
+        secs = time.perf_counter() - t
+    """),
+}
+
+MAKE_FRAME = textwrap.dedent("""
+    import numpy as np, pandas as pd
+    def make(n, seed=0):
+        r = np.random.default_rng(seed)
+        cols = {}
+        for i in range(6): cols[f"num{i}"] = r.normal(size=n) * (i + 1)
+        for i in range(3): cols[f"int{i}"] = r.integers(0, 1000 * (i + 1), n)
+        cols["skewed"] = r.lognormal(0, 2, n)
+        cols["withnan"] = np.where(r.random(n) < 0.1, np.nan, r.random(n))
+        cats = np.array([f"cat_{k}" for k in range(50)])
+        for i in range(3): cols[f"cat{i}"] = cats[r.integers(0, 50, n)]
+        cols["text"] = np.char.add("user_", r.integers(0, 10**6, n).astype(str))
+        cols["date"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(r.integers(0, 10**8, n), unit="s")
+        cols["flag"] = r.random(n) < 0.3
+        cols["id"] = np.arange(n)
+        cols["const"] = 1
+        cols["numtext"] = r.integers(0, 100, n).astype(str)
+        return pd.DataFrame(cols)
+""")
+
+
+def run(code: str, python: str = sys.executable, env: dict | None = None) -> dict:
+    script = PRELUDE + code + "\nprint('RESULT' + json.dumps({'secs': secs, 'peak_mb': rss_mb(), 'base_mb': base}))\n"
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=3600)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT"):
+            return json.loads(line[6:])
+    raise RuntimeError(f"benchmark subprocess failed:\n{out.stderr[-3000:]}")
+
+
+def make_csv(path: str, mb: float) -> int:
+    import numpy as np
+    import pandas as pd
+
+    rows_per_mb = 23_700  # ~44 bytes per row with the columns below
+    n = int(mb * rows_per_mb)
+    r = np.random.default_rng(1)
+    chunk = 500_000
+    with open(path, "w") as fh:
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            pd.DataFrame({
+                "id": np.arange(start, start + m),
+                "date": (pd.Timestamp("2020-01-01") + pd.to_timedelta(r.integers(0, 1500, m), unit="D"))
+                .strftime("%Y-%m-%d"),
+                "store": np.array([f"store_{k}" for k in range(200)])[r.integers(0, 200, m)],
+                "qty": r.integers(1, 50, m),
+                "price": np.round(r.random(m) * 100, 2),
+                "score": r.normal(size=m).round(5),
+            }).to_csv(fh, index=False, header=start == 0)
+    return os.path.getsize(path)
+
+
+def bench_load(mb: float, repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="anyviz-bench-") as tmp:
+        path = os.path.join(tmp, "sales.csv")
+        size = make_csv(path, mb)
+        print(f"\n%load: {size / 2**20:.1f} MB CSV with a date column, best of {repeat}")
+        results = {}
+        for name, code in CONTENDERS.items():
+            runs = [run(f"PATH = {path!r}\n" + code) for _ in range(repeat)]
+            best = min(runs, key=lambda r: r["secs"])
+            best["peak_mb"] = min(r["peak_mb"] for r in runs)
+            results[name] = best
+            print(f"  {name:34s} {best['secs']:6.2f} s   peak RSS {best['peak_mb']:7.0f} MB "
+                  f"({best['peak_mb'] / (size / 2**20):.2f}x file; "
+                  f"{(best['peak_mb'] - best['base_mb']) / (size / 2**20):.2f}x above import baseline)")
+        ours = results["anyviz %load"]
+        fastest = min((v for k, v in results.items() if k != "anyviz %load"), key=lambda r: r["secs"])
+        print(f"  ratio time  %load / fastest alternative = {ours['secs'] / fastest['secs']:.2f}x (aim <= 1.3)")
+        print(f"  ratio peak RSS / file size            = {ours['peak_mb'] / (size / 2**20):.2f}x (aim <= 2.5)")
+
+
+def bench_profile(rows: int, ydata_python: str | None) -> None:
+    print(f"\n%profile: {rows:,} rows x 20 mixed columns")
+    ours = run(FAKE_BRIDGE + MAKE_FRAME + textwrap.dedent(f"""
+        from anyviz.data import profile as prof
+        df = make({rows})
+        for c in ("cat0", "cat1", "cat2", "text", "numtext"):
+            df[c] = df[c].astype("str")
+        base = rss_mb()
+        t = time.perf_counter()
+        html = prof.to_html(prof.profile_frame(df, name="df"))
+        secs = time.perf_counter() - t
+    """))
+    print(f"  anyviz profile_frame + to_html   {ours['secs']:8.2f} s   peak RSS {ours['peak_mb']:.0f} MB")
+    if not ydata_python or not os.path.exists(ydata_python):
+        print("  ydata-profiling: not available (see module docstring); comparison skipped")
+        return
+    try:
+        theirs = run(MAKE_FRAME + textwrap.dedent(f"""
+            import warnings; warnings.filterwarnings("ignore")
+            from ydata_profiling import ProfileReport
+            df = make({rows})
+            base = rss_mb()
+            t = time.perf_counter()
+            html = ProfileReport(df, minimal=True, progress_bar=False).to_html()
+            secs = time.perf_counter() - t
+        """), python=ydata_python)
+    except Exception as exc:  # pragma: no cover - report, do not crash the run
+        print(f"  ydata-profiling failed: {exc}")
+        return
+    print(f"  ydata ProfileReport(minimal).to_html {theirs['secs']:6.2f} s   peak RSS {theirs['peak_mb']:.0f} MB")
+    print(f"  ratio ydata / anyviz = {theirs['secs'] / ours['secs']:.1f}x (aim >= 50)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="20 MB CSV, 200k-row profile, 1 repeat")
+    ap.add_argument("--csv-mb", type=float, help="CSV size in MB (default 100)")
+    ap.add_argument("--profile-rows", type=int, help="rows for the profile (default 1,000,000)")
+    ap.add_argument("--repeat", type=int, help="runs per load contender (default 2)")
+    ap.add_argument("--ydata-python", default="/tmp/ydata-venv/bin/python")
+    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-profile", action="store_true")
+    ap.add_argument("--skip-ydata", action="store_true")
+    a = ap.parse_args()
+    mb = a.csv_mb or (20 if a.quick else 100)
+    rows = a.profile_rows or (200_000 if a.quick else 1_000_000)
+    repeat = a.repeat or (1 if a.quick else 2)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    if not a.skip_load:
+        bench_load(mb, repeat)
+    if not a.skip_profile:
+        bench_profile(rows, None if a.skip_ydata else a.ydata_python)
+
+
+if __name__ == "__main__":
+    main()
