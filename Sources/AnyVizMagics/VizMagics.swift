@@ -6,7 +6,7 @@ import ArgumentParser
 import Foundation
 
 /// `%viz` options, parsed with swift-argument-parser; the words left over are the request.
-struct VizArguments: ParsableArguments {
+struct VizArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "%viz")
 
     @Option(help: "The DataFrame to chart (default: the one most recently loaded or used).") var df: String?
@@ -102,7 +102,7 @@ extension MagicRegistry {
 }
 
 /// `%llm` options.
-struct LLMArguments: ParsableArguments {
+struct LLMArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "%llm")
 
     @Option(help: "gemini, openai (also Ollama, llama.cpp, vLLM, LM Studio) or offline.") var provider: String?

@@ -28,7 +28,7 @@ class AnyVizKernelTests(jkt.KernelTests):
         {"text": "isinst", "matches": {"isinstance"}},
     ]
     complete_code_samples = ["1", "print('hello, world')", "def f(x):\n    return x\n", "x = [1,\n 2]"]
-    incomplete_code_samples = ["print('hello", "def f(x):", "for i in range(3):", "x = [1,\n"]
+    incomplete_code_samples = ["print('hello',", "def f(x):", "for i in range(3):", "x = [1,\n"]
     invalid_code_samples = ["import = 7q", "1 +* 2", ")"]
 
     code_page_something = "print?"

@@ -98,6 +98,32 @@ def _attributes(obj, prefix: str) -> list[str]:
     return [n for n in names if isinstance(n, str) and _visible(n, prefix)]
 
 
+_IMPORT = re.compile(r"^(\s*(?:import|from)\s+)([A-Za-z_][\w.]*)$")
+
+
+def _modules(dotted: str) -> list[str]:
+    """Module names for `import x` / `from x`: top-level from sys.path (without importing
+    anything), submodules of an already importable package."""
+    import pkgutil
+    import sys
+
+    if "." not in dotted:
+        names = set(sys.builtin_module_names)
+        names.update(info.name for info in pkgutil.iter_modules())
+        return [n for n in names if n.startswith(dotted) and (dotted.startswith("_") or not n.startswith("_"))]
+    package, _, prefix = dotted.rpartition(".")
+    try:
+        import importlib
+
+        module = importlib.import_module(package)
+    except Exception:
+        return []
+    paths = getattr(module, "__path__", None)
+    if not paths:
+        return []
+    return [f"{package}.{info.name}" for info in pkgutil.iter_modules(paths) if info.name.startswith(prefix)]
+
+
 def complete(code: str, cursor_pos: int, namespace: dict, magics: list[str]) -> dict:
     """Reply content for a complete_request (cursor_pos counts code points, as Python strings do)."""
     cursor_pos = max(0, min(int(cursor_pos), len(code)))
@@ -113,6 +139,11 @@ def complete(code: str, cursor_pos: int, namespace: dict, magics: list[str]) -> 
         matches = ["%" + name for name in magics if name.startswith(prefix)]
         start = cursor_pos - len(prefix) - 1
         return _reply(matches, start, cursor_pos)
+
+    m = _IMPORT.match(line)
+    if m is not None:
+        dotted = m.group(2)
+        return _reply(_modules(dotted), cursor_pos - len(dotted), cursor_pos)
 
     m = _LOAD_ARG.match(line)
     if m is not None:

@@ -427,12 +427,22 @@ def _is_complete(code: str) -> dict:
             return {"status": "invalid"}
     if compiled is None:
         return {"status": "incomplete", "indent": _indent_of(source, extra=True)}
-    lines = source.rstrip("\n").split("\n")
-    last = lines[-1]
-    # Like IPython: a block whose last line is still indented may continue until a blank line.
-    if last[:1] in (" ", "\t") and not source.endswith("\n"):
+    last = source.rstrip("\n").split("\n")[-1]
+    # Like IPython: a block (def, for, if ...) whose last line is still indented may continue
+    # until a blank line; an indented continuation inside brackets is complete.
+    if last[:1] in (" ", "\t") and not source.endswith("\n") and _ends_in_block(source):
         return {"status": "incomplete", "indent": _indent_of(source, extra=False)}
     return {"status": "complete"}
+
+
+def _ends_in_block(source: str) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return bool(tree.body) and hasattr(tree.body[-1], "body")
 
 
 def _indent_of(source: str, extra: bool) -> str:

@@ -348,8 +348,27 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
         df = df[columns]
     rows = len(df)
     alerts: list = []
-    codes: list = []
-    variables = [_column(c, s, rows, alerts, codes) for c, s in df.items()]
+    # Columns are independent and numpy/pyarrow release the GIL: use the cores (2 here).
+    from concurrent.futures import ThreadPoolExecutor
+    import os
+
+    def one(item):
+        col_alerts, col_codes = [], []
+        info = _column(item[0], item[1], rows, col_alerts, col_codes)
+        return info, col_alerts, col_codes
+
+    items = list(df.items())
+    workers = min(4, os.cpu_count() or 1, max(1, len(items)))
+    if workers > 1 and rows >= 50_000:
+        with ThreadPoolExecutor(workers, thread_name_prefix="anyviz-profile") as pool:
+            results = list(pool.map(one, items))
+    else:
+        results = [one(it) for it in items]
+    variables, codes = [], []
+    for info, col_alerts, col_codes in results:  # pool.map keeps column order
+        variables.append(info)
+        alerts.extend(col_alerts)
+        codes.extend(col_codes)
     dups = _duplicate_rows(codes, rows)
     if dups:
         alerts.insert(0, {"column": None, "kind": "duplicates",

@@ -613,7 +613,14 @@ def _parse_fuzzy(tokens, p: Parsed, matcher: ColumnMatcher) -> None:
     """Misspelled column names: close matches are used and reported; others are remembered."""
     new = []
     for i, t in enumerate(tokens):
-        if t.used or t.text in STOPWORDS or t.text.isdigit() or len(t.text) < 3:
+        if t.used or t.text in STOPWORDS or t.text.isdigit() or len(t.text) < 3 or t.text in BIN_WORDS:
+            continue
+        prev = tokens[i - 1].text if i > 0 else ""
+        prev2 = tokens[i - 2].text if i > 1 else ""
+        if prev == "many" or (prev == "of" and prev2 == "number") or (prev == "of" and prev2 in AGG_WORDS
+                                                                       and AGG_WORDS[prev2] == "count"):
+            t.used = "keyword"  # "number of cars": the frame's rows, counted
+            p.notes.append(f"'{t.raw}' read as the rows of the frame")
             continue
         if re.fullmatch(r"\d+(\.\d+)?", t.text):
             continue

@@ -52,6 +52,7 @@ class Spec:
     barmode: str | None = None
     title: str = ""
     columns: list = field(default_factory=list)      # for corr heatmaps
+    color_as_text: bool = False     # numeric colour column shown as discrete groups
     rows: int = 0
 
     def to_dict(self) -> dict:
@@ -125,6 +126,8 @@ def generate(spec: Spec) -> str:
     for f in spec.filters:
         L.append(filter_line(f))
     cat_orders = {}
+    if spec.color_as_text and spec.color:
+        L.append(_assign(spec.color, f"{_col(spec.color)}.astype(str)"))
     if spec.bin:
         src, unit = spec.bin
         name = spec.x if spec.x and spec.x not in (src,) and spec.x == BIN_NAME.get(unit) else BIN_NAME[unit]

@@ -217,8 +217,12 @@ def _decide(p, ctx: _Ctx) -> Spec:
                 color = g
             elif not facet and g != color:
                 facet = g
-        y = measures[0] if measures else None
         cats = [c for c in subj if c not in measures and c != x]
+        if ctx.kind(x) == "quantitative" and not ctx.info(x).discrete and cats and not measures:
+            # "countries by population": rank the category by the number
+            measures, x = [x], cats.pop(0)
+            ctx.why.append(f"{x} ranked by {measures[0]}")
+        y = measures[0] if measures else None
         if y is None and cats:
             c0 = cats[0]
             if p.count_words and ctx.info(c0).distinct > 10 and ctx.kind(c0) == "nominal":
@@ -259,6 +263,11 @@ def _decide(p, ctx: _Ctx) -> Spec:
             x = times[0]
         elif not subj:
             x, y, color, chart = _defaults_for(p, ctx, color)
+
+    multi = [f for f in p.filters if f.op == "in" and not f.on_year and f.column not in (x, color)]
+    if multi and not color and chart not in ("histogram", "pie", "heatmap"):
+        color = multi[0].column  # "China and India over time": one line each, not their sum
+        ctx.why.append(f"one series per {color} named")
 
     # -- time binning and "over time" -----------------------------------------------------
     bin_ = None
@@ -510,6 +519,9 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
     if bin_:
         used.append(bin_[0])
     used += [f.column for f in spec.filters]
+    if spec.color and spec.color in ctx.frame.columns and ctx.kind(spec.color) in ("quantitative", "temporal") \
+            and spec.chart not in ("scatter",):
+        spec.color_as_text = True  # years / codes as discrete groups, not a continuous scale
     spec.to_datetime = _uniq(c for c in used if c in ctx.frame.columns
                              and ctx.frame.columns[c].temporal == "string")
     data = _prelude_data(spec, ctx, bin_)

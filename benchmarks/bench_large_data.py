@@ -1,0 +1,89 @@
+"""Large-data render benchmark: AnyViz's render path vs plain `px.line(...)` + `fig.to_json()`.
+
+For each size (1M / 5M / 10M rows; --quick: 200k / 1M) a random-walk series with planted
+spikes is plotted both ways on the same frame:
+
+* plain: px.line + fig.to_json() in-process (what a notebook does without AnyViz);
+* anyviz cold: the guard path (frame pickled to the warm worker, px.line in a sandboxed child,
+  reduction, typed-array JSON back) + output.figure_bundle, the frame not yet in the worker;
+* anyviz warm: the same chart again (frame already cached in the worker, e.g. %customize or a
+  second %viz on the same data).
+
+Prints seconds, bundle bytes, speed-up and size ratios, and checks every spike is present.
+Run: .venv/bin/python benchmarks/bench_large_data.py [--quick] [--sizes 1000000,5000000]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "Sources", "AnyVizPython", "Resources"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def make_frame(n: int):
+    rng = np.random.default_rng(0)
+    y = rng.normal(0, 1, n).cumsum() / 100
+    spikes = rng.choice(n, 20, replace=False)
+    y[spikes] += 500.0
+    df = pd.DataFrame({"t": pd.date_range("2020-01-01", periods=n, freq="s"), "v": y})
+    return df, spikes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="200k and 1M rows only")
+    ap.add_argument("--sizes", help="comma-separated row counts")
+    args = ap.parse_args()
+    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes else
+             [200_000, 1_000_000] if args.quick else [1_000_000, 5_000_000, 10_000_000])
+
+    import conftest  # noqa: F401 - installs the fake _anyviz bridge the output module needs
+    import plotly.express as px
+
+    from anyviz.viz import guard, output
+
+    g = guard.Guard()
+    g.start()
+    g.run("fig = px.line(df)", {"df": pd.DataFrame({"a": [1, 2]})})  # wait until warm
+    output.figure_bundle(px.line(x=[1, 2], y=[1, 2]))  # plotly.js goes out once, not measured
+    code = "fig = px.line(df, x='t', y='v', title='Sensor')"
+    header = (f"{'rows':>11} | {'plain s':>8} {'plain MB':>9} | {'cold s':>7} {'warm s':>7} "
+              f"{'bundle KB':>9} | {'speed-up cold':>13} {'warm':>6} {'size ratio':>10} | spikes")
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        df, spikes = make_frame(n)
+        t = time.perf_counter()
+        plain = px.line(df, x="t", y="v", title="Sensor").to_json()
+        plain_s = time.perf_counter() - t
+        plain_bytes = len(plain)
+        del plain
+
+        times = []
+        for _ in range(2):  # cold (frame sent), then warm (frame cached in the worker)
+            t = time.perf_counter()
+            r = g.run(code, {"df": df}, timeout=120)
+            assert r.status == "ok", r.message
+            data, _ = output.figure_bundle(r.figure, summary=r.summary)
+            bundle = output.jsonutil.dumps(data)
+            times.append(time.perf_counter() - t)
+        y = r.figure["data"][0]["y"]
+        kept = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+        spikes_ok = bool(np.isin(df["v"].to_numpy()[spikes], kept).all())
+        print(f"{n:>11,} | {plain_s:>8.2f} {plain_bytes / 1e6:>9.1f} | {times[0]:>7.2f} "
+              f"{times[1]:>7.2f} {len(bundle) / 1e3:>9.0f} | {plain_s / times[0]:>12.1f}x "
+              f"{plain_s / times[1]:>5.1f}x {plain_bytes / len(bundle):>9.0f}x | "
+              f"{'all kept' if spikes_ok else 'MISSING'}")
+    g.stop()
+
+
+if __name__ == "__main__":
+    main()

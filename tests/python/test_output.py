@@ -1,0 +1,98 @@
+"""The one output path: MIME bundle contents, plotly.js once per session, display updates."""
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import pytest
+
+from anyviz.viz import output
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    output.reset_session()
+    yield
+    output.reset_session()
+
+
+def _fig():
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [4.0, np.nan, 6.0]})
+    return px.line(df, x="x", y="y", title="Growth")
+
+
+def test_bundle_has_plotly_json_html_and_plain():
+    data, metadata = output.figure_bundle(_fig(), display_id="d1")
+    assert set(data) == {output.PLOTLY_MIME, "text/html", "text/plain"}
+    spec = data[output.PLOTLY_MIME]
+    assert spec["layout"]["title"]["text"] == "Growth"
+    assert spec["data"][0]["type"] == "scatter"
+    text = json.dumps(spec, allow_nan=False)  # NaN-free
+    assert "NaN" not in text
+    assert data["text/plain"] == "Line chart 'Growth': 1 trace, 3 points"
+    assert metadata["anyviz"]["display_id"] == "d1"
+
+
+def test_plotlyjs_is_embedded_once_per_session():
+    first, _ = output.figure_bundle(_fig(), display_id="a")
+    second, _ = output.figure_bundle(_fig(), display_id="b")
+    assert "if (!window.Plotly)" in first["text/html"]
+    assert len(first["text/html"]) > 3_000_000  # the full plotly.min.js
+    assert "window.Plotly.newPlot" in second["text/html"]
+    assert "if (!window.Plotly)" not in second["text/html"]
+    assert len(second["text/html"]) < 20_000
+    assert "</script" not in first["text/html"].split("if (!window.Plotly)")[1].split(
+        "\n}</script>")[0]
+
+
+def test_update_of_the_display_that_carried_plotlyjs_carries_it_again():
+    output.figure_bundle(_fig(), display_id="first")
+    again, _ = output.figure_bundle(_fig(), display_id="first")
+    other, _ = output.figure_bundle(_fig(), display_id="other")
+    assert "if (!window.Plotly)" in again["text/html"]
+    assert "if (!window.Plotly)" not in other["text/html"]
+
+
+def test_html_escapes_script_breaking_text():
+    fig = go.Figure(go.Bar(x=["</script><script>alert(1)</script>"], y=[1]))
+    data, _ = output.figure_bundle(fig)
+    data, _ = output.figure_bundle(fig)  # second: small bundle, no plotly.js
+    assert "</script><script>alert(1)" not in data["text/html"]
+
+
+def test_show_figure_publishes_chart_and_explanation(bridge):
+    did = output.show_figure(_fig(), explanation="Growth over x.",
+                             alternatives=["%viz df bar of y by x"],
+                             note="The LLM was unavailable; planner chart shown.")
+    shown = bridge.of_type("display_data")
+    assert len(shown) == 2
+    chart, info = shown
+    assert chart["transient"]["display_id"] == did
+    assert output.PLOTLY_MIME in chart["data"]
+    md = info["data"]["text/markdown"]
+    assert "Growth over x." in md and "`%viz df bar of y by x`" in md
+    assert "planner chart shown" in md
+    assert "Note:" in info["data"]["text/plain"]
+
+
+def test_show_figure_update_replaces_in_place(bridge):
+    did = output.show_figure(_fig())
+    fig = _fig().update_layout(title="Renamed")
+    again = output.show_figure(fig, display_id=did, update=True, explanation="Renamed title")
+    assert again == did
+    updates = bridge.of_type("update_display_data")
+    assert updates[0]["transient"]["display_id"] == did
+    assert updates[0]["data"][output.PLOTLY_MIME]["layout"]["title"]["text"] == "Renamed"
+    assert updates[1]["transient"]["display_id"] == did + "-info"
+
+
+def test_user_figure_with_millions_of_points_is_reduced():
+    n = 1_000_000
+    fig = go.Figure(go.Scatter(x=np.arange(n), y=np.sin(np.arange(n) / 1000), mode="lines"))
+    data, metadata = output.figure_bundle(fig)
+    data, metadata = output.figure_bundle(fig)
+    size = len(json.dumps(data[output.PLOTLY_MIME]))
+    assert size < 2_000_000
+    assert "1,000,000 rows shown as" in data["text/plain"]
+    assert metadata["anyviz"]["summary"]["points"] <= 4000

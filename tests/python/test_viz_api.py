@@ -1,0 +1,200 @@
+"""The JSON API Swift calls for %viz / %customize, through the fake bridge, on real frames."""
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.data
+import pytest
+
+from anyviz import session
+from anyviz.errors import AnyVizError
+from anyviz.viz import api, guard, output
+
+
+@pytest.fixture(scope="module", autouse=True)
+def worker():
+    g = guard.get_guard()
+    g.start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def frames(bridge):
+    tips, gap = plotly.data.tips(), plotly.data.gapminder()
+    saved = dict(session.user_ns)
+    session.user_ns.update(tips=tips, gap=gap)
+    session.set_current_frame("tips")
+    api._last.clear()
+    output.reset_session()
+    yield {"tips": tips, "gap": gap}
+    for k in ("tips", "gap", "big"):
+        session.user_ns.pop(k, None)
+    session.user_ns.update({k: v for k, v in saved.items() if k not in session.user_ns})
+    session.set_current_frame(None)
+
+
+def call(fn, **args):
+    return json.loads(fn(json.dumps(args)))
+
+
+def test_context_describes_columns_without_the_data(frames):
+    ctx = call(api.context, frame="tips")
+    assert ctx["frame"] == "tips" and ctx["rows"] == 244
+    kinds = {c["name"]: c["kind"] for c in ctx["columns"]}
+    assert kinds["total_bill"] == "quantitative" and kinds["day"] == "nominal"
+    assert {c["name"]: c["distinct"] for c in ctx["columns"]}["day"] == 4
+    s = ctx["summary"]
+    assert "244 rows x 7 columns" in s
+    assert "total_bill" in s and "min 3.07" in s and "max 50.8" in s
+    assert "Sat (87)" in s  # top values of a category
+    assert len(s) < 3000  # a summary, never the whole frame
+    assert ctx["fingerprint"] == call(api.context, frame="tips")["fingerprint"]
+
+
+def test_context_defaults_to_current_frame_and_fingerprint_changes_with_data(frames):
+    assert call(api.context)["frame"] == "tips"
+    before = call(api.context, frame="gap")["fingerprint"]
+    frames["gap"].loc[0, "lifeExp"] = 99.0
+    assert call(api.context, frame="gap")["fingerprint"] != before
+
+
+def test_context_unknown_frame_lists_frames(frames):
+    with pytest.raises(AnyVizError) as err:
+        api.context(json.dumps({"frame": "sales"}))
+    assert "'sales'" in str(err.value) and "gap" in str(err.value) and "tips" in str(err.value)
+
+
+def test_render_publishes_chart_and_remembers_it(frames, bridge):
+    code = ("agg = df.groupby('day', as_index=False)['tip'].sum()\n"
+            "fig = px.bar(agg, x='day', y='tip', title='Tips by day')")
+    r = call(api.render, frame="tips", code=code, source="llm", explanation="Sum of tips.",
+             alternatives=["%viz tips tip by sex"], note=None, request="tips by day",
+             display_id=None, update=False)
+    assert r["status"] == "ok", r["message"]
+    assert r["figure"]["type"] == ["bar"] and r["figure"]["points"] == 4
+    shown = bridge.of_type("display_data")
+    spec = shown[0]["data"][output.PLOTLY_MIME]
+    assert spec["layout"]["title"]["text"] == "Tips by day"
+    tips = frames["tips"]
+    expected = tips.groupby("day")["tip"].sum()
+    got = dict(zip(spec["data"][0]["x"], spec["data"][0]["y"]
+                   if isinstance(spec["data"][0]["y"], list) else
+                   np.frombuffer(__import__("base64").b64decode(spec["data"][0]["y"]["bdata"]),
+                                 spec["data"][0]["y"]["dtype"])))
+    assert {k: round(float(v), 6) for k, v in got.items()} == {
+        k: round(float(v), 6) for k, v in expected.items()}
+    assert "Sum of tips." in shown[1]["data"]["text/markdown"]
+    last = call(api.last_chart)
+    assert last["code"] == code and last["frame"] == "tips"
+    assert last["display_id"] == r["display_id"] and last["request"] == "tips by day"
+
+
+def test_render_rejects_hostile_code_and_keeps_the_frame(frames, bridge):
+    before = frames["tips"].copy()
+    r = call(api.render, frame="tips", code="import os\nos.system('id')\nfig = None",
+             source="llm")
+    assert r["status"] == "rejected" and "`import os`" in r["message"]
+    r = call(api.render, frame="tips", code="df['tip'] = 0\nfig = px.histogram(df, x='tip')",
+             source="llm")
+    assert r["status"] == "ok"
+    pd.testing.assert_frame_equal(frames["tips"], before)
+    assert bridge.of_type("display_data")  # only the successful one published
+
+
+def test_render_error_and_timeout_statuses(frames, monkeypatch):
+    r = call(api.render, frame="tips", code="fig = px.bar(df, x='nope', y='tip')")
+    assert r["status"] == "error" and "nope" in r["message"]
+    monkeypatch.setenv("ANYVIZ_GUARD_TIMEOUT_S", "1")
+    r = call(api.render, frame="tips", code="while True:\n    pass")
+    assert r["status"] == "timeout" and "1 s" in r["message"]
+    monkeypatch.delenv("ANYVIZ_GUARD_TIMEOUT_S")
+    assert call(api.render, frame="tips", code="fig = px.histogram(df, x='tip')")["status"] == "ok"
+
+
+def test_render_can_use_other_frames_by_name(frames):
+    code = "fig = px.scatter(gap[gap.year == 2007], x='gdpPercap', y='lifeExp')"
+    r = call(api.render, frame="tips", code=code)
+    assert r["status"] == "ok" and r["figure"]["points"] == 142
+
+
+def test_large_frame_is_reduced_with_note(frames, bridge):
+    n = 600_000
+    big = pd.DataFrame({"t": np.arange(n), "v": np.sin(np.arange(n) / 5000.0)})
+    big.loc[123_456, "v"] = 50.0
+    session.user_ns["big"] = big
+    r = call(api.render, frame="big", code="fig = px.line(df, x='t', y='v')")
+    assert r["status"] == "ok"
+    assert r["figure"]["points"] <= 4000
+    assert r["figure"]["reduced"].startswith("600,000 rows shown as")
+    data = bridge.of_type("display_data")[0]["data"]
+    assert len(json.dumps(data[output.PLOTLY_MIME])) < 2_000_000
+    assert "600,000 rows shown as" in data["text/plain"]
+
+
+def test_simple_fallback_histogram_or_counts(frames, bridge):
+    r = call(api.simple, frame="tips", columns=["total_bill"], note="LLM chart failed")
+    assert r["status"] == "ok" and r["figure"]["type"] == ["histogram"]
+    r = call(api.simple, frame="tips", columns=["day"], note=None)
+    assert r["status"] == "ok" and r["figure"]["type"] == ["bar"]
+    spec = bridge.of_type("display_data")[-1]["data"]
+    assert "LLM chart failed" in bridge.of_type("display_data")[1]["data"]["text/markdown"]
+    assert spec  # published through the same path
+
+
+def test_table_fallback_always_shows_data(frames, bridge):
+    r = call(api.table, frame="tips", columns=["day", "tip"], note="Could not draw a chart.")
+    assert r["status"] == "ok"
+    html = bridge.of_type("display_data")[-1]["data"]["text/html"]
+    assert "Could not draw a chart." in html
+    mean_sat = frames["tips"].groupby("day")["tip"].mean()["Sat"]
+    assert f"{mean_sat:.6g}" in html
+    r = call(api.table, frame="tips", columns=None, note=None)
+    assert "first 20 of 244 rows" in r["message"]
+
+
+def test_customize_without_chart_then_ok_then_unknown(frames, bridge):
+    r = call(api.customize, instruction="title Sales 2024")
+    assert r["status"] == "no_chart" and "%viz" in r["message"]
+    first = call(api.render, frame="tips", code="fig = px.histogram(df, x='total_bill')")
+    r = call(api.customize, instruction="set the title to Sales 2024")
+    assert r["status"] == "ok", r["message"]
+    assert r["display_id"] == first["display_id"]
+    upd = bridge.of_type("update_display_data")
+    assert upd[0]["transient"]["display_id"] == first["display_id"]
+    assert upd[0]["data"][output.PLOTLY_MIME]["layout"]["title"]["text"] == "Sales 2024"
+    last = call(api.last_chart)
+    assert "Sales 2024" in last["code"] and last["code"].startswith("fig = px.histogram")
+    r = call(api.customize, instruction="make it sparkle like unicorns")
+    assert r["status"] == "unknown"
+    assert "GEMINI_API_KEY" in r["message"] and "%llm" in r["message"]
+
+
+def test_apply_custom_code_updates_last_chart(frames, bridge):
+    first = call(api.render, frame="tips", code="fig = px.histogram(df, x='tip')")
+    code = "fig = px.box(df, x='day', y='tip', title='Tips spread')"
+    r = call(api.apply_custom_code, code=code)
+    assert r["status"] == "ok" and r["display_id"] == first["display_id"]
+    assert r["figure"]["type"] == ["box"]
+    assert call(api.last_chart)["code"] == code
+
+
+def test_plan_uses_offline_planner(frames):
+    r = call(api.plan, frame="gap", request="life expectancy over time by continent",
+             options={"type": None, "x": None, "y": None, "color": None, "agg": None})
+    assert "px." in r["code"] and "fig =" in r["code"]
+    assert r["explanation"] and isinstance(r["alternatives"], list)
+    assert guard.check_code(r["code"]) == []
+    shown = call(api.render, frame="gap", code=r["code"], source="planner")
+    assert shown["status"] == "ok"
+
+
+def test_cache_api_roundtrip(frames, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANYVIZ_REDIS_URL", raising=False)
+    monkeypatch.setenv("ANYVIZ_CACHE_DIR", str(tmp_path))
+    assert call(api.cache_get, key="f" * 64) == {"hit": False, "value": ""}
+    call(api.cache_put, key="f" * 64, value="fig = 1")
+    assert call(api.cache_get, key="f" * 64) == {"hit": True, "value": "fig = 1"}
+    st = call(api.cache_stats)
+    assert st["store"] == "disk" and st["entries"] == 1 and st["hits"] == 1
+    assert call(api.cache_clear)["removed"] == 1
