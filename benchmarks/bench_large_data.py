@@ -7,7 +7,7 @@ spikes is plotted both ways on the same frame:
 * anyviz cold: the guard path (frame pickled to the warm worker, px.line in a sandboxed child,
   reduction, typed-array JSON back) + output.figure_bundle, the frame not yet in the worker;
 * anyviz warm: the same chart again (frame already cached in the worker, e.g. %customize or a
-  second %viz on the same data).
+  second %viz on the same data); best of 3 (the machine is shared and noisy).
 
 Prints seconds, bundle bytes, speed-up and size ratios, and checks every spike is present.
 Run: .venv/bin/python benchmarks/bench_large_data.py [--quick] [--sizes 1000000,5000000]
@@ -68,7 +68,7 @@ def main() -> None:
         del plain
 
         times = []
-        for _ in range(2):  # cold (frame sent), then warm (frame cached in the worker)
+        for _ in range(4):  # cold (frame sent), then warm x3 (frame cached in the worker)
             t = time.perf_counter()
             r = g.run(code, {"df": df}, timeout=120)
             assert r.status == "ok", r.message
@@ -79,8 +79,8 @@ def main() -> None:
         kept = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
         spikes_ok = bool(np.isin(df["v"].to_numpy()[spikes], kept).all())
         print(f"{n:>11,} | {plain_s:>8.2f} {plain_bytes / 1e6:>9.1f} | {times[0]:>7.2f} "
-              f"{times[1]:>7.2f} {len(bundle) / 1e3:>9.0f} | {plain_s / times[0]:>12.1f}x "
-              f"{plain_s / times[1]:>5.1f}x {plain_bytes / len(bundle):>9.0f}x | "
+              f"{min(times[1:]):>7.2f} {len(bundle) / 1e3:>9.0f} | {plain_s / times[0]:>12.1f}x "
+              f"{plain_s / min(times[1:]):>5.1f}x {plain_bytes / len(bundle):>9.0f}x | "
               f"{'all kept' if spikes_ok else 'MISSING'}")
     g.stop()
 

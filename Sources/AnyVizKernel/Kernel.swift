@@ -57,7 +57,11 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
 
     private func serveControl(_ message: Message) {
         publishStatus("busy", parent: message)
-        defer { publishStatus("idle", parent: message) }
+        var shutdownRequested: Bool?
+        defer {
+            publishStatus("idle", parent: message)
+            if let restart = shutdownRequested { shutdown(restart: restart) }
+        }
         switch message.msgType {
         case "kernel_info_request":
             reply(to: message, on: .control, type: "kernel_info_reply", content: kernelInfo())
@@ -67,7 +71,7 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         case "shutdown_request":
             let restart = message.parsedContent()["restart"]?.boolValue ?? false
             reply(to: message, on: .control, type: "shutdown_reply", content: ["status": "ok", "restart": .bool(restart)])
-            shutdown(restart: restart)
+            shutdownRequested = restart
         case "debug_request":
             reply(to: message, on: .control, type: "debug_reply", content: [:])
         default:

@@ -18,7 +18,16 @@ public final class ZMQContext: @unchecked Sendable {
         handle = zmq_ctx_new()
     }
 
-    deinit { zmq_ctx_term(handle) }
+    private var terminated = false
+
+    /// Waits until every socket is closed and their queued messages are sent (linger).
+    public func terminate() {
+        guard !terminated else { return }
+        terminated = true
+        zmq_ctx_term(handle)
+    }
+
+    deinit { terminate() }
 
     public func socket(_ type: Int32) throws -> ZMQSocket {
         guard let s = zmq_socket(handle, type) else { throw ZMQError.last("zmq_socket") }
@@ -29,6 +38,7 @@ public final class ZMQContext: @unchecked Sendable {
 /// A zmq socket. Not thread-safe: each is owned by exactly one thread.
 public final class ZMQSocket: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    private var closed = false
 
     init(handle: UnsafeMutableRawPointer) {
         self.handle = handle
@@ -36,7 +46,16 @@ public final class ZMQSocket: @unchecked Sendable {
         zmq_setsockopt(handle, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
     }
 
-    deinit { zmq_close(handle) }
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        zmq_close(handle)
+    }
+
+    deinit { close() }
+
+    /// True when the context is being terminated: the owning thread must close and stop.
+    public static var contextTerminated: Bool { zmq_errno() == ETERM }
 
     public func bind(_ endpoint: String) throws {
         guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError.last("bind \(endpoint)") }

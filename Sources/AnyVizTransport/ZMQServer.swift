@@ -25,7 +25,6 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     private let outboxLock = NSLock()
     private var outbox: [(Channel, [Data])] = []
     private weak var handler: MessageHandler?
-    private let drained = NSCondition()
     public private(set) var rejectedMessages = 0
 
     public init(connection: ConnectionInfo, logger: Logger) throws {
@@ -54,10 +53,20 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     public func start(handler: MessageHandler) {
         self.handler = handler
         let hb = Thread { [heartbeat] in
+            // The heartbeat only echoes, so a real-time priority costs nothing and keeps it
+            // answering in a few ms even when a cell and other processes saturate the CPUs.
+            // Without the privilege (not root) it stays at normal priority.
+            var param = sched_param()
+            param.sched_priority = 1
+            _ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
             while true {
-                guard let frames = heartbeat.receiveMultipart() else { continue }
+                guard let frames = heartbeat.receiveMultipart() else {
+                    if ZMQSocket.contextTerminated { break }
+                    continue
+                }
                 heartbeat.sendMultipart(frames)
             }
+            heartbeat.close()
         }
         hb.name = "anyviz-heartbeat"
         hb.start()
@@ -73,14 +82,21 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
         _ = write(wakeWrite, &one, 1)
     }
 
-    /// Waits until everything queued so far has been handed to zmq (before exiting the process).
-    public func flush(timeout: TimeInterval = 2) {
-        let deadline = Date().addingTimeInterval(timeout)
-        drained.lock()
-        while outboxLock.withLock({ !outbox.isEmpty }) && Date() < deadline {
-            _ = drained.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
-        }
-        drained.unlock()
+    /// Sends what is queued, closes the sockets (their linger delivers the last replies) and
+    /// exits the process. Runs on the I/O thread, the sockets' owner, whoever asks.
+    public func shutdownAndExit(status: Int32 = 0) {
+        outboxLock.withLock { exitRequested = status }
+        var one: UInt8 = 1
+        _ = write(wakeWrite, &one, 1)
+    }
+
+    private var exitRequested: Int32?
+
+    private func closeAndExit(_ status: Int32) -> Never {
+        sendQueued()
+        for socket in [shell, control, stdin, iopub] { socket.close() }
+        context.terminate()
+        exit(status)
     }
 
     private func runIOLoop() {
@@ -101,6 +117,7 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
                 while read(wakeRead, &buffer, buffer.count) > 0 {}
             }
             sendQueued()
+            if let status = outboxLock.withLock({ exitRequested }) { closeAndExit(status) }
         }
     }
 
@@ -142,8 +159,5 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
             case .iopub: iopub.sendMultipart(frames)
             }
         }
-        drained.lock()
-        drained.broadcast()
-        drained.unlock()
     }
 }

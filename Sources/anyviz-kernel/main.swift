@@ -50,10 +50,7 @@ struct Run: ParsableCommand {
         magics.registerVisualization(pipeline: VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger))
         magics.install(in: interpreter)
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
-        kernel.onShutdown = { _ in
-            server.flush()
-            Foundation.exit(0)
-        }
+        kernel.onShutdown = { _ in server.shutdownAndExit() }
         server.start(handler: kernel)
         kernel.start()
         while true { sleep(3600) }

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kernel_harness import ARTIFACTS, KERNEL, VENV_BIN
+from kernel_harness import ARTIFACTS, IS_ANYVIZ, KERNEL, VENV_BIN
 
 SHOTS = os.path.join(ARTIFACTS, "screenshots")
 CHROMIUM = "/usr/bin/chromium"
@@ -183,7 +183,12 @@ def test_nbconvert_html_shows_chart_offline(tmp_path, driver):
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-    nb = new_notebook(cells=[new_code_cell(c) for c in CELLS[:2]])
+    cells = list(CELLS[:2])
+    if not IS_ANYVIZ:
+        # Under nbclient ipykernel's plotly renders only the JSON mime; ask it for the HTML that
+        # AnyViz always includes (plotly.js inlined, so the page works offline).
+        cells.insert(0, "import plotly.io as pio\npio.renderers.default = 'plotly_mimetype+notebook'")
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     NotebookClient(nb, kernel_name=KERNEL, timeout=120).execute()
     body, _ = HTMLExporter().from_notebook_node(nb)
     page = tmp_path / "charts.html"

@@ -372,3 +372,19 @@ def test_usage_errors(bridge):
         magics.load("'x.csv")
     magics.load("--help")
     assert "%load PATH" in bridge.of_type("stream")[-1]["text"]
+
+
+def test_pandas_fallback_is_announced(bridge, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from anyviz.data import loader
+
+    def refuse(*a, **k):
+        raise pa.ArrowInvalid("CSV parse error: something pyarrow cannot handle")
+
+    monkeypatch.setattr(loader.pacsv, "read_csv", refuse)
+    p = tmp_path / "odd.csv"
+    p.write_text("a,b\n1,x\n2,y\n")
+    magics.load(str(p))
+    assert session.user_ns["odd"]["b"].tolist() == ["x", "y"]
+    assert "read with pandas' parser" in text_of(bridge)

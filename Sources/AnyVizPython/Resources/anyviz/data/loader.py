@@ -297,8 +297,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                                       lambda: stream_for(info.path)) from None
             if "Empty CSV file" in msg:
                 raise DataError(f"{info.name} is empty; there is nothing to load.") from None
-            raise DataError(f"{info.name} could not be parsed as delimited text: {msg}. "
-                            f"Check --sep/--encoding/--header.") from None
+            return _pandas_fallback(info, header=header, nrows=nrows, on_bad_lines=on_bad_lines,
+                                    why=msg, notices=notices, warnings=warnings)
     # Text that is not UTF-8 after the sampled first MB shows up as binary columns: re-read.
     if any(pa.types.is_binary(f.type) for f in table.schema) and info.encoding.startswith("utf-8"):
         info.encoding = "latin-1"
@@ -330,6 +330,27 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
             num = pd.to_numeric(df[col], errors="coerce")
             if num.notna().sum() == df[col].notna().sum():
                 df[col] = num
+    if len(df) == 0:
+        warnings.append(f"{info.name} has a header but no data rows; loaded 0 rows.")
+    return df
+
+
+def _pandas_fallback(info: FileInfo, *, header: bool, nrows, on_bad_lines: str, why: str,
+                     notices: list, warnings: list) -> pd.DataFrame:
+    """pandas' C engine for what pyarrow refuses; announced, since it is slower and stricter
+    date handling differs."""
+    try:
+        df = pd.read_csv(info.path, sep=info.sep, encoding=info.encoding, nrows=nrows,
+                         header=0 if header else None, on_bad_lines=on_bad_lines,
+                         compression={"lzma": "xz"}.get(info.compression, info.compression),
+                         decimal="," if info.decimal_comma else ".", engine="c")
+    except Exception as exc:
+        raise DataError(f"{info.name} could not be parsed as delimited text ({why}; pandas: "
+                        f"{exc}). Check --sep, --encoding and --header.") from None
+    notices.append(f"{info.name}: read with pandas' parser (the fast reader said: {why[:120]}).")
+    if not header:
+        df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+    df.columns = _unique_names([str(c) for c in df.columns], info.name, notices)
     if len(df) == 0:
         warnings.append(f"{info.name} has a header but no data rows; loaded 0 rows.")
     return df

@@ -180,7 +180,7 @@ def load(line: str) -> None:
       --no-progress             no progress line for big files
 
     All files of one %load are read first and bound only if every one succeeded: a failed
-    %load changes nothing. Loading over an existing name replaces it (and says so).
+    %load changes nothing. A file with a header but no rows loads as 0 rows with a warning. Loading over an existing name replaces it (and says so).
     When several frames exist, likely join keys between them are shown and remembered.
     Limits: ANYVIZ_MAX_FILE_MB (default 4096), ANYVIZ_MAX_FILES (default 200).
     """

@@ -365,6 +365,13 @@ def apply_custom_code(j) -> str:
     return _reply(reply)
 
 
+def warm(j=None) -> str:
+    """Start the guard's worker in the background (call at kernel start or on first %viz
+    parse) so the first chart does not wait ~1.5 s for pandas/plotly to import."""
+    _guard.get_guard().start()
+    return _reply({"started": True})
+
+
 # ------------------------------------------------------------------ cache
 def cache_get(j) -> str:
     key = _args(j).get("key") or ""

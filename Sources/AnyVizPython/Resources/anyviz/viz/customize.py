@@ -85,7 +85,7 @@ def _text_after(clause: str, keyword_re: str) -> str | None:
     q = re.search(r"'([^']*)'|\"([^\"]*)\"|`([^`]*)`", clause)
     if q:
         return next(g for g in q.groups() if g is not None)
-    m = re.search(keyword_re + r"\s*(?:(?:to|as|is|=|:)\s*)?(.*)$", clause, re.I)
+    m = re.search("(?:" + keyword_re + r")\s*(?:(?:to|as|is|=|:)\s*)?(.*)$", clause, re.I)
     if m:
         text = m.group(m.lastindex).strip()
         return text or None

@@ -385,6 +385,10 @@ class Guard:
                                  + "; ".join(problems))
         timeout = timeout_s() if timeout is None else float(timeout)
         memory = memory_mb() if memory is None else int(memory)
+        if max_points is None:  # resolved here so a changed environment applies at once
+            max_points = int(os.environ.get("ANYVIZ_MAX_POINTS", "4000") or 4000)
+        if reduce_rows is None:
+            reduce_rows = int(os.environ.get("ANYVIZ_REDUCE_ROWS", "50000") or 50000)
         if frame_rows is None:
             frame_rows = len(frames["df"]) if frames.get("df") is not None else 0
         with self._lock:
@@ -403,7 +407,11 @@ class Guard:
                     self._send(req)
                     header, payload = self._recv(time.monotonic() + timeout + 10)
                     if header is None:
+                        died = self._proc.poll() is not None
                         self.restart()
+                        if died:
+                            return RunResult("error", "The chart worker process ended "
+                                             "unexpectedly; it has been restarted, try again.")
                         return RunResult("timeout", f"The chart code did not finish within "
                                          f"{timeout:g} s and was stopped.", elapsed_s=timeout)
                     if header.get("status") != "missing":

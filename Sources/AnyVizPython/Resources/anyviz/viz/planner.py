@@ -181,7 +181,9 @@ def _decide(p, ctx: _Ctx) -> Spec:
             raise AnyVizError("A correlation heatmap needs at least two numeric columns; "
                               f"{ctx.frame_name} has {len(cols)}.")
         ctx.why.append("correlations (Pearson) between the numeric columns " + ", ".join(cols))
-        return Spec(chart="corr", columns=cols, filters=p.filters, rows=frame.rows)
+        spec = Spec(chart="corr", columns=cols, filters=p.filters, rows=frame.rows)
+        spec.title = _title(spec)
+        return spec
 
     if ex_x or ex_y:
         x = ex_x[0] if ex_x else None
@@ -238,6 +240,8 @@ def _decide(p, ctx: _Ctx) -> Spec:
     else:
         times = [c for c in subj if ctx.kind(c) == "temporal"]
         cats = [c for c in subj if ctx.categorical(c) and c not in measures]
+        if measures and not times and (p.over_time or chart in ("line", "area")) and frame.first_temporal():
+            times = [frame.first_temporal().name]  # "GOOG and AAPL over time"
         if measures and times and (chart in (None, "line", "area", "bar") or p.over_time):
             x = times[0]
             y = measures if len(measures) > 1 else measures[0]
@@ -265,7 +269,11 @@ def _decide(p, ctx: _Ctx) -> Spec:
             x, y, color, chart = _defaults_for(p, ctx, color)
 
     multi = [f for f in p.filters if f.op == "in" and not f.on_year and f.column not in (x, color)]
-    if multi and not color and chart not in ("histogram", "pie", "heatmap"):
+    if multi and x is None and y is not None and chart not in ("histogram", "box", "violin") \
+            and not p.distribution and not p.over_time:
+        x = multi[0].column  # "tips for lunch and dinner": compare the named groups side by side
+        ctx.why.append(f"one bar per {x} named")
+    elif multi and not color and chart not in ("histogram", "pie", "heatmap"):
         color = multi[0].column  # "China and India over time": one line each, not their sum
         ctx.why.append(f"one series per {color} named")
 
@@ -486,7 +494,7 @@ def _why_chart(chart, x, y, ctx, bin_) -> str:
             return f"{c}"
         if info.kind == "temporal":
             return f"{c} is a date/time"
-        if info.kind == "quantitative" and not info.discrete:
+        if info.kind == "quantitative" and (not info.discrete or c != x):
             return f"{c} is numeric"
         return f"{c} is a category ({info.distinct} values)"
     ys = y if isinstance(y, str) else (", ".join(y) if y else None)
@@ -693,8 +701,18 @@ def _alternatives(spec: Spec, ctx: _Ctx) -> list[str]:
                         f"%viz bar chart of count by {q(x)}{fw}")
         if spec.chart == "pie":
             alts.append(f"%viz bar chart of {'total ' + q(y) if y else 'count'} by {q(x)}{fw}")
-        if other_cat and not spec.color:
+        if y is None and spec.chart != "pie" and ctx.categorical(x):
+            alts.append(f"%viz pie of count by {q(x)}{fw}")
+        if spec.agg == "nunique":
+            alts.append(f"%viz count by {q(x)}{fw}")
+        if other_cat and not spec.color and spec.agg != "nunique":
             alts.append(f"%viz {q(y) if y else 'count'} by {q(x)} colored by {q(other_cat)}{fw}")
+        if y and len(alts) < 2:
+            switch = {"line": "area chart", "area": "line chart", "bar": "line chart", "pie": "bar chart"}
+            col = f" colored by {q(spec.color)}" if spec.color else ""
+            alts.append(f"%viz {switch[spec.chart]} of {q(y)} by {q(x)}{col}{fw}")
+            if ctx.kind(y) == "quantitative":
+                alts.append(f"%viz distribution of {q(y)}{fw}")
     elif spec.chart in ("bar", "line") and spec.bin:
         src, unit = spec.bin
         other_unit = {"month": "year", "year": "month", "weekday": "month", "monthname": "weekday"}.get(unit, "month")
