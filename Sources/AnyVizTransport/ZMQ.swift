@@ -18,6 +18,11 @@ public final class ZMQContext: @unchecked Sendable {
         handle = zmq_ctx_new()
     }
 
+    /// Sets a context option (e.g. the I/O thread's scheduling policy); before any socket exists.
+    public func setOption(_ option: Int32, _ value: Int32) {
+        zmq_ctx_set(handle, option, value)
+    }
+
     private var terminated = false
 
     /// Waits until every socket is closed and their queued messages are sent (linger).

@@ -12,6 +12,9 @@ import Logging
 /// eventfd. Control requests are answered on this thread, so they never wait behind a cell.
 public final class ZMQServer: KernelServer, @unchecked Sendable {
     private let context = ZMQContext()
+    /// The heartbeat has a context of its own whose I/O thread runs at real-time priority, so
+    /// pings are echoed promptly even when a cell and other processes saturate the CPUs.
+    private let heartbeatContext = ZMQContext()
     private let codec: WireCodec
     private let logger: Logger
     private let shell: ZMQSocket
@@ -34,7 +37,9 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
         control = try context.socket(ZMQ_ROUTER)
         stdin = try context.socket(ZMQ_ROUTER)
         iopub = try context.socket(ZMQ_XPUB)
-        heartbeat = try context.socket(ZMQ_REP)
+        heartbeatContext.setOption(ZMQ_THREAD_SCHED_POLICY, SCHED_FIFO)
+        heartbeatContext.setOption(ZMQ_THREAD_PRIORITY, 1)
+        heartbeat = try heartbeatContext.socket(ZMQ_REP)
         // Every subscriber's subscription reaches us, so each gets its own iopub_welcome.
         iopub.setOption(ZMQ_XPUB_VERBOSE, 1)
         try shell.bind(connection.endpoint(port: connection.shellPort))
@@ -96,6 +101,7 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
         sendQueued()
         for socket in [shell, control, stdin, iopub] { socket.close() }
         context.terminate()
+        heartbeatContext.terminate()
         exit(status)
     }
 
