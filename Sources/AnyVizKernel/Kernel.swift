@@ -1,6 +1,7 @@
 import AnyVizProtocol
 import Foundation
 import Logging
+import Metrics
 
 /// The kernel core: routes requests from the transport to the interpreter, wraps each one in
 /// `busy`/`idle`, numbers executions, keeps history and aborts queued work after an error.
@@ -161,7 +162,19 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
                                      allowStdin: content["allow_stdin"]?.boolValue ?? false,
                                      stopOnError: stopOnError, executionCount: shownCount)
         let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin)
+        var log = logger
+        log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
+        let started = DispatchTime.now()
         let outcome = interpreter.executeImpl(request, context: context)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        Metrics.Timer(label: "anyviz_execute_seconds").recordSeconds(elapsed)
+        // Logs carry the request id, timing and error class, never code or data values.
+        log.info("execute", metadata: ["seconds": "\(String(format: "%.4f", elapsed))",
+                                        "status": "\(outcome.failure == nil ? "ok" : "error")",
+                                        "ename": "\(outcome.failure?.ename ?? "")"])
+        if let failure = outcome.failure {
+            Counter(label: "anyviz_errors_total", dimensions: [("type", failure.ename)]).increment()
+        }
 
         if let failure = outcome.failure {
             let error: JSONValue = ["ename": .string(failure.ename), "evalue": .string(failure.evalue),

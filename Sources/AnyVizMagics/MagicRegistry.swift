@@ -22,12 +22,20 @@ public struct Magic: Sendable {
     public let summary: String
     public let usage: String
     public let implementation: Implementation
+    /// The Python function whose docstring is the help text.
+    public let helpFrom: (module: String, function: String)?
 
-    public init(name: String, summary: String, usage: String = "", implementation: Implementation) {
+    public init(name: String, summary: String, usage: String = "", implementation: Implementation,
+                helpFrom: (module: String, function: String)? = nil) {
         self.name = name
         self.summary = summary
         self.usage = usage
         self.implementation = implementation
+        if case .python(let module, let function) = implementation {
+            self.helpFrom = (module, function)
+        } else {
+            self.helpFrom = helpFrom
+        }
     }
 }
 
@@ -111,7 +119,7 @@ public final class MagicRegistry: @unchecked Sendable {
         guard let magic = magics[name] else { throw MagicError(unknownMessage(name)) }
         var text = "%\(magic.name): \(magic.summary)\n"
         if !magic.usage.isEmpty { text += "\n" + magic.usage + "\n" }
-        if case .python(let module, let function) = magic.implementation,
+        if let (module, function) = magic.helpFrom,
            let doc = try? runtime.call("anyviz.magichelp", "doc", (["module": .string(module), "function": .string(function)] as JSONValue).jsonString),
            let parsed = try? JSONValue.parse(doc).stringValue, !parsed.isEmpty {
             text += "\n" + parsed + "\n"

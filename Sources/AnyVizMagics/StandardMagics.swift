@@ -8,7 +8,11 @@ extension MagicRegistry {
         let registry = MagicRegistry(runtime: runtime, logger: logger)
         let data = "anyviz.data.magics"
         registry.register(Magic(name: "load", summary: "Load CSV/TSV/Parquet/JSON files or URLs into named DataFrames.",
-                                implementation: .python(module: data, function: "load")))
+                                implementation: .native { line in
+                                    _ = try runtime.call(data, "load", line)
+                                    // Data is in: start the chart sandbox now so the first %viz does not wait for it.
+                                    _ = try? runtime.call("anyviz.viz.api", "warm", "{}")
+                                }, helpFrom: (data, "load")))
         registry.register(Magic(name: "profile", summary: "Profile a DataFrame: types, missing values, distributions, alerts.",
                                 implementation: .python(module: data, function: "profile")))
         registry.register(Magic(name: "who", summary: "List your variables; DataFrames with their shapes.",

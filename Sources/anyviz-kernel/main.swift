@@ -7,6 +7,8 @@ import AnyVizViz
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 struct AnyVizKernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +39,7 @@ struct Run: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "anyviz")
+        let telemetry = Telemetry.start(environment: ProcessInfo.processInfo.environment, logger: logger)
         let connection: ConnectionInfo
         do {
             connection = try ConnectionInfo.load(path: connectionFile)
@@ -47,7 +50,10 @@ struct Run: ParsableCommand {
         let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
         let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
         let magics = MagicRegistry.standard(runtime: runtime, logger: logger)
-        magics.registerVisualization(pipeline: VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger))
+        let pipeline = VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger)
+        magics.registerVisualization(pipeline: pipeline)
+        magics.registerHealth(settings: pipeline.settings)
+        _ = telemetry
         magics.install(in: interpreter)
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
         kernel.onShutdown = { _ in server.shutdownAndExit() }
