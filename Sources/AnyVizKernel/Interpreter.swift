@@ -62,7 +62,8 @@ public protocol ExecutionContext: AnyObject, Sendable {
 }
 
 /// The language side of the kernel: one `*Impl` per request type (as in xeus). The kernel calls
-/// every method but `interruptImpl` on its one shell thread, which is also where `startImpl` ran.
+/// every method but `interruptImpl` and `kernelInfoImpl` on its one shell thread, which is also
+/// where `startImpl` ran; those two are called from the I/O thread and must not block.
 public protocol Interpreter: AnyObject, Sendable {
     /// Prepares the language runtime on the shell thread before any request is served.
     func startImpl()

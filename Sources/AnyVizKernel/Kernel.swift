@@ -47,6 +47,10 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
 
     public func handle(_ message: Message, from channel: Channel) {
         switch channel {
+        case .shell where message.msgType == "kernel_info_request":
+            // Stateless and needed at once by every client waiting for the kernel to be ready:
+            // answered without waiting for the interpreter to start or a cell to finish.
+            serveKernelInfo(message, on: .shell)
         case .shell: shellQueue.push(message)
         case .control: serveControl(message)
         case .stdin: deliverInput(message)
@@ -80,6 +84,12 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         }
     }
 
+    private func serveKernelInfo(_ message: Message, on channel: Channel) {
+        publishStatus("busy", parent: message)
+        reply(to: message, on: channel, type: "kernel_info_reply", content: kernelInfo())
+        publishStatus("idle", parent: message)
+    }
+
     /// Stops the running request; also reached from SIGINT in signal interrupt mode.
     public func interrupt() {
         let waiter = stateLock.withLock { () -> InputWaiter? in
@@ -107,8 +117,6 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         switch message.msgType {
         case "execute_request":
             execute(message, content: content)
-        case "kernel_info_request":
-            reply(to: message, on: .shell, type: "kernel_info_reply", content: kernelInfo())
         case "complete_request":
             let code = content["code"]?.stringValue ?? ""
             var result = interpreter.completeImpl(code: code, cursorPos: content["cursor_pos"]?.intValue ?? code.count)

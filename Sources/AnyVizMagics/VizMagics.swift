@@ -71,7 +71,7 @@ extension MagicRegistry {
                                  x: arguments.x, y: arguments.y, color: arguments.color, agg: arguments.agg,
                                  useCache: !arguments.noCache)
         let outcome = try MagicRegistry.translate { try pipeline.viz(request) }
-        if arguments.code, let code = pipeline.lastChartCode() ?? outcome.code {
+        if arguments.code, let code = pipeline.lastChartScript() ?? outcome.code {
             PythonRuntime.addPayload(["source": "set_next_input", "text": .string(code), "replace": false])
         }
         if arguments.explain {

@@ -116,8 +116,9 @@ public final class VizPipeline: @unchecked Sendable {
                 do {
                     reply = try ChartReply.parse(text)
                 } catch {
-                    lastError = "the reply had no code (\(error))"
+                    lastError = "the reply had no code (\((error as? LLMError)?.userMessage ?? "\(error)"))"
                     messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+                    fallbackNote = "The LLM's reply had no usable code \(round + 1) time(s) (\(lastError)); the built-in planner made this chart."
                     continue
                 }
                 let note = round > 0 ? "Repaired after \(round) failed attempt(s): \(lastError)" : nil
@@ -154,9 +155,9 @@ public final class VizPipeline: @unchecked Sendable {
                 return VizOutcome(level: .planner, code: code, displayID: shown["display_id"]?.stringValue,
                                   explanation: plan["explanation"]?.stringValue ?? "", llmCalls: llmCalls)
             }
-            note = "The planned chart failed (\(shown["message"]?.stringValue ?? "error")); showing a simpler chart."
+            note = joined(note, "The planned chart failed (\(shown["message"]?.stringValue ?? "error")); showing a simpler chart.")
         } catch let error as PythonError where error.isUserError {
-            note = "\(error.message) Showing a simpler view of the data instead."
+            note = joined(note, "\(error.message) Showing a simpler view of the data instead.")
         }
         for (level, function) in [(VizOutcome.Level.simple, "simple"), (.table, "table")] {
             if let shown = try? api(function, ["frame": .string(frame), "columns": .null, "note": note.map(JSONValue.string) ?? .null]),
@@ -168,6 +169,12 @@ public final class VizPipeline: @unchecked Sendable {
         }
         metrics.fallback("message").increment()
         throw VizError(note ?? "No chart or table could be made from \(frame).")
+    }
+
+    /// Keeps every reason the user should read: an earlier LLM failure is not hidden by a later one.
+    private func joined(_ earlier: String?, _ later: String) -> String {
+        guard let earlier, !earlier.isEmpty else { return later }
+        return earlier.replacingOccurrences(of: "; the built-in planner made this chart.", with: ".") + " " + later
     }
 
     func render(frame: String, reply: ChartReply, source: String, request: VizRequest, note: String?) throws -> JSONValue {
@@ -248,9 +255,9 @@ public final class VizPipeline: @unchecked Sendable {
         throw VizError(shown["message"]?.stringValue ?? "The chart could not be changed.")
     }
 
-    /// The full reproducible code of the last chart (with customizations), for `--code`.
-    public func lastChartCode() -> String? {
-        (try? api("last_chart", [:]))?["code"]?.stringValue
+    /// The last chart (with customizations) as a cell that runs on its own, for `--code`.
+    public func lastChartScript() -> String? {
+        (try? api("last_chart", [:]))?["script"]?.stringValue
     }
 }
 

@@ -126,6 +126,18 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(replies(to: blocker, type: "execute_reply").count, 1)
     }
 
+    func testKernelInfoOnShellIsAnsweredWhileACellRuns() {
+        let blocker = request("execute_request", ["code": "block"])
+        kernel.handle(blocker, from: .shell)
+        let info = request("kernel_info_request")
+        kernel.handle(info, from: .shell)
+        XCTAssertEqual(replies(to: info, type: "kernel_info_reply").count, 1)
+        XCTAssertEqual(server.waitFor(2) { $1.msgType == "status" && parentID($1) == info.header.msgID }.count, 2)
+        XCTAssertTrue(replies(to: blocker, type: "execute_reply", count: 0).isEmpty, "the cell is still running")
+        interpreter.gate.signal()
+        XCTAssertEqual(replies(to: blocker, type: "execute_reply").count, 1)
+    }
+
     func testHistoryTailRangeAndSearchAgree() {
         for code in ["a = 1", "b = 2", "a = 1"] {
             let message = request("execute_request", ["code": .string(code)])

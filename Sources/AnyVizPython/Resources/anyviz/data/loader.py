@@ -296,7 +296,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                 raise _bad_line_error(info, read_opts, parse_kwargs, conv(),
                                       lambda: stream_for(info.path)) from None
             if "Empty CSV file" in msg:
-                raise DataError(f"{info.name} is empty; there is nothing to load.") from None
+                raise DataError(f"{info.name} is empty; there is nothing to load. Check that the file "
+                                f"was saved completely, or %load the right file.") from None
             return _pandas_fallback(info, header=header, nrows=nrows, on_bad_lines=on_bad_lines,
                                     why=msg, notices=notices, warnings=warnings)
     # Text that is not UTF-8 after the sampled first MB shows up as binary columns: re-read.

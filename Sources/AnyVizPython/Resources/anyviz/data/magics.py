@@ -137,11 +137,12 @@ def _fetch(url: str, tmpdir: str) -> str:
     if not isinstance(reply, dict) or reply.get("status") != "ok":
         reply = reply if isinstance(reply, dict) else {}
         code = reply.get("http_code")
-        why = reply.get("message") or "download failed"
+        why = (reply.get("message") or "download failed").rstrip(" .")
+        # The transport's message may already carry advice; say each thing once.
+        advice = "" if "check the url" in why.lower() else " Check the URL (is it public?), or"
         raise DataError(f"Could not download {url}: {why}"
                         + (f" (HTTP {code})" if code else "")
-                        + ". Check the URL (is it public?) or download it yourself and %load the "
-                          "local file.")
+                        + f".{advice or ' Or'} download it yourself and %load the local file.")
     if not os.path.exists(path):
         raise DataError(f"Downloading {url} reported success but wrote no file. Try again, or "
                         f"download it yourself and %load the local file.")

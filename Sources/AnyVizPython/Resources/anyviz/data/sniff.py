@@ -212,7 +212,8 @@ def inspect_file(path: str, *, display_name: str | None = None, encoding: str | 
     sample = read_sample(path, codec)
     truncated = len(sample) >= SAMPLE_BYTES
     if not sample.strip():
-        raise DataError(f"{name} is empty (only blank lines or spaces); there is nothing to load.")
+        raise DataError(f"{name} is empty (only blank lines or spaces); there is nothing to load. "
+                        f"Check that the file was saved completely, or %load the right file.")
 
     if encoding is None:
         for bom, enc in _BOMS:

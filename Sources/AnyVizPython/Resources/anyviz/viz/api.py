@@ -8,6 +8,7 @@ to) raises AnyVizError, whose message lists the frames there are.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -344,7 +345,23 @@ def last_chart(j=None) -> str:
     if not _last:
         return _reply({})
     return _reply({k: _last.get(k) for k in ("code", "frame", "display_id", "request")}
-                  | {"history": _last.get("history", [])})
+                  | {"history": _last.get("history", []), "script": script(_last)})
+
+
+_PLAN_META = re.compile(r"^fig\.update_layout\(meta=\{'anyviz_plan'.*\)\s*$", re.M)
+
+
+def script(chart: dict) -> str:
+    """The last chart as a cell that runs on its own in the session (for `%viz --code`): the
+    imports and the frame binding the sandbox provided, and without AnyViz's internal plan
+    metadata."""
+    body = _PLAN_META.sub("", chart.get("code") or "").strip()
+    frame = chart.get("frame") or "df"
+    header = ["import numpy as np", "import pandas as pd", "import plotly.express as px",
+              "import plotly.graph_objects as go", ""]
+    if frame != "df":
+        header.append(f"df = {frame}")
+    return "\n".join(header) + "\n" + body + "\nfig\n"
 
 
 def apply_custom_code(j) -> str:
