@@ -13,6 +13,8 @@ import json
 import statistics
 import sys
 import time
+
+import zmq
 from queue import Empty
 
 from jupyter_client.manager import KernelManager
@@ -21,6 +23,10 @@ from jupyter_client.manager import KernelManager
 def cold_start(kernel_name):
     """Seconds from process launch to the first kernel_info_reply."""
     km = KernelManager(kernel_name=kernel_name)
+    # A client that connects before the kernel has bound retries only every 100 ms by default
+    # (libzmq's reconnect interval), which would hide the kernels' own start-up time in 100 ms
+    # steps. Retry every 2 ms instead, the same for both kernels.
+    km.context.setsockopt(zmq.RECONNECT_IVL, 2)
     t0 = time.perf_counter()
     km.start_kernel()
     kc = km.client()

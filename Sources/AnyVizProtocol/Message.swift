@@ -42,14 +42,25 @@ public struct Header: Codable, Sendable, Equatable {
         version = (try? c.decode(String.self, forKey: .version)) ?? Header.protocolVersion
     }
 
+    /// The header as JSON bytes, written directly (it is on every message, so no Foundation
+    /// encoder round trip on the hot path).
+    public var data: Data {
+        (["msg_id": .string(msgID), "session": .string(session), "username": .string(username), "date": .string(date),
+          "msg_type": .string(msgType), "version": .string(version)] as JSONValue).data
+    }
+
     /// ISO 8601 with microseconds and a UTC offset, as jupyter_client writes it.
     public static func timestamp(_ date: Date = Date()) -> String {
         var t = time_t(date.timeIntervalSince1970)
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        let micros = Int((date.timeIntervalSince1970 - Double(t)) * 1_000_000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
-                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), max(0, min(micros, 999_999)))
+        let micros = max(0, min(Int((date.timeIntervalSince1970 - Double(t)) * 1_000_000), 999_999))
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(Int(tmv.tm_year) + 1900, 4))-\(pad(Int(tmv.tm_mon) + 1, 2))-\(pad(Int(tmv.tm_mday), 2))T"
+            + "\(pad(Int(tmv.tm_hour), 2)):\(pad(Int(tmv.tm_min), 2)):\(pad(Int(tmv.tm_sec), 2)).\(pad(micros, 6))Z"
     }
 }
 
@@ -62,11 +73,15 @@ public struct Message: Sendable {
     public var metadata: Data
     public var content: Data
     public var buffers: [Data]
+    /// The header exactly as received, reused as the parent header of replies.
+    var receivedHeader: Data?
 
     public init(identities: [Data] = [], header: Header, parentHeader: Data = Data("{}".utf8),
-                metadata: Data = Data("{}".utf8), content: Data = Data("{}".utf8), buffers: [Data] = []) {
+                metadata: Data = Data("{}".utf8), content: Data = Data("{}".utf8), buffers: [Data] = [],
+                receivedHeader: Data? = nil) {
         self.identities = identities
         self.header = header
+        self.receivedHeader = receivedHeader
         self.parentHeader = parentHeader
         self.metadata = metadata
         self.content = content
@@ -82,7 +97,7 @@ public struct Message: Sendable {
 
     /// The header of this message serialized, for use as the parent header of replies.
     public var headerData: Data {
-        (try? JSONEncoder().encode(header)) ?? Data("{}".utf8)
+        receivedHeader ?? header.data
     }
 
     /// A message answering or caused by this one: same identities (for routing) and session,

@@ -37,12 +37,11 @@ public struct WireCodec: Sendable {
         guard let key else { return "" }
         var mac = HMAC<SHA256>(key: key)
         for part in parts { mac.update(data: part) }
-        return Data(mac.finalize()).map { String(format: "%02x", $0) }.joined()
+        return WireCodec.hex(Data(mac.finalize()))
     }
 
     public func encode(_ message: Message) -> [Data] {
-        let header = (try? JSONEncoder().encode(message.header)) ?? Data("{}".utf8)
-        let parts = [header, message.parentHeader, message.metadata, message.content]
+        let parts = [message.header.data, message.parentHeader, message.metadata, message.content]
         return message.identities + [WireCodec.delimiter, Data(signature(of: parts).utf8)] + parts + message.buffers
     }
 
@@ -71,7 +70,20 @@ public struct WireCodec: Sendable {
             }
         }
         return Message(identities: Array(frames[..<split]), header: header, parentHeader: parts[1],
-                       metadata: parts[2], content: parts[3], buffers: Array(rest.dropFirst(5)))
+                       metadata: parts[2], content: parts[3], buffers: Array(rest.dropFirst(5)), receivedHeader: parts[0])
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lower-case hex, without a formatter per byte (this runs for every message).
+    static func hex(_ bytes: Data) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func hexBytes(_ data: Data) -> Data? {

@@ -82,9 +82,15 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
 
     public func send(_ message: Message, on channel: Channel) {
         let frames = codec.encode(message)
-        outboxLock.withLock { outbox.append((channel, frames)) }
-        var one: UInt8 = 1
-        _ = write(wakeWrite, &one, 1)
+        // Only the first message into an empty outbox wakes the I/O thread; it drains them all.
+        let wasEmpty = outboxLock.withLock { () -> Bool in
+            outbox.append((channel, frames))
+            return outbox.count == 1
+        }
+        if wasEmpty {
+            var one: UInt8 = 1
+            _ = write(wakeWrite, &one, 1)
+        }
     }
 
     /// Sends what is queued, closes the sockets (their linger delivers the last replies) and
