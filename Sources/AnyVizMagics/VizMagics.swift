@@ -18,6 +18,7 @@ struct VizArguments: ParsableCommand {
     @Flag(help: "Put the chart's Python code into the next cell, to make the notebook reproducible.") var code = false
     @Flag(name: .customLong("no-cache"), help: "Ask again instead of reusing a cached answer.") var noCache = false
     @Flag(help: "Also show the code and how the chart was chosen.") var explain = false
+    @Flag(name: .customLong("static"), help: "Also attach a PNG image (for viewers without interactive charts; ANYVIZ_STATIC=1 for every chart).") var staticImage = false
     @Argument(help: "What to show, in plain language (e.g. revenue by region over time).") var request: [String] = []
 }
 
@@ -69,7 +70,7 @@ extension MagicRegistry {
         }
         let request = VizRequest(frame: arguments.df, text: arguments.request.joined(separator: " "), type: arguments.type,
                                  x: arguments.x, y: arguments.y, color: arguments.color, agg: arguments.agg,
-                                 useCache: !arguments.noCache)
+                                 useCache: !arguments.noCache, staticImage: arguments.staticImage)
         let outcome = try MagicRegistry.translate { try pipeline.viz(request) }
         if arguments.code, let code = pipeline.lastChartScript() ?? outcome.code {
             PythonRuntime.addPayload(["source": "set_next_input", "text": .string(code), "replace": false])

@@ -15,9 +15,11 @@ public struct VizRequest: Sendable {
     public var color: String?
     public var agg: String?
     public var useCache = true
+    /// Also attach a PNG (for places that show no interactive charts, e.g. a git host's preview).
+    public var staticImage = false
 
     public init(frame: String? = nil, text: String = "", type: String? = nil, x: String? = nil, y: String? = nil,
-                color: String? = nil, agg: String? = nil, useCache: Bool = true) {
+                color: String? = nil, agg: String? = nil, useCache: Bool = true, staticImage: Bool = false) {
         self.frame = frame
         self.text = text
         self.type = type
@@ -26,6 +28,7 @@ public struct VizRequest: Sendable {
         self.color = color
         self.agg = agg
         self.useCache = useCache
+        self.staticImage = staticImage
     }
 
     var hints: [String: String] {
@@ -149,6 +152,7 @@ public final class VizPipeline: @unchecked Sendable {
                 "frame": .string(frame), "code": .string(code), "source": "planner",
                 "explanation": plan["explanation"] ?? .null, "alternatives": plan["alternatives"] ?? [],
                 "note": note.map(JSONValue.string) ?? .null, "request": .string(request.text),
+                "static": .bool(request.staticImage),
             ])
             if shown["status"] == "ok" {
                 metrics.fallback("planner").increment()
@@ -182,6 +186,7 @@ public final class VizPipeline: @unchecked Sendable {
             "frame": .string(frame), "code": .string(reply.code), "source": .string(source),
             "explanation": .string(reply.explanation), "alternatives": .array(reply.alternatives.map(JSONValue.string)),
             "note": note.map(JSONValue.string) ?? .null, "request": .string(request.text),
+            "static": .bool(request.staticImage),
         ])
     }
 

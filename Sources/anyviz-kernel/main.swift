@@ -33,9 +33,14 @@ struct Run: ParsableCommand {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
+        let environment = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: environment["ANYVIZ_LOG_LEVEL"] ?? "") ?? .notice
+        let logFile = environment["ANYVIZ_LOG_FILE"].flatMap { $0.isEmpty ? nil : LogFileStream(path: $0) }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["ANYVIZ_LOG_LEVEL"] ?? "") ?? .notice
+            var handlers: [LogHandler] = [StreamLogHandler.standardError(label: label)]
+            if let logFile { handlers.append(StreamLogHandler(label: label, stream: logFile)) }
+            var handler = MultiplexLogHandler(handlers)
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "anyviz")
@@ -127,6 +132,25 @@ struct Install: ParsableCommand {
             dir = dir.deletingLastPathComponent()
         }
         return nil
+    }
+}
+
+/// Appends log lines to a file (`ANYVIZ_LOG_FILE`), for deployments that collect files.
+final class LogFileStream: TextOutputStream, @unchecked Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+
+    init?(path: String) {
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func write(_ string: String) {
+        lock.withLock { handle.write(Data(string.utf8)) }
     }
 }
 

@@ -36,6 +36,7 @@ def kernel(tmp_path):
     km = KernelManager(kernel_name="anyviz")
     env = {**os.environ, "ANYVIZ_METRICS_PORT": str(port), "ANYVIZ_CACHE_DIR": str(tmp_path / "cache"),
            "ANYVIZ_LOG_LEVEL": "info", "ANYVIZ_METRICS_FILE": str(tmp_path / "anyviz.prom"),
+           "ANYVIZ_LOG_FILE": str(tmp_path / "file.log"),
            "OPENAI_API_KEY": "sk-test-secret-never-logged", "ANYVIZ_LLM_PROVIDER": "offline"}
     with open(log, "w") as stderr:
         km.start_kernel(env=env, stderr=stderr)
@@ -70,7 +71,7 @@ def test_metrics_counters_move_after_viz_calls(kernel):
 
 
 def test_logs_have_request_ids_and_no_values_or_keys(kernel):
-    kc, _, log, _ = kernel
+    kc, _, log, tmp_path = kernel
     marker = "very-private-value-8231"
     assert execute(kc, f"x = '{marker}'\nprint(x)").status == "ok"
     assert execute(kc, f"raise ValueError('{marker}')").status == "error"
@@ -82,3 +83,6 @@ def test_logs_have_request_ids_and_no_values_or_keys(kernel):
     assert "execute" in text
     assert marker not in text
     assert "sk-test-secret-never-logged" not in text
+    file_text = (tmp_path / "file.log").read_text()
+    assert re.search(r"request=[0-9a-f-]{6,}", file_text), "ANYVIZ_LOG_FILE gets the same lines"
+    assert marker not in file_text

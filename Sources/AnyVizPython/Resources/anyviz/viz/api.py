@@ -202,7 +202,7 @@ def _frames_for(code: str, name: str, df: pd.DataFrame) -> dict:
 
 
 def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=None,
-                  display_id=None, update=False):
+                  display_id=None, update=False, static=None):
     result = _guard.run(code, _frames_for(code, name, df))
     status = _STATUS.get(result.status, "error")
     reply = {"status": status, "message": result.message, "display_id": display_id,
@@ -216,7 +216,8 @@ def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=Non
     did = output.show_figure(result.figure, explanation=explanation,
                              alternatives=alternatives or (), note=note,
                              display_id=display_id, update=bool(update and display_id),
-                             summary=result.summary, frame_rows=len(df))
+                             summary=result.summary, frame_rows=len(df),
+                             **({"static": True} if static else {}))
     s = result.summary
     reply.update(display_id=did, message=s.get("reduced") or "",
                  figure={"type": s.get("type", []), "points": s.get("points", 0),
@@ -237,7 +238,7 @@ def render(j) -> str:
     reply, result = _run_and_show(name, df, code, explanation=args.get("explanation"),
                                   alternatives=args.get("alternatives") or (),
                                   note=args.get("note"), display_id=args.get("display_id"),
-                                  update=bool(args.get("update")))
+                                  update=bool(args.get("update")), static=args.get("static"))
     if reply["status"] == "ok":
         if args.get("source") == "customize" and _last.get("frame") == name:
             _last.update(code=code, display_id=reply["display_id"], figure=result.figure)

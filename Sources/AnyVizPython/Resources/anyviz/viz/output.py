@@ -15,7 +15,10 @@ so updating the chart never duplicates text.
 """
 from __future__ import annotations
 
+import atexit
 import html as _html
+import os
+import threading
 import uuid
 
 from .. import iopub, jsonutil
@@ -190,20 +193,27 @@ def _info_plain(explanation, note, alternatives) -> str:
 
 def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id=None,
                 update=False, summary: dict | None = None, frame_rows: int = 0,
-                static: bool = False) -> str:
+                static: bool | None = None) -> str:
     """Publish the chart (display_id kept for %customize updates) and its explanation.
 
     Returns the display id. With update=True the existing outputs (chart and info) are
-    replaced in place."""
+    replaced in place. static=True also attaches an image/png rendering (for viewers that
+    cannot run Plotly: GitHub, email, PDF exports); static=None means "use the global setting",
+    the ANYVIZ_STATIC environment variable. If the image cannot be made the chart is still
+    shown, and the note says why there is no image and what to do."""
     if display_id is None:
         display_id = iopub.new_display_id()
         update = False
     data, metadata = figure_bundle(fig, display_id=display_id, frame_rows=frame_rows,
                                    summary=summary)
+    if static is None:
+        static = static_default()
     if static:
-        png = _png(data[PLOTLY_MIME])
-        if png is not None:
-            data["image/png"] = png
+        try:
+            data["image/png"] = _png(data[PLOTLY_MIME])
+        except StaticImageError as exc:
+            note = f"{str(note).strip()} " if note else ""
+            note += f"No static image attached: {exc}"
     iopub.display_data(data, metadata, display_id=display_id, update=update)
     md = _info_markdown(explanation, note, alternatives)
     if md:
@@ -213,16 +223,161 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
     return display_id
 
 
-def _png(fig_dict: dict):
-    """image/png via kaleido when installed (optional); None otherwise."""
+# ------------------------------------------------------------------ static image (--static)
+# A PNG next to the interactive chart, for viewers that cannot run Plotly (GitHub's notebook
+# view, email, PDF exports). Rendered by kaleido 1.x, which drives a headless Chromium.
+STATIC_ENV = "ANYVIZ_STATIC"
+STATIC_WIDTH = 900  # px; a figure's own layout.width/height win
+STATIC_HEIGHT = 480  # the interactive div's height, so the image looks like the chart
+STATIC_TIMEOUT_S = 60.0
+# Debian/Ubuntu chromium first, so kaleido never needs to download a browser.
+_BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class StaticImageError(Exception):
+    """The PNG could not be made; the message says why and what to do."""
+
+
+def static_default() -> bool:
+    """The global setting: ANYVIZ_STATIC=1 attaches a PNG to every chart.
+
+    Read at each chart (not at import) so `os.environ["ANYVIZ_STATIC"] = "1"` in a cell takes
+    effect at once. A value that is neither on nor off is reported, not guessed."""
+    raw = os.environ.get(STATIC_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw not in _FALSE:
+        iopub.stream("stderr", f"{STATIC_ENV}={raw!r} is not understood; set it to 1 (attach "
+                               f"a PNG to every chart) or 0 (off). Using off.\n")
+    return False
+
+
+def _browser_path() -> str | None:
+    """BROWSER_PATH (kaleido's own setting) if set, else a system Chromium, else let kaleido
+    look (it also finds a Chrome installed by `plotly_get_chrome`)."""
+    env = os.environ.get("BROWSER_PATH")
+    if env:
+        return env
+    return next((p for p in _BROWSERS if os.path.exists(p)), None)
+
+
+class _Renderer:
+    """One headless Chromium kept for the session on its own event-loop thread.
+
+    Starting Chromium costs ~3 s, each later PNG ~0.15 s, so with ANYVIZ_STATIC=1 a notebook of
+    charts is not 3 s slower per chart. Every wait has a timeout (kaleido's own sync server
+    waits forever if the browser dies), and a failed render closes the browser so the next
+    chart starts a fresh one."""
+
+    def __init__(self, browser: str | None):
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="anyviz-static",
+                                       daemon=True)
+        self.thread.start()
+        self.kaleido = None
+        try:
+            self.kaleido = self._run(self._open(browser), STATIC_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    async def _open(browser):
+        import kaleido
+
+        # mathjax=False: the default loads MathJax from a CDN, which offline machines lack.
+        k = kaleido.Kaleido(mathjax=False, timeout=STATIC_TIMEOUT_S,
+                            **({"path": browser} if browser else {}))
+        await k.open()
+        return k
+
+    def _run(self, coro, timeout):
+        import asyncio
+
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout)
+        except BaseException:  # timeout, error, KeyboardInterrupt: do not leave it running
+            fut.cancel()
+            raise
+
+    def png(self, fig: dict, width: int, height: int) -> bytes:
+        opts = {"format": "png", "width": width, "height": height, "scale": 1}
+        return self._run(self.kaleido.calc_fig(fig, opts=opts), STATIC_TIMEOUT_S + 5)
+
+    def close(self) -> None:
+        if self.kaleido is not None:
+            try:
+                self._run(self.kaleido.close(), 10)
+            except BaseException:
+                pass
+            self.kaleido = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+_renderer: _Renderer | None = None
+_renderer_lock = threading.Lock()
+
+
+def close_static_renderer() -> None:
+    """Stop the session's Chromium (also run at interpreter exit)."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is not None:
+            _renderer.close()
+            _renderer = None
+
+
+
+def _png(spec: dict) -> str:
+    """Base64 PNG of the figure (data + layout of the Plotly bundle), or StaticImageError."""
+    global _renderer
     try:
-        import base64
+        import kaleido  # noqa: F401
+        from kaleido.errors import ChromeNotFoundError
+    except ImportError:
+        raise StaticImageError("kaleido is not installed in the kernel's Python; install it "
+                               "there (pip install 'kaleido>=1') and run the cell again.") from None
+    import base64
 
-        import plotly.io as pio
-
-        return base64.b64encode(pio.to_image(fig_dict, format="png")).decode("ascii")
-    except Exception:
-        return None
+    layout = spec.get("layout") or {}
+    fig = {"data": spec.get("data") or [], "layout": layout}
+    width = int(layout.get("width") or STATIC_WIDTH)
+    height = int(layout.get("height") or STATIC_HEIGHT)
+    with _renderer_lock:
+        try:
+            if _renderer is None:
+                _renderer = _Renderer(_browser_path())
+                # Registered after the browser's temp profile dir exists, so (exit handlers run
+                # last-in first-out) Chromium stops before that dir is removed.
+                atexit.unregister(close_static_renderer)
+                atexit.register(close_static_renderer)
+            png = _renderer.png(fig, width, height)
+        except ChromeNotFoundError:
+            env = os.environ.get("BROWSER_PATH")
+            fix = (f"BROWSER_PATH={env!r} is not a browser: point it at Chrome/Chromium or "
+                   "unset it" if env else "install one (Debian: apt-get install chromium) or "
+                   "set BROWSER_PATH to it")
+            raise StaticImageError(f"kaleido found no Chrome/Chromium; {fix}.") from None
+        except Exception as exc:
+            if _renderer is not None:
+                _renderer.close()
+                _renderer = None
+            detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            what = "timed out" if isinstance(exc, TimeoutError) else \
+                f"failed ({type(exc).__name__}: {detail.strip()[:200]})"
+            raise StaticImageError(f"rendering the PNG {what}; the interactive chart above is "
+                                   "unaffected. Run the cell again to retry.") from None
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise StaticImageError("kaleido returned something that is not a PNG; check the "
+                               "kaleido and Chromium versions.")
+    return base64.b64encode(png).decode("ascii")
 
 
 def show_html(html_text: str, plain: str, note: str | None = None) -> None:
