@@ -68,6 +68,13 @@ extension MagicRegistry {
         } catch {
             throw MagicError(VizArguments.message(for: error) + "\n\n" + VizArguments.helpMessage(columns: 100))
         }
+        // `%viz --code` alone: the last chart, with every %customize applied, as a cell.
+        if arguments.code, arguments.request.isEmpty, arguments.df == nil, arguments.type == nil, arguments.x == nil,
+           arguments.y == nil, arguments.color == nil, arguments.agg == nil, let script = pipeline.lastChartScript() {
+            PythonRuntime.addPayload(["source": "set_next_input", "text": .string(script), "replace": false])
+            Output.text("The last chart's code (with its customizations) is in the next cell.")
+            return
+        }
         let request = VizRequest(frame: arguments.df, text: arguments.request.joined(separator: " "), type: arguments.type,
                                  x: arguments.x, y: arguments.y, color: arguments.color, agg: arguments.agg,
                                  useCache: !arguments.noCache, staticImage: arguments.staticImage)

@@ -111,7 +111,7 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
         _run_cell(driver, 1)
         prof = _wait(driver, f"""
             const out = {_CELL.format(i=1)};
-            const o = out && out.querySelector('.jp-OutputArea-output[data-mime-type]');
+            const o = out && out.querySelector('[data-mime-type]');
             if (!o) return null;
             const html = o.querySelector('.jp-RenderedHTMLCommon');
             return {{mime: o.dataset.mimeType,

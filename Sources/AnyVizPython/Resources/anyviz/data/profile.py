@@ -82,6 +82,15 @@ def _top_from_counts(counts: np.ndarray) -> np.ndarray:
     return idx[np.argsort(-counts[idx], kind="stable")]
 
 
+def _mix_inplace(x: np.ndarray) -> None:
+    """_mix without temporaries beyond one shift (used on the per-row hash, once per column)."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads codes so row hashes combine without structure."""
     x = x ^ (x >> np.uint64(30))
@@ -387,7 +396,7 @@ def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
         _datetime_stats(s, info, out)
     elif kind == "boolean":
         b = s.to_numpy(dtype="float64", na_value=np.nan)
-        out.codes = _mix(b.view(np.uint64))
+        out.codes = b.view(np.uint64)
         t, f = int(np.count_nonzero(b == 1)), int(np.count_nonzero(b == 0))
         pairs = sorted([(True, t), (False, f)], key=lambda p: -p[1])
         pairs = [p for p in pairs if p[1]]
@@ -436,36 +445,56 @@ def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
     return info
 
 
-def _duplicate_rows(codes: list, rows: int) -> int:
+def _duplicate_rows(codes: list, rows: int, unique_column: bool = False) -> int:
     """Duplicate rows from per-column value codes combined into one 64-bit hash per row.
 
     Codes are exact per column (dictionary indices, raw bits of numbers/dates); combining
     them can collide only with probability ~rows²/2⁶⁴, negligible for any frame that fits.
+    A column with a distinct value on every row (an ID) proves there are none: no hashing.
     """
-    if not codes or rows < 2:
+    if not codes or rows < 2 or unique_column:
         return 0
     h = np.full(rows, 0x9E3779B97F4A7C15, dtype=np.uint64)
     for c in codes:
         if c is None:
             return 0
-        h = _mix(h * np.uint64(0x100000001B3) + c)
+        h *= np.uint64(0x100000001B3)
+        h += c
+        _mix_inplace(h)
     return int(pd.Index(h).duplicated().sum())
 
 
 def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
+    """Pearson r of every numeric pair (pairwise-complete rows, like DataFrame.corr), from four
+    matrix products on column-centred data; frames over CORR_SAMPLE rows use a fixed random
+    sample of rows (said in the output)."""
     if len(cols) < 2:
         return [], None
-    X = df[cols]
-    sampled = None
-    mat = np.column_stack([X[c].to_numpy(dtype="float64", na_value=np.nan) for c in cols])
-    if np.isnan(mat).any():
-        if len(mat) > CORR_SAMPLE:
-            idx = np.random.default_rng(0).choice(len(mat), CORR_SAMPLE, replace=False)
-            mat, sampled = mat[np.sort(idx)], CORR_SAMPLE
-        corr = pd.DataFrame(mat, columns=cols).corr().to_numpy()
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(mat, rowvar=False)
+    rows, sampled, take = len(df), None, None
+    if rows > CORR_SAMPLE:
+        take = np.sort(np.random.default_rng(0).choice(rows, CORR_SAMPLE, replace=False))
+        sampled = CORR_SAMPLE
+    mat = np.empty((len(cols), rows if take is None else take.size))  # one row per column
+    for i, c in enumerate(cols):
+        a = df[c].to_numpy(dtype="float64", na_value=np.nan)
+        mat[i] = a if take is None else a[take]
+    mat[~np.isfinite(mat)] = np.nan
+    ok = ~np.isnan(mat)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ok.all():
+            corr = np.corrcoef(mat)
+        else:
+            okf = ok.astype("float64")
+            mat -= np.nanmean(mat, axis=1, keepdims=True)  # centring keeps the sums well conditioned
+            x = np.where(ok, mat, 0.0)
+            n = okf @ okf.T                 # rows where both columns have a value
+            sx = x @ okf.T                  # sum of column i over rows where j is present
+            sxx = (x * x) @ okf.T
+            sxy = x @ x.T
+            cov = sxy - sx * sx.T / n
+            var_i = sxx - sx * sx / n
+            corr = cov / np.sqrt(var_i * var_i.T)
+            corr[n < 2] = np.nan
     iu = np.triu_indices(len(cols), 1)
     vals = corr[iu]
     ok = np.isfinite(vals)
@@ -503,7 +532,8 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
         variables.append(info)
         alerts.extend(col_alerts)
         codes.extend(col_codes)
-    dups = _duplicate_rows(codes, rows)
+    dups = _duplicate_rows(codes, rows, any(v["distinct"] == rows and not v.get("distinct_approx")
+                                             for v in variables))
     if dups:
         alerts.insert(0, {"column": None, "kind": "duplicates",
                           "message": f"{dups:,} duplicate rows ({100 * dups / rows:.1f}%)"})
