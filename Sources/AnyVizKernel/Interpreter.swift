@@ -58,7 +58,9 @@ public enum InputError: Error, Sendable {
 /// publishes carries the running request as parent.
 public protocol ExecutionContext: AnyObject, Sendable {
     func publish(_ msgType: String, content: Data)
-    func requestInput(prompt: String, password: Bool) throws -> String
+    /// Sends input_request and waits for the reply; `abandon` is polled while waiting, so an
+    /// interrupt that only the interpreter sees (a signal) also ends the wait.
+    func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String
 }
 
 /// The language side of the kernel: one `*Impl` per request type (as in xeus). The kernel calls

@@ -213,7 +213,7 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
 
     // MARK: - stdin
 
-    fileprivate func readInput(for request: Message, prompt: String, password: Bool) throws -> String {
+    fileprivate func readInput(for request: Message, prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String {
         let waiter = InputWaiter()
         stateLock.withLock { pendingInput = waiter }
         defer { stateLock.withLock { pendingInput = nil } }
@@ -221,7 +221,7 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
                                 content: (["prompt": .string(prompt), "password": .bool(password)] as JSONValue).data,
                                 session: session)
         server.send(ask, on: .stdin)
-        return try waiter.wait()
+        return try waiter.wait(abandon: abandon)
     }
 
     private func deliverInput(_ message: Message) {
@@ -284,9 +284,9 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
         kernel.publishRaw(request, type: msgType, content: content)
     }
 
-    func requestInput(prompt: String, password: Bool) throws -> String {
+    func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String {
         guard allowStdin else { throw InputError.notAllowed }
-        return try kernel.readInput(for: request, prompt: prompt, password: password)
+        return try kernel.readInput(for: request, prompt: prompt, password: password, abandon: abandon)
     }
 }
 
@@ -295,10 +295,13 @@ final class InputWaiter: @unchecked Sendable {
     private let condition = NSCondition()
     private var result: Result<String, InputError>?
 
-    func wait() throws -> String {
+    func wait(abandon: () -> Bool) throws -> String {
         condition.lock()
         defer { condition.unlock() }
-        while result == nil { condition.wait() }
+        while result == nil {
+            if abandon() { throw InputError.interrupted }
+            _ = condition.wait(until: Date().addingTimeInterval(0.05))
+        }
         return try result!.get()
     }
 

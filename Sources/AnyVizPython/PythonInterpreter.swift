@@ -150,7 +150,7 @@ final class ContextBridge: BridgeContext {
 
     func requestInput(prompt: String, password: Bool) -> (String?, Int32) {
         do {
-            return (try context.requestInput(prompt: prompt, password: password), 0)
+            return (try context.requestInput(prompt: prompt, password: password, abandon: { PythonRuntime.interruptRequested }), 0)
         } catch InputError.notAllowed {
             return (nil, 1)
         } catch {

@@ -111,10 +111,13 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
         _run_cell(driver, 1)
         prof = _wait(driver, f"""
             const out = {_CELL.format(i=1)};
-            const o = out && out.querySelector('[data-mime-type]');
+            const o = out && out.querySelector('.jp-OutputArea-output');
             if (!o) return null;
-            const html = o.querySelector('.jp-RenderedHTMLCommon');
-            return {{mime: o.dataset.mimeType,
+            const find = sel => o.matches(sel) ? o : o.querySelector(sel);
+            const html = find('.jp-RenderedHTMLCommon');
+            const mime = o.dataset.mimeType || (find('.jp-RenderedJSON') ? 'application/json'
+                         : html ? 'text/html' : o.className);
+            return {{mime,
                      title: html ? html.textContent.includes('Profile of sales') : false,
                      names: html ? [...html.querySelectorAll('tbody tr > td:first-child > b')].map(b => b.textContent) : [],
                      svgs: out.querySelectorAll('svg').length,

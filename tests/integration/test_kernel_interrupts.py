@@ -71,3 +71,20 @@ def test_interrupt_when_idle_is_harmless(kernel):
     time.sleep(0.2)
     res = execute(kc, "6 * 7")
     assert res.status == "ok" and res.result_text() == "42"
+
+
+def test_interrupt_while_waiting_for_input(kernel):
+    """A cell blocked in input() is interrupted too (the front end never answers)."""
+    mode, km, kc = kernel
+    msg_id = kc.execute("name = input('who? ')", allow_stdin=True)
+    request = kc.get_stdin_msg(timeout=10)
+    assert request["msg_type"] == "input_request"
+    t0 = time.monotonic()
+    interrupt_id = _interrupt(mode, km, kc)
+    reply = shell_reply(kc, msg_id, timeout=10)
+    assert time.monotonic() - t0 < 1.0
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    if interrupt_id is not None:
+        assert kc.get_control_msg(timeout=5)["msg_type"] == "interrupt_reply"
+    res = execute(kc, "'name' in globals(), 6 * 7")
+    assert res.status == "ok" and res.result_text() == "(False, 42)"

@@ -200,13 +200,18 @@ def _int_summary(vals: np.ndarray, out: _Col) -> bool:
 
 
 def _approx_distinct(bits: np.ndarray) -> int:
-    """Distinct 64-bit keys estimated by linear counting on a bitmap of ≥ 8 bits per key
-    (capped at 2^24 bits): standard error ~0.03% at 1M keys, 0.02% at 10M, one pass, no sort."""
+    """Distinct 64-bit keys estimated by linear counting on a bitmap of ≥ 2 slots per key
+    (capped at 2^24): standard error ~0.06% at 1M keys, ~0.02% at 10M; one pass, no sort.
+    The bitmap stays small (cache-resident) because random writes dominate the cost."""
     n = bits.size
-    m_log = int(min(24, max(16, math.ceil(math.log2(8 * n)))))
+    m_log = int(min(24, max(16, math.ceil(math.log2(2 * n)))))
     m = 1 << m_log
+    h = bits * np.uint64(0x9E3779B97F4A7C15)  # multiply-xorshift-multiply: top bits well mixed
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h >>= np.uint64(64 - m_log)
     bitmap = np.zeros(m, dtype=bool)
-    bitmap[_mix(bits) >> np.uint64(64 - m_log)] = True
+    bitmap[h] = True
     empty = m - int(np.count_nonzero(bitmap))
     est = n if empty == 0 else round(-m * math.log(empty / m))
     return int(min(n, max(1, est)))
@@ -244,7 +249,9 @@ def _quantiles_fine(v: np.ndarray, lo: float, hi: float) -> tuple[list, np.ndarr
     if fine[buckets].sum() > n // 8:
         qs = np.quantile(v, QUANTILES).tolist()
     else:
-        sub = np.sort(v[np.isin(b, buckets)])  # values of the few target buckets, ascending
+        wanted = np.zeros(FINE_BINS, dtype=bool)
+        wanted[buckets] = True
+        sub = np.sort(v[wanted[b]])  # values of the few target buckets, ascending
         before = cum[buckets] - fine[buckets]   # rank of each bucket's first value
         # rank r lives in bucket k at offset r - before[k]; sub holds the buckets back to back
         start = np.concatenate(([0], np.cumsum(fine[buckets])[:-1]))
