@@ -118,3 +118,19 @@ def test_drop(bridge):
 def test_frames_empty(bridge):
     magics.frames("")
     assert "No DataFrames yet" in bridge.of_type("display_data")[-1]["data"]["text/plain"]
+
+
+def test_drop_frees_the_frame_from_output_history(bridge):
+    """A dropped frame that was a cell's result must not stay alive through `_`, `_N` or Out."""
+    import gc
+    import weakref
+
+    load_shop()
+    frame = session.user_ns["orders"]
+    ref = weakref.ref(frame)
+    session.user_ns.update({"_": frame, "_7": frame, "Out": {7: frame, 8: "other"}, "keep": 1})
+    del frame
+    magics.drop("orders")
+    gc.collect()
+    assert ref() is None, "the dropped DataFrame is still referenced"
+    assert session.user_ns["Out"] == {8: "other"} and session.user_ns["keep"] == 1

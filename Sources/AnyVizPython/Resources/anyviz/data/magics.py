@@ -438,6 +438,19 @@ def frames(line: str) -> None:
     iopub.display_data({"text/html": h, "text/plain": t})
 
 
+def _forget_output_references(frame) -> None:
+    """The output history (`_`, `__`, `___`, `_N`, `Out[N]`) would keep a dropped frame alive:
+    a peer kernel's classic memory leak. Forget the entries that are this very object."""
+    ns = session.user_ns
+    for name in [k for k, v in ns.items() if v is frame and (k.strip("_") == "" or
+                                                            (k.startswith("_") and k[1:].isdigit()))]:
+        del ns[name]
+    out = ns.get("Out")
+    if isinstance(out, dict):
+        for key in [k for k, v in out.items() if v is frame]:
+            del out[key]
+
+
 def drop(line: str) -> None:
     """%drop NAME [NAME ...] | --all — delete DataFrames from the session to free memory.
 
@@ -468,8 +481,10 @@ def drop(line: str) -> None:
     import gc
 
     for n in names:
-        session.user_ns.pop(n, None)
+        frame = session.user_ns.pop(n, None)
         registry.forget(n)
+        if frame is not None:
+            _forget_output_references(frame)
     if session.current_frame in names:
         rest = registry.frame_names()
         session.set_current_frame(rest[-1] if rest else None)
