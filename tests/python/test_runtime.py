@@ -425,3 +425,17 @@ def test_import_is_light():
                          check=True).stdout.split("\n")
     assert out[1] == "[]"
     assert float(out[0]) < 200  # generous bound for a loaded CI machine; typically ~10-25 ms
+
+
+def test_huge_output_is_truncated_per_cell_with_a_notice(bridge, monkeypatch):
+    from anyviz import streams
+
+    monkeypatch.setattr(streams, "CELL_LIMIT", 1000)
+    reply = json.loads(runtime.execute(json.dumps({"code": "for i in range(1000): print('x' * 50)\nprint('FINAL-LINE')",
+                                                   "execution_count": 1})))
+    assert reply["status"] == "ok"
+    text = "".join(c["text"] for c in bridge.of_type("stream") if c["name"] == "stdout")
+    assert len(text) < 1300 and "output truncated" in text and "FINAL-LINE" not in text
+    bridge.messages.clear()
+    runtime.execute(json.dumps({"code": "print('next cell')", "execution_count": 2}))
+    assert "next cell" in "".join(c["text"] for c in bridge.of_type("stream"))

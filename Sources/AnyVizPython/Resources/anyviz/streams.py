@@ -13,11 +13,24 @@ Writes from any thread are accepted; a lock keeps them whole and in order.
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
 INTERVAL = 0.05
 MAX_BUFFER = 64 * 1024
+
+
+def _cell_limit() -> int:
+    """Characters one stream may publish per cell (ANYVIZ_MAX_STREAM_MB, default 16): beyond
+    that the browser and jupyter_server's IOPub rate limit would drop or choke on it anyway."""
+    try:
+        return max(1, int(float(os.environ.get("ANYVIZ_MAX_STREAM_MB", "16")) * 2**20))
+    except ValueError:
+        return 16 * 2**20
+
+
+CELL_LIMIT = _cell_limit()
 
 
 class StreamWriter(io.TextIOBase):
@@ -30,6 +43,8 @@ class StreamWriter(io.TextIOBase):
         self._parts: list[str] = []
         self._size = 0
         self._last_send = 0.0
+        self._cell_chars = 0                # published or buffered in this cell
+        self._truncated = False
         self._lock = threading.Lock()       # guards the buffer
         self._send_lock = threading.Lock()  # keeps sends in order when threads flush together
 
@@ -59,7 +74,17 @@ class StreamWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
+        accepted = len(text)
         with self._lock:
+            if self._truncated:
+                return accepted
+            room = CELL_LIMIT - self._cell_chars
+            if len(text) > room:
+                self._truncated = True
+                text = text[:max(room, 0)] + (
+                    f"\n[AnyViz: output truncated after {CELL_LIMIT / 2**20:g} MB in this cell; "
+                    f"write large output to a file, or print a summary such as df.head()]\n")
+            self._cell_chars += len(text)
             was_empty = not self._parts
             self._parts.append(text)
             self._size += len(text)
@@ -69,7 +94,7 @@ class StreamWriter(io.TextIOBase):
             self.flush()
         elif was_empty:
             self._flusher.wake()
-        return len(text)
+        return accepted
 
     def writelines(self, lines) -> None:
         for line in lines:
@@ -131,7 +156,10 @@ _flusher.writers.extend([stdout, stderr])
 def start_cell() -> None:
     """Send leftovers and let the new cell's first line go out at once."""
     flush_all()
-    stdout._last_send = stderr._last_send = 0.0
+    for writer in (stdout, stderr):
+        writer._last_send = 0.0
+        writer._cell_chars = 0
+        writer._truncated = False
 
 
 def flush_all() -> None:
