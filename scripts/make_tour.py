@@ -30,10 +30,24 @@ cells = [
     code("%load /tmp/anyviz_tour/gapminder_2007.csv", "anyviz-magic", "load"),
     code("%profile gapminder_2007", "anyviz-magic", "profile"),
     code("%viz gapminder_2007 average life expectancy by continent", "anyviz-magic", "viz"),
+    new_markdown_cell("`%viz` understands column names in everyday words (\"life expectancy\" for "
+                      "`lifeExp`, \"gdp\" for `gdpPercap`), filters, top-N and time trends, and says "
+                      "which columns and aggregation it chose. `%customize` changes the last chart in "
+                      "place; `%viz --code` puts the chart's code (with the customizations) into the "
+                      "next cell, so the notebook stays reproducible without AnyViz."),
+    code("%viz gdp vs life expectancy colored by continent", "anyviz-magic", "viz-scatter"),
+    code("%customize log scale y and title 'Wealth and health, 2007'", "anyviz-magic", "customize"),
+    code("%viz top 5 countries by population", "anyviz-magic", "viz-top"),
+    code("%viz", "anyviz-magic", "viz-recommend"),
+    new_markdown_cell("## With an LLM\n\nSet `GEMINI_API_KEY`, or `OPENAI_API_KEY` (or "
+                      "`ANYVIZ_LLM_PROVIDER=openai` with `ANYVIZ_LLM_BASE_URL` for Ollama, llama.cpp, "
+                      "vLLM, LM Studio) before starting Jupyter, or use `%llm`. The LLM's code runs in a "
+                      "sandbox; if it fails, AnyViz repairs it or falls back to the planner, and says so."),
+    code("%llm", "anyviz-magic"),
     code("%lsmagic", "anyviz-magic"),
 ]
 nb = new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "anyviz", "display_name": "AnyViz (Python 3.11)", "language": "python"},
+    "kernelspec": {"name": "anyviz", "display_name": "AnyViz (Python)", "language": "python"},
     "language_info": {"name": "python", "file_extension": ".py"},
 })
 nbformat.validate(nb)

@@ -19,7 +19,7 @@ struct VizArguments: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Ask again instead of reusing a cached answer.") var noCache = false
     @Flag(help: "Also show the code and how the chart was chosen.") var explain = false
     @Flag(name: .customLong("static"), help: "Also attach a PNG image (for viewers without interactive charts; ANYVIZ_STATIC=1 for every chart).") var staticImage = false
-    @Argument(help: "What to show, in plain language (e.g. revenue by region over time).") var request: [String] = []
+    @Argument(help: "What to show, in plain language (e.g. revenue by region over time). A first word that names a DataFrame picks that frame.") var request: [String] = []
 }
 
 extension MagicRegistry {
@@ -75,7 +75,16 @@ extension MagicRegistry {
             Output.text("The last chart's code (with its customizations) is in the next cell.")
             return
         }
-        let request = VizRequest(frame: arguments.df, text: arguments.request.joined(separator: " "), type: arguments.type,
+        var frame = arguments.df
+        var text = arguments.request.joined(separator: " ")
+        if frame == nil, !text.isEmpty {
+            let split = try runtime.callJSON("anyviz.viz.api", "split_frame", ["request": .string(text)])
+            if let named = split["frame"]?.stringValue {
+                frame = named
+                text = split["request"]?.stringValue ?? ""
+            }
+        }
+        let request = VizRequest(frame: frame, text: text, type: arguments.type,
                                  x: arguments.x, y: arguments.y, color: arguments.color, agg: arguments.agg,
                                  useCache: !arguments.noCache, staticImage: arguments.staticImage)
         let outcome = try MagicRegistry.translate { try pipeline.viz(request) }

@@ -231,37 +231,47 @@ def _sampled_top(v: np.ndarray, out: _Col) -> None:
     out.top, out.top_counts = cand[idx].tolist(), exact[idx]
 
 
+def _fine_buckets(v: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket of each value on FINE_BINS equal-width buckets over [lo, hi], and their counts.
+    The mapping is monotone, so every value of a lower bucket is smaller than any higher one."""
+    b = ((v - lo) * (FINE_BINS / (hi - lo))).astype(np.intp)
+    np.minimum(b, FINE_BINS - 1, out=b)
+    return b, np.bincount(b, minlength=FINE_BINS)
+
+
+def _order_stats(v: np.ndarray, ranks: np.ndarray, b=None, fine=None, depth: int = 0) -> np.ndarray:
+    """The values of the given (sorted, unique) ranks of `v`, as if sorted, without sorting:
+    keep only the buckets holding a wanted rank and recurse on those few values (skewed data
+    whose ranks share one crowded bucket is simply split again), then partition a small rest."""
+    if v.size <= 65_536 or depth >= 4:
+        return np.partition(v, ranks)[ranks]
+    if b is None:
+        lo, hi = float(v.min()), float(v.max())
+        if hi <= lo:
+            return np.full(ranks.size, lo)
+        b, fine = _fine_buckets(v, lo, hi)
+    cum = np.cumsum(fine)
+    k = np.searchsorted(cum, ranks, side="right")  # bucket of each rank
+    buckets = np.unique(k)
+    wanted = np.zeros(FINE_BINS, dtype=bool)
+    wanted[buckets] = True
+    sub = v[wanted[b]]
+    start = np.cumsum(fine[buckets]) - fine[buckets]  # where each kept bucket begins in sub's order
+    sub_ranks = ranks - (cum[k] - fine[k]) + start[np.searchsorted(buckets, k)]
+    return _order_stats(sub, sub_ranks, depth=depth + 1)
+
+
 def _quantiles_fine(v: np.ndarray, lo: float, hi: float) -> tuple[list, np.ndarray]:
     """Exact linear-interpolated quantiles (numpy/pandas default) and the BINS-bin histogram
-    without a sort: one FINE_BINS histogram locates the bucket of each needed rank, and only
-    the values of those few buckets are partitioned. Heavily skewed data (most values in
-    one bucket) falls back to np.quantile's partition."""
+    from one fine histogram, no full sort (see _order_stats)."""
     n = v.size
-    scale = FINE_BINS / (hi - lo)
-    b = ((v - lo) * scale).astype(np.intp)
-    np.minimum(b, FINE_BINS - 1, out=b)
-    fine = np.bincount(b, minlength=FINE_BINS)
+    b, fine = _fine_buckets(v, lo, hi)
     pos = np.asarray(QUANTILES) * (n - 1)
     lo_r = np.floor(pos).astype(np.int64)
     ranks = np.unique(np.concatenate((lo_r, np.minimum(lo_r + 1, n - 1))))
-    cum = np.cumsum(fine)
-    buckets = np.unique(np.searchsorted(cum, ranks, side="right"))
-    if fine[buckets].sum() > n // 8:
-        qs = np.quantile(v, QUANTILES).tolist()
-    else:
-        wanted = np.zeros(FINE_BINS, dtype=bool)
-        wanted[buckets] = True
-        sub = np.sort(v[wanted[b]])  # values of the few target buckets, ascending
-        before = cum[buckets] - fine[buckets]   # rank of each bucket's first value
-        # rank r lives in bucket k at offset r - before[k]; sub holds the buckets back to back
-        start = np.concatenate(([0], np.cumsum(fine[buckets])[:-1]))
-        k = np.searchsorted(cum[buckets], ranks, side="right")
-        at = dict(zip(ranks.tolist(), sub[start[k] + ranks - before[k]].tolist()))
-        frac = pos - lo_r
-        qs = [at[a] + (at[min(a + 1, n - 1)] - at[a]) * f for a, f in zip(lo_r.tolist(), frac)]
-    per = FINE_BINS // BINS
-    coarse = fine[: per * BINS].reshape(BINS, per).sum(axis=1)
-    coarse[-1] += fine[per * BINS:].sum()
+    at = dict(zip(ranks.tolist(), _order_stats(v, ranks, b, fine).tolist()))
+    qs = [at[a] + (at[min(a + 1, n - 1)] - at[a]) * f for a, f in zip(lo_r.tolist(), pos - lo_r)]
+    coarse = fine.reshape(BINS, FINE_BINS // BINS).sum(axis=1)
     return qs, coarse
 
 
@@ -478,10 +488,10 @@ def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
     if len(cols) < 2:
         return [], None
     rows, sampled, take = len(df), None, None
-    if rows > CORR_SAMPLE:
-        take = np.sort(np.random.default_rng(0).choice(rows, CORR_SAMPLE, replace=False))
-        sampled = CORR_SAMPLE
-    mat = np.empty((len(cols), rows if take is None else take.size))  # one row per column
+    if rows > CORR_SAMPLE:  # Bernoulli sample: cheap, in row order, ~CORR_SAMPLE rows
+        take = np.random.default_rng(0).random(rows) < CORR_SAMPLE / rows
+        sampled = int(np.count_nonzero(take))
+    mat = np.empty((len(cols), rows if take is None else sampled))  # one row per column
     for i, c in enumerate(cols):
         a = df[c].to_numpy(dtype="float64", na_value=np.nan)
         mat[i] = a if take is None else a[take]
@@ -491,12 +501,14 @@ def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
         if ok.all():
             corr = np.corrcoef(mat)
         else:
+            k = len(cols)
             okf = ok.astype("float64")
-            mat -= np.nanmean(mat, axis=1, keepdims=True)  # centring keeps the sums well conditioned
             x = np.where(ok, mat, 0.0)
-            n = okf @ okf.T                 # rows where both columns have a value
-            sx = x @ okf.T                  # sum of column i over rows where j is present
-            sxx = (x * x) @ okf.T
+            x -= (x.sum(axis=1) / okf.sum(axis=1))[:, None] * okf  # centre: well-conditioned sums
+            # one product gives, per pair (i, j) over rows where j has a value: Σx_i, Σx_i², and
+            # (okf rows) how many rows both have; x is 0 where i is missing
+            prod = np.concatenate((x, x * x, okf)) @ okf.T
+            sx, sxx, n = prod[:k], prod[k:2 * k], prod[2 * k:]
             sxy = x @ x.T
             cov = sxy - sx * sx.T / n
             var_i = sxx - sx * sx / n
@@ -577,7 +589,8 @@ def _num(x, digits=4) -> str:
 
 def _stats_lines(v: dict) -> list[str]:
     out = [f"count {v['count']:,}", f"missing {v['missing']:,} ({v['missing_pct']:.1f}%)",
-           f"distinct {v['distinct']:,}"]
+           f"distinct ≈{v['distinct']:,} (estimated)" if v.get("distinct_approx")
+           else f"distinct {v['distinct']:,}"]
     if v["kind"] == "numeric" and "mean" in v:
         q = v["quantiles"]
         out += [f"min {_num(v['min'])}  max {_num(v['max'])}",

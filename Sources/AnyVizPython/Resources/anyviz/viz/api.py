@@ -45,6 +45,16 @@ def _session_frames() -> dict:
             if isinstance(v, pd.DataFrame) and not k.startswith("_")}
 
 
+def split_frame(j) -> str:
+    """`%viz sales revenue by region`: a request that starts with a DataFrame's name charts that
+    frame (as `--df sales` would)."""
+    request = (_args(j).get("request") or "").strip()
+    first, _, rest = request.partition(" ")
+    if first and first in _session_frames():
+        return _reply({"frame": first, "request": rest.strip()})
+    return _reply({"frame": None, "request": request})
+
+
 def _resolve(name) -> tuple[str, pd.DataFrame]:
     frames = _session_frames()
     if not name:
