@@ -1,10 +1,17 @@
 """`%profile`: per-column and frame-level facts about a DataFrame, fast on millions of rows.
 
-Speed comes from doing each expensive thing once per column and vectorised: one hash pass
-(pyarrow `value_counts`, which also gives distinct counts and top values without sorting all
-groups), one float copy for moments, one partition for all quantiles, one histogram. Row
-duplicates use a single combined 64-bit row hash instead of comparing whole rows. Correlations
-on more than CORR_SAMPLE rows with missing values use a fixed random sample (said in the output).
+Speed comes from never sorting a big column and doing each pass once, vectorised:
+- integers (and dates/whole-number floats on a regular step) are counted with np.bincount:
+  exact distinct counts and top values in one pass;
+- other numbers under APPROX_MIN values are sorted once (everything exact); from APPROX_MIN up,
+  quantiles are still exact (a fine histogram locates the buckets holding the wanted ranks and
+  only those few values are partitioned), the histogram comes from the same fine histogram,
+  and the distinct count is *estimated* by linear counting (`distinct_approx: true`, shown
+  as "distinct ≈N (estimated)"); top values are the ones repeating in a sample, counted exactly;
+- text: one pyarrow dictionary encoding gives distinct, counts, top values and row codes.
+Row duplicates use one combined 64-bit row hash, skipped when a column is unique on every row.
+Correlations over more than CORR_SAMPLE rows use a fixed random sample (said in the output).
+Columns are profiled on a small thread pool (numpy/pyarrow release the GIL), text first.
 
 The same facts dict feeds the JSON, HTML (static, inline SVG, no JavaScript) and text outputs.
 """
@@ -312,8 +319,11 @@ def _numeric_stats(s: pd.Series, info: dict, out: _Col) -> None:
             counted = _int_summary(finite.astype(np.int64), out)  # whole numbers stored as float
         if not counted:
             out.distinct = _approx_distinct((v + 0.0).view(np.uint64))  # +0.0: -0.0 == 0.0
-            info["distinct_approx"] = True
-            _sampled_top(v, out)
+            if ints and out.distinct >= 0.99 * v.size:  # maybe an ID: worth one exact sort
+                _sorted_summary(np.sort(ivals), out)
+            else:
+                info["distinct_approx"] = True
+                _sampled_top(v, out)
         if finite.size == 0:
             return
         lo, hi = float(finite.min()), float(finite.max())

@@ -1,0 +1,107 @@
+"""%profile on frames big enough to take the no-sort paths (>= APPROX_MIN values): the facts a
+user sees must still match pandas (quantiles exactly), estimates must be labelled and close."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from anyviz.data import profile as prof
+
+N = prof.APPROX_MIN + 50_001  # odd, so quantile interpolation is exercised
+
+
+def var(facts, name):
+    return next(v for v in facts["variables"] if v["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def big():
+    r = np.random.default_rng(11)
+    df = pd.DataFrame({
+        "normal": r.normal(50, 10, N),
+        "skewed": r.lognormal(0, 3, N),           # most values crowd the lowest buckets
+        "rounded": np.round(r.normal(size=N), 2),  # floats with many repeats
+        "small_int": r.integers(-3, 40, N),
+        "wide_int": r.integers(0, 10**12, N) * 1000,  # huge range on a regular step
+        "whole_float": r.integers(0, 500, N).astype("float64"),
+        "daily": pd.Timestamp("2021-01-01") + pd.to_timedelta(r.integers(0, 900, N), unit="D"),
+        "stamp": pd.Timestamp("2021-01-01") + pd.to_timedelta(r.integers(0, 10**15, N), unit="ns"),
+    })
+    df.loc[r.random(N) < 0.1, "whole_float"] = np.nan
+    df.loc[r.random(N) < 0.05, "normal"] = np.nan
+    df.loc[:4, "rounded"] = 123.456  # a heavy hitter the sample must find
+    df.loc[5:9999, "rounded"] = 7.5
+    return df
+
+
+@pytest.fixture(scope="module")
+def facts(big):
+    return prof.profile_frame(big, name="big")
+
+
+@pytest.mark.parametrize("col", ["normal", "skewed", "rounded", "small_int", "wide_int", "whole_float"])
+def test_big_numeric_facts_match_pandas(big, facts, col):
+    v, s = var(facts, col), big[col]
+    assert v["count"] == s.count()
+    assert v["min"] == s.min() and v["max"] == s.max()
+    assert v["mean"] == pytest.approx(s.mean(), rel=1e-9)
+    assert v["std"] == pytest.approx(s.std(), rel=1e-9)
+    for q in prof.QUANTILES:
+        assert v["quantiles"][f"{int(q * 100)}%"] == pytest.approx(s.quantile(q), rel=1e-12, abs=1e-12)
+    counts = v["histogram"]["counts"]
+    assert len(counts) == prof.BINS and sum(counts) == s.count()
+    # the histogram agrees with numpy's on the same edges (ties at an edge may move one value)
+    expected, _ = np.histogram(s.dropna(), bins=np.asarray(v["histogram"]["edges"]))
+    assert np.abs(np.asarray(counts) - expected).sum() <= 2
+
+
+@pytest.mark.parametrize("col", ["small_int", "wide_int", "whole_float", "daily"])
+def test_countable_and_id_like_columns_are_exact(big, facts, col):
+    v, s = var(facts, col), big[col]
+    assert "distinct_approx" not in v
+    assert v["distinct"] == s.nunique()
+    vc = s.value_counts()
+    assert [t["count"] for t in v["top"]] == vc.iloc[:len(v["top"])].tolist()
+    assert vc.loc[pd.Timestamp(v["top"][0]["value"]) if col == "daily" else v["top"][0]["value"]] \
+        == v["top"][0]["count"]
+
+
+def test_high_cardinality_distinct_is_estimated_and_labelled(big, facts):
+    for col in ("normal", "skewed", "stamp"):
+        v, s = var(facts, col), big[col]
+        assert v["distinct_approx"] is True
+        assert v["distinct"] == pytest.approx(s.nunique(), rel=0.005)
+    text = prof.to_text(facts)
+    assert "distinct ≈" in text and "(estimated)" in text
+    assert "(estimated)" in prof.to_html(facts)
+
+
+def test_repeated_values_of_an_estimated_column_are_counted_exactly(big, facts):
+    v, s = var(facts, "rounded"), big["rounded"]
+    assert v["top"][0] == {"value": 7.5, "count": int((s == 7.5).sum())}
+    assert v["top"][0]["count"] >= 9995
+
+
+def test_duplicate_rows_on_big_frames():
+    r = np.random.default_rng(2)
+    df = pd.DataFrame({"a": r.integers(0, 50, N), "b": r.integers(0, 50, N),
+                       "c": np.round(r.random(N), 1)})
+    f = prof.profile_frame(df)
+    assert f["duplicate_rows"] == int(df.duplicated().sum()) > 0
+    df["id"] = np.arange(N)  # unique on every row: no duplicates possible
+    f = prof.profile_frame(df)
+    assert f["duplicate_rows"] == 0 and ("id", "likely_id") in {(a["column"], a["kind"])
+                                                                for a in f["alerts"]}
+
+
+def test_correlations_on_a_sample_are_said_and_close():
+    r = np.random.default_rng(5)
+    n = prof.CORR_SAMPLE * 2
+    x = r.normal(size=n)
+    df = pd.DataFrame({"x": x, "y": 0.6 * x + 0.8 * r.normal(size=n), "z": r.normal(size=n)})
+    df.loc[r.random(n) < 0.2, "y"] = np.nan
+    f = prof.profile_frame(df)
+    assert f["correlation_sample_rows"] == pytest.approx(prof.CORR_SAMPLE, rel=0.01)
+    top = f["correlations"][0]
+    assert {top["a"], top["b"]} == {"x", "y"}
+    assert top["r"] == pytest.approx(df["x"].corr(df["y"]), abs=0.01)
+    assert "on a sample of" in prof.to_html(f)
