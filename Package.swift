@@ -72,5 +72,8 @@ let package = Package(
         .testTarget(name: "AnyVizProtocolTests", dependencies: ["AnyVizProtocol"]),
         .testTarget(name: "AnyVizKernelTests", dependencies: ["AnyVizKernel", "AnyVizProtocol"]),
         .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
+        .testTarget(name: "AnyVizMagicsTests", dependencies: ["AnyVizMagics", "AnyVizPython",
+                                                            .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
     ]
 )
