@@ -136,9 +136,15 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
 
         # %customize: the same chart, retitled in place; the %customize cell shows no chart.
         _run_cell(driver, 3)
-        _wait(driver, _chart_js(2, f"return title === {NEW_TITLE!r}"), 30, "the new title")
+        problems = []  # user-visible defects, reported together at the end
+        try:
+            _wait(driver, _chart_js(2, f"return title === {NEW_TITLE!r}"), 15, "the new title")
+        except TimeoutError:
+            problems.append(f"after %customize the chart title is still "
+                            f"{_out(driver, 2, _CHART_STATE)['title']!r}, not {NEW_TITLE!r}: the "
+                            "update_display_data did not redraw the Plotly chart")
         chart = _out(driver, 2, _CHART_STATE)
-        assert chart["charts"] == 1 and chart["bars"] == 4 and chart["title"] == NEW_TITLE
+        assert chart["charts"] == 1 and chart["bars"] == 4
         assert chart["info"].strip() == f"title set to '{NEW_TITLE}'"
         assert driver.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 1
         assert _out(driver, 3, "return out.querySelectorAll('.js-plotly-plot').length") == 0
@@ -147,12 +153,13 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
         assert errors == 0, "a cell wrote to stderr"
         _shot(driver, 2, f"{app}-anyviz-customize.png")
 
-        assert prof["mime"] == "text/html", (
-            f"%profile is shown as {prof['mime']}, not as its HTML profile: the front end ranks "
-            "that MIME type above text/html (see the screenshot)")
-        assert prof["title"] and prof["names"] == COLUMNS
-        assert prof["svgs"] >= 1 and prof["bars"] >= 2
-        assert prof["scripts"] == 0
+        if prof["mime"] != "text/html":
+            problems.append(f"%profile is shown as {prof['mime']}, not as its HTML profile: the "
+                            "front end ranks that MIME type above text/html")
+        elif not (prof["title"] and prof["names"] == COLUMNS and prof["svgs"] >= 1
+                  and prof["bars"] >= 2 and prof["scripts"] == 0):
+            problems.append(f"%profile HTML is not as expected: {prof}")
+        assert not problems, "\n".join(problems)
     finally:
         try:
             driver.save_screenshot(os.path.join(SHOTS, f"{app}-anyviz-last.png"))

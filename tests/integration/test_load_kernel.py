@@ -219,10 +219,10 @@ def test_profile_bundle_over_the_wire(kc, corpus, name):
     run_ok(kc, f"%load {corpus[name]}")
     r = run_ok(kc, f"%profile {var}")
     (bundle,) = [m["content"] for m in r.of_type("display_data")]
-    assert set(bundle["data"]) == {"text/html", "application/json", "text/plain"}
+    assert set(bundle["data"]) == {"text/html", "application/vnd.anyviz.profile+json", "text/plain"}
     assert "<script" not in bundle["data"]["text/html"].lower()
     # jupyter_client's json.loads would accept NaN; re-serialising strictly proves there is none
-    facts = bundle["data"]["application/json"]
+    facts = bundle["data"]["application/vnd.anyviz.profile+json"]
     json.dumps(facts, allow_nan=False)
     assert f"Profile of {var}: 3 rows" in bundle["data"]["text/plain"]
     assert "missing" in bundle["data"]["text/plain"]

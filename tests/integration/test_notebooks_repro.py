@@ -11,7 +11,7 @@ else is, so any other difference fails):
   * uuids inside text/html (`<div id="anyviz-<32 hex>">` of each chart and the script that
     targets it): the DOM id must be unique in a page, so it is random too.
   * timings: "0.01 s" in %load / %frames / %profile text and HTML, and the "seconds" field of
-    %profile's application/json: wall-clock measurements.
+    %profile's JSON facts: wall-clock measurements.
 Not normalised, because they are deterministic for the same files in the same environment:
 memory figures ("74.8 KB in memory" comes from pandas' deep memory usage of identical data),
 execution counts, and temp-dir paths (the notebooks only use paths relative to their folder).
@@ -224,9 +224,9 @@ def test_data_notebook_loads_relative_paths_and_shows_relationships(runs):
 def test_data_notebook_profile_bundle(runs):
     nb, _ = runs["data"][0]
     (bundle,) = _bundles(_one(nb, "profile"))
-    assert set(bundle.data) == {"text/html", "application/json", "text/plain"}
+    assert set(bundle.data) == {"text/html", "application/vnd.anyviz.profile+json", "text/plain"}
     assert "<script" not in bundle.data["text/html"].lower()
-    facts = bundle.data["application/json"]
+    facts = bundle.data["application/vnd.anyviz.profile+json"]
     raw = json.dumps(facts)
     assert "NaN" not in raw and "Infinity" not in raw
     assert "Profile of orders: 1,500 rows x 6 columns" in bundle.data["text/plain"]

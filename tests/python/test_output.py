@@ -82,9 +82,13 @@ def test_show_figure_update_replaces_in_place(bridge):
     again = output.show_figure(fig, display_id=did, update=True, explanation="Renamed title")
     assert again == did
     updates = bridge.of_type("update_display_data")
+    # First a placeholder of another MIME type (JupyterLab's Plotly renderer ignores updates of
+    # a chart it already drew, plotly.py#3053), then the chart, then its explanation.
     assert updates[0]["transient"]["display_id"] == did
-    assert updates[0]["data"][output.PLOTLY_MIME]["layout"]["title"]["text"] == "Renamed"
-    assert updates[1]["transient"]["display_id"] == did + "-info"
+    assert list(updates[0]["data"]) == ["text/plain"]
+    assert updates[1]["transient"]["display_id"] == did
+    assert updates[1]["data"][output.PLOTLY_MIME]["layout"]["title"]["text"] == "Renamed"
+    assert updates[2]["transient"]["display_id"] == did + "-info"
 
 
 def test_user_figure_with_millions_of_points_is_reduced():

@@ -132,11 +132,11 @@ def test_magic_outputs_html_json_text(bridge, known):
     session.set_current_frame("known")
     magics.profile("")  # defaults to the current frame
     data = bridge.of_type("display_data")[-1]["data"]
-    assert set(data) == {"text/html", "application/json", "text/plain"}
+    assert set(data) == {"text/html", "application/vnd.anyviz.profile+json", "text/plain"}
     html = data["text/html"]
     assert "<script" not in html.lower() and "<svg" in html and "Profile of known" in html
     assert "javascript:" not in html.lower() and " on" + "load=" not in html
-    facts = data["application/json"]
+    facts = data["application/vnd.anyviz.profile+json"]
     json.dumps(facts, allow_nan=False)  # NaN free
     assert facts["duplicate_rows"] == 7 and var(facts, "y")["count"] == known["y"].count()
     assert "ALERT: const has a single value" in data["text/plain"]
@@ -145,7 +145,7 @@ def test_magic_outputs_html_json_text(bridge, known):
 def test_columns_option_and_errors(bridge, known):
     session.user_ns["known"] = known
     magics.profile("known --columns x,city")
-    facts = bridge.of_type("display_data")[-1]["data"]["application/json"]
+    facts = bridge.of_type("display_data")[-1]["data"]["application/vnd.anyviz.profile+json"]
     assert [v["name"] for v in facts["variables"]] == ["x", "city"]
     with pytest.raises(DataError, match="has no column\\(s\\) nope"):
         magics.profile("known --columns x,nope")
@@ -173,3 +173,16 @@ def test_edge_frames_do_not_crash():
     f = prof.profile_frame(allnan)
     json.dumps(f, allow_nan=False)
     assert var(f, "c")["distinct"] == 2 and var(f, "t")["kind"] == "datetime"
+
+
+def test_json_flag_adds_plain_application_json(bridge):
+    import pandas as pd
+
+    from anyviz import session
+    from anyviz.data import magics
+
+    session.user_ns["small"] = pd.DataFrame({"a": [1, 2, 2], "b": ["x", "y", "y"]})
+    magics.profile("small --json")
+    data = bridge.of_type("display_data")[-1]["data"]
+    assert data["application/json"] == data["application/vnd.anyviz.profile+json"]
+    assert "b" in data["text/plain"] and data["application/json"]

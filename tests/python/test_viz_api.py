@@ -160,7 +160,7 @@ def test_customize_without_chart_then_ok_then_unknown(frames, bridge):
     r = call(api.customize, instruction="set the title to Sales 2024")
     assert r["status"] == "ok", r["message"]
     assert r["display_id"] == first["display_id"]
-    upd = bridge.of_type("update_display_data")
+    upd = [u for u in bridge.of_type("update_display_data") if output.PLOTLY_MIME in u["data"]]
     assert upd[0]["transient"]["display_id"] == first["display_id"]
     assert upd[0]["data"][output.PLOTLY_MIME]["layout"]["title"]["text"] == "Sales 2024"
     last = call(api.last_chart)

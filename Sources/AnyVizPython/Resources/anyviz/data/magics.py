@@ -287,6 +287,9 @@ def load(line: str) -> None:
 # --------------------------------------------------------------------------- %profile
 
 
+PROFILE_MIME = "application/vnd.anyviz.profile+json"
+
+
 def profile(line: str) -> None:
     """%profile [NAME] [--columns a,b] — a data profile of a DataFrame.
 
@@ -295,7 +298,8 @@ def profile(line: str) -> None:
     rows, memory, strongest correlations, and alerts (constant column, likely ID, high
     cardinality, heavy skew, mostly missing, numbers or dates stored as text).
     NAME defaults to the current frame (the last one loaded). Output is static HTML (no
-    JavaScript), JSON with the same facts, and plain text.
+    JavaScript), JSON with the same facts (application/vnd.anyviz.profile+json; with --json
+    also application/json), and plain text.
     """
     import pandas as pd
 
@@ -304,9 +308,11 @@ def profile(line: str) -> None:
     tokens = _tokens(line, "profile")
     if _wants_help(tokens, profile):
         return
-    p = _Parser("profile", usage="%profile [NAME] [--columns a,b]")
+    p = _Parser("profile", usage="%profile [NAME] [--columns a,b] [--json]")
     p.add_argument("name", nargs="?")
     p.add_argument("--columns")
+    p.add_argument("--json", action="store_true",
+                   help="also publish the facts as application/json (front ends then show JSON)")
     args = p.parse_args(tokens)
     name = args.name or session.current_frame
     if name is None:
@@ -327,8 +333,13 @@ def profile(line: str) -> None:
                             f"{', '.join(map(str, df.columns[:30]))}"
                             + (" ..." if df.shape[1] > 30 else "") + ".")
     facts = prof.profile_frame(df, name=name, columns=columns)
-    iopub.display_data({"text/html": prof.to_html(facts), "application/json": facts,
-                        "text/plain": prof.to_text(facts)})
+    # JupyterLab and Notebook 7 would show a plain `application/json` as a JSON tree instead of
+    # the HTML profile, so the facts travel under AnyViz's own JSON type (kept in the notebook
+    # for tools, ignored by renderers); `--json` asks for plain application/json as well.
+    data = {"text/html": prof.to_html(facts), PROFILE_MIME: facts, "text/plain": prof.to_text(facts)}
+    if args.json:
+        data["application/json"] = facts
+    iopub.display_data(data)
 
 
 # --------------------------------------------------------------------------- %who, %frames, %drop

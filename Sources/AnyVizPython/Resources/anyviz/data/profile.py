@@ -129,11 +129,81 @@ def _sorted_summary(srt: np.ndarray, out: _Col) -> None:
     out.top, out.top_counts = srt[starts[idx]].tolist(), lengths[idx]
 
 
-def _text_summary(s: pd.Series, out: _Col) -> pa.Array:
-    """One dictionary encoding gives distinct values, counts, top values and row codes."""
+def _string_hashes(arr: pa.Array, max_words: int = 8) -> np.ndarray | None:
+    """A 64-bit hash of every string, read straight from the Arrow buffers 8 bytes at a time
+    (one vectorised gather per 8 bytes of the longest string); None for longer strings, where
+    dictionary encoding is cheaper. Nulls hash like the empty string: mask them separately."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    off_t = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    bufs, n = arr.buffers(), len(arr)
+    offsets = np.frombuffer(bufs[1], dtype=off_t, count=n + 1, offset=arr.offset * off_t.itemsize)
+    starts = offsets[:-1].astype(np.int64)
+    lens = np.diff(offsets).astype(np.int64)
+    maxlen = int(lens.max()) if n else 0
+    if maxlen > 8 * max_words:
+        return None
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    pad = np.zeros(data.size + 8, dtype=np.uint8)  # 8-byte loads at the last string stay in bounds
+    pad[:data.size] = data
+    words = np.ndarray(shape=(data.size + 1,), dtype="<u8", buffer=pad, strides=(1,))  # unaligned
+    h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(0, maxlen, 8):
+        w = words[starts + j]
+        rem = lens - j
+        if (rem < 8).any():  # keep only the string's own bytes of this word
+            bits = (np.clip(rem, 0, 8) * 8).astype(np.uint64)
+            w &= np.where(bits >= 64, np.uint64(0xFFFFFFFFFFFFFFFF),
+                          (np.uint64(1) << np.minimum(bits, np.uint64(63))) - np.uint64(1))
+        h ^= w
+        _mix_inplace(h)
+    return h
+
+
+def _hashed_text_summary(arr: pa.Array, info: dict, out: _Col) -> bool:
+    """High-cardinality text on APPROX_MIN+ rows without a hash table over all values: per-row
+    string hashes give the distinct estimate (exact when every value looks unique, to confirm
+    an ID), duplicate-row codes, and exact counts of the values that repeat in a sample."""
+    if len(arr) < APPROX_MIN:
+        return False
+    sample = arr.take(pa.array(np.arange(0, len(arr), max(1, len(arr) // 20_000))))
+    if len(pc.unique(sample.drop_null())) < 0.5 * max(1, len(sample) - sample.null_count):
+        return False  # few distinct values: dictionary encoding is cheap and exact
+    h = _string_hashes(arr)
+    if h is None:
+        return False
+    valid = None
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        h[~valid] = np.uint64(0x5BD1E995)  # one code for every null
+    present = h if valid is None else h[valid]
+    est = _approx_distinct(present)
+    if est >= 0.99 * present.size:  # maybe an ID: confirm exactly (64-bit hashes)
+        out.distinct = int(pd.Index(present).nunique())
+    else:
+        out.distinct = est
+        info["distinct_approx"] = True
+    vc = pc.value_counts(sample.drop_null())
+    cnt = vc.field("counts").to_numpy()
+    cand = vc.field("values").filter(pa.array(cnt > 1))
+    if len(cand):
+        cand = cand.take(pa.array(np.argsort(-cnt[cnt > 1], kind="stable")[: 2 * TOP_N]))
+        exact = np.array([np.count_nonzero(present == c) for c in _string_hashes(cand.cast(arr.type))])
+        idx = _top_from_counts(exact)
+        out.top, out.top_counts = cand.take(pa.array(idx)).to_pylist(), exact[idx]
+    out.codes = h
+    out.sample = pc.unique(sample.drop_null()).slice(0, 500).to_pylist()
+    return True
+
+
+def _text_summary(s: pd.Series, out: _Col, info: dict) -> pa.Array:
+    """One dictionary encoding gives distinct values, counts, top values and row codes
+    (big high-cardinality columns: hashed instead, see _hashed_text_summary)."""
     arr = _arrow(s)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if _hashed_text_summary(arr, info, out):
+        return arr
     enc = pc.dictionary_encode(arr)
     indices = enc.indices.to_numpy(zero_copy_only=False)
     if enc.indices.null_count:
@@ -337,11 +407,11 @@ def _numeric_stats(s: pd.Series, info: dict, out: _Col) -> None:
     n = finite.size
     mean = float(finite.mean())
     d = finite - mean
-    m2 = float(np.dot(d, d))
+    m2 = float(np.einsum("i,i->", d, d))  # einsum, not np.dot: no BLAS threads to wake
     std = math.sqrt(m2 / (n - 1)) if n > 1 else None
     skew = None
     if n > 2 and m2 > 0:
-        m3 = float(np.dot(d * d, d))
+        m3 = float(np.einsum("i,i,i->", d, d, d))
         g1 = (m3 / n) / (m2 / n) ** 1.5
         skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)  # pandas' adjusted Fisher-Pearson
     info.update(min=_f(lo), max=_f(hi), mean=_f(mean), std=_f(std), skew=_f(skew),
@@ -436,7 +506,7 @@ def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
         out.codes = s.cat.codes.to_numpy().astype(np.int64).astype(np.uint64)
         out.sample = [str(x) for x in vc.index[:500]]
     else:
-        arr = _text_summary(s, out)
+        arr = _text_summary(s, out, info)
         _text_stats(arr, info)
     codes.append(out.codes)
     distinct, top, top_counts = out.distinct, out.top, out.top_counts
@@ -499,8 +569,8 @@ def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
         return [], None
     rows, sampled, take = len(df), None, None
     if rows > CORR_SAMPLE:  # Bernoulli sample: cheap, in row order, ~CORR_SAMPLE rows
-        take = np.random.default_rng(0).random(rows) < CORR_SAMPLE / rows
-        sampled = int(np.count_nonzero(take))
+        take = np.flatnonzero(np.random.default_rng(0).random(rows) < CORR_SAMPLE / rows)
+        sampled = int(take.size)  # (row indices: gathering by index beats a boolean mask 5x)
     mat = np.empty((len(cols), rows if take is None else sampled))  # one row per column
     for i, c in enumerate(cols):
         a = df[c].to_numpy(dtype="float64", na_value=np.nan)
@@ -515,10 +585,16 @@ def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
             okf = ok.astype("float64")
             x = np.where(ok, mat, 0.0)
             x -= (x.sum(axis=1) / okf.sum(axis=1))[:, None] * okf  # centre: well-conditioned sums
-            # one product gives, per pair (i, j) over rows where j has a value: Σx_i, Σx_i², and
-            # (okf rows) how many rows both have; x is 0 where i is missing
-            prod = np.concatenate((x, x * x, okf)) @ okf.T
-            sx, sxx, n = prod[:k], prod[k:2 * k], prod[2 * k:]
+            # per pair (i, j), over rows where j has a value (x is 0 where i is missing): Σx_i,
+            # Σx_i² and how many rows both have. For a complete column j these are column i's
+            # plain totals; only columns with gaps (usually few) need a product over the rows.
+            xx = x * x
+            sx = np.repeat(x.sum(axis=1)[:, None], k, axis=1)
+            sxx = np.repeat(xx.sum(axis=1)[:, None], k, axis=1)
+            n = np.repeat(okf.sum(axis=1)[:, None], k, axis=1)
+            gaps = np.flatnonzero(~ok.all(axis=1))
+            okg = okf[gaps]
+            sx[:, gaps], sxx[:, gaps], n[:, gaps] = x @ okg.T, xx @ okg.T, okf @ okg.T
             sxy = x @ x.T
             cov = sxy - sx * sx.T / n
             var_i = sxx - sx * sx / n
@@ -550,17 +626,25 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
         return info, col_alerts, col_codes
 
     items = list(df.items())
+    # Correlations need only the numeric columns, not their stats: constant ones give no finite
+    # r and drop out, so they can run alongside the columns instead of after them.
+    num_cols = [c for c, s in items if _kind(s) == "numeric"] if df.columns.is_unique else []
     workers = min(4, os.cpu_count() or 1, max(1, len(items)))
     if workers > 1 and rows >= 50_000:
         # Text (hashing) is the slowest per column: start it first so the cores finish together.
         order = sorted(range(len(items)), key=lambda i: _kind(items[i][1]) != "text")
         with ThreadPoolExecutor(workers, thread_name_prefix="anyviz-profile") as pool:
+            corr_job = pool.submit(_correlations, df, num_cols)
             done = dict(zip(order, pool.map(one, [items[i] for i in order])))
+            corr, sampled = corr_job.result()
         results = [done[i] for i in range(len(items))]
     else:
         results = [one(it) for it in items]
+        corr, sampled = _correlations(df, num_cols)
+    if not corr:
+        sampled = None
     variables, codes = [], []
-    for info, col_alerts, col_codes in results:  # pool.map keeps column order
+    for info, col_alerts, col_codes in results:  # in column order
         variables.append(info)
         alerts.extend(col_alerts)
         codes.extend(col_codes)
@@ -569,9 +653,6 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
     if dups:
         alerts.insert(0, {"column": None, "kind": "duplicates",
                           "message": f"{dups:,} duplicate rows ({100 * dups / rows:.1f}%)"})
-    num_cols = [v["name"] for v in variables if v["kind"] == "numeric"
-                and v["distinct"] > 1] if df.columns.is_unique else []
-    corr, sampled = _correlations(df, [c for c in df.columns if str(c) in num_cols])
     return {
         "name": name, "rows": rows, "columns": int(df.shape[1]),
         "memory_bytes": int(df.memory_usage(index=True, deep=True).sum()),

@@ -235,6 +235,10 @@ def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=Non
     return reply, result
 
 
+#: Whether the last chart asked for a PNG (`%viz --static`): its %customize updates keep it.
+_last_static = [False]
+
+
 def _remember(name, code, display_id, request, figure, columns):
     _last.clear()
     _last.update(base_code=code, code=code, frame=name, display_id=display_id,
@@ -250,6 +254,7 @@ def render(j) -> str:
                                   note=args.get("note"), display_id=args.get("display_id"),
                                   update=bool(args.get("update")), static=args.get("static"))
     if reply["status"] == "ok":
+        _last_static[0] = bool(args.get("static"))
         if args.get("source") == "customize" and _last.get("frame") == name:
             _last.update(code=code, display_id=reply["display_id"], figure=result.figure)
         else:
@@ -341,7 +346,8 @@ def customize(j) -> str:
     name, df = _resolve(_last["frame"])
     code = _last["code"] + "\n" + edit.code
     reply, result = _run_and_show(name, df, code, explanation=edit.description,
-                                  display_id=_last["display_id"], update=True)
+                                  display_id=_last["display_id"], update=True,
+                                  static=_last_static[0])
     if reply["status"] != "ok":
         reply.update(code=code, status=reply["status"],
                      message=f"Could not apply {instruction!r}: {reply['message']}")
@@ -385,7 +391,7 @@ def apply_custom_code(j) -> str:
     name, df = _resolve(_last["frame"])
     code = args.get("code") or ""
     reply, result = _run_and_show(name, df, code, display_id=_last["display_id"], update=True,
-                                  explanation=args.get("explanation"))
+                                  explanation=args.get("explanation"), static=_last_static[0])
     if reply["status"] == "ok":
         _last["history"].append({"instruction": args.get("instruction"), "code": code,
                                  "full": True})

@@ -214,6 +214,12 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
         except StaticImageError as exc:
             note = f"{str(note).strip()} " if note else ""
             note += f"No static image attached: {exc}"
+    if update:
+        # JupyterLab's Plotly renderer ignores an update of a chart it already drew
+        # (plotly.py#3053): replacing the output with a different MIME type first makes the
+        # front end build a fresh renderer for the updated figure.
+        iopub.display_data({"text/plain": "Updating the chart…"}, {}, display_id=display_id,
+                           update=True)
     iopub.display_data(data, metadata, display_id=display_id, update=update)
     md = _info_markdown(explanation, note, alternatives)
     if md:
