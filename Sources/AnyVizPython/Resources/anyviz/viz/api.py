@@ -345,14 +345,17 @@ def customize(j) -> str:
                        "message": f"Could not apply {instruction!r} offline. " + _OFFLINE_HELP})
     name, df = _resolve(_last["frame"])
     code = _last["code"] + "\n" + edit.code
-    reply, result = _run_and_show(name, df, code, explanation=edit.description,
-                                  display_id=_last["display_id"], update=True,
-                                  static=_last_static[0])
+    done = [h["description"] for h in _last["history"] if h.get("description")]
+    explanation = "Customized: " + "; ".join(done + [edit.description]) + "."
+    reply, result = _run_and_show(name, df, code, explanation=explanation,
+                                  note=args.get("note"), display_id=_last["display_id"],
+                                  update=True, static=_last_static[0])
     if reply["status"] != "ok":
         reply.update(code=code, status=reply["status"],
                      message=f"Could not apply {instruction!r}: {reply['message']}")
         return _reply(reply)
-    _last["history"].append({"instruction": instruction, "code": edit.code})
+    _last["history"].append({"instruction": instruction, "code": edit.code,
+                             "description": edit.description})
     _last.update(code=code, figure=result.figure)
     return _reply({"status": "ok", "message": edit.description, "display_id": reply["display_id"],
                    "code": code})
