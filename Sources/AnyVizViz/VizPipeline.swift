@@ -84,61 +84,74 @@ public final class VizPipeline: @unchecked Sendable {
         metrics.requests.increment()
         let context = try api("context", ["frame": request.frame.map(JSONValue.string) ?? .null])
         let frame = context["frame"]?.stringValue ?? "df"
-        var fallbackNote: String?
-        var llmCalls = 0
-
-        if let provider = settings.provider {
-            let config = settings.current
-            let key = cacheKey(config: config, request: request, context: context)
-            if request.useCache, let cached = try? api("cache_get", ["key": .string(key)]), cached["hit"] == true,
-               let text = cached["value"]?.stringValue, let reply = try? ChartReply.parse(text) {
-                metrics.cacheHits.increment()
-                let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: nil)
-                if shown["status"] == "ok" {
-                    metrics.fallback("cache").increment()
-                    return VizOutcome(level: .cache, code: reply.code, displayID: shown["display_id"]?.stringValue,
-                                      explanation: reply.explanation, llmCalls: 0)
-                }
-            } else if request.useCache {
-                metrics.cacheMisses.increment()
-            }
-            var messages = PromptBuilder.chartMessages(summary: context["summary"]?.stringValue ?? "", request: request.text, hints: request.hints)
-            var lastError = ""
-            for round in 0...VizPipeline.maxRepairs {
-                let text: String
-                do {
-                    text = try callLLM(provider, messages)
-                    llmCalls += 1
-                } catch let error as LLMError {
-                    if case .cancelled = error { throw VizInterrupted() }
-                    metrics.errors(error.kind).increment()
-                    fallbackNote = "The LLM could not be used (\(error.userMessage)); the built-in planner made this chart."
-                    break
-                }
-                let reply: ChartReply
-                do {
-                    reply = try ChartReply.parse(text)
-                } catch {
-                    lastError = "the reply had no code (\((error as? LLMError)?.userMessage ?? "\(error)"))"
-                    messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
-                    fallbackNote = "The LLM's reply had no usable code \(round + 1) time(s) (\(lastError)); the built-in planner made this chart."
-                    continue
-                }
-                let note = round > 0 ? "Repaired after \(round) failed attempt(s): \(lastError)" : nil
-                let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: note)
-                if shown["status"] == "ok" {
-                    _ = try? api("cache_put", ["key": .string(key), "value": .string(reply.jsonText)])
-                    metrics.fallback("llm").increment()
-                    return VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
-                                      explanation: reply.explanation, llmCalls: llmCalls)
-                }
-                lastError = shown["message"]?.stringValue ?? "unknown error"
-                metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
-                messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
-                fallbackNote = "The LLM's code failed \(round + 1) time(s) (last error: \(lastError)); the built-in planner made this chart."
-            }
+        guard let provider = settings.provider else {
+            return try fallback(frame: frame, request: request, note: nil, llmCalls: 0)
         }
-        return try fallback(frame: frame, request: request, note: fallbackNote, llmCalls: llmCalls)
+        let key = cacheKey(config: settings.current, request: request, context: context)
+        if request.useCache, let outcome = try cachedChart(key: key, frame: frame, request: request) {
+            return outcome
+        }
+        let attempt = try llmChart(provider, key: key, frame: frame, request: request, summary: context["summary"]?.stringValue ?? "")
+        if let outcome = attempt.outcome { return outcome }
+        return try fallback(frame: frame, request: request, note: attempt.note, llmCalls: attempt.calls)
+    }
+
+    /// A cached LLM answer for this exact request, schema and data, shown again (no HTTP call).
+    func cachedChart(key: String, frame: String, request: VizRequest) throws -> VizOutcome? {
+        guard let cached = try? api("cache_get", ["key": .string(key)]), cached["hit"] == true,
+              let text = cached["value"]?.stringValue, let reply = try? ChartReply.parse(text) else {
+            metrics.cacheMisses.increment()
+            return nil
+        }
+        metrics.cacheHits.increment()
+        let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: nil)
+        guard shown["status"] == "ok" else { return nil }
+        metrics.fallback("cache").increment()
+        return VizOutcome(level: .cache, code: reply.code, displayID: shown["display_id"]?.stringValue,
+                          explanation: reply.explanation, llmCalls: 0)
+    }
+
+    /// Asks the LLM, runs its code under the guard, and on failure sends the error back for a
+    /// repair (at most `maxRepairs` times). Without a chart, `note` says why for the fallback.
+    func llmChart(_ provider: LLMProvider, key: String, frame: String, request: VizRequest,
+                  summary: String) throws -> (outcome: VizOutcome?, note: String?, calls: Int) {
+        var messages = PromptBuilder.chartMessages(summary: summary, request: request.text, hints: request.hints)
+        var lastError = ""
+        var note: String?
+        var calls = 0
+        for round in 0...VizPipeline.maxRepairs {
+            let text: String
+            do {
+                text = try callLLM(provider, messages)
+                calls += 1
+            } catch let error as LLMError {
+                if case .cancelled = error { throw VizInterrupted() }
+                metrics.errors(error.kind).increment()
+                return (nil, "The LLM could not be used (\(error.userMessage)); the built-in planner made this chart.", calls)
+            }
+            let reply: ChartReply
+            do {
+                reply = try ChartReply.parse(text)
+            } catch {
+                lastError = (error as? LLMError)?.userMessage ?? "the reply had no code"
+                messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+                note = "The LLM's reply was unusable \(round + 1) time(s) (\(lastError)); the built-in planner made this chart."
+                continue
+            }
+            let repaired = round > 0 ? "Repaired after \(round) failed attempt(s): \(lastError)" : nil
+            let shown = try render(frame: frame, reply: reply, source: "llm", request: request, note: repaired)
+            if shown["status"] == "ok" {
+                _ = try? api("cache_put", ["key": .string(key), "value": .string(reply.jsonText)])
+                metrics.fallback("llm").increment()
+                return (VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
+                                   explanation: reply.explanation, llmCalls: calls), nil, calls)
+            }
+            lastError = shown["message"]?.stringValue ?? "unknown error"
+            metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
+            messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+            note = "The LLM's code failed \(round + 1) time(s) (last error: \(lastError)); the built-in planner made this chart."
+        }
+        return (nil, note, calls)
     }
 
     /// Planner chart → simpler chart → table → message: `%viz` always shows something.
