@@ -24,10 +24,21 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESOURCES = os.path.join(ROOT, "Sources", "AnyVizPython", "Resources")
 
+# Peak memory is this process's own VmHWM and the baseline its VmRSS after imports.
+# ru_maxrss is NOT used: Linux carries the parent's peak RSS across fork+exec into the child's
+# ru_maxrss, so after make_csv() (~200 MB in the parent) the "import baseline" read 216 MB
+# and the "above baseline" ratio came out ~1.1x too low.
 PRELUDE = textwrap.dedent("""
-    import json, os, resource, sys, time, types
+    import json, os, sys, time, types
+    def _status(key):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
     def rss_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return _status("VmHWM")
+    def now_mb():
+        return _status("VmRSS")
 """)
 
 FAKE_BRIDGE = textwrap.dedent(f"""
@@ -44,7 +55,7 @@ CONTENDERS = {
         import pandas, pyarrow
         from anyviz.data import magics
         from anyviz import session
-        base = rss_mb()
+        base = now_mb()
         t = time.perf_counter()
         magics.load(PATH + " as df --no-progress")
         secs = time.perf_counter() - t
@@ -52,14 +63,14 @@ CONTENDERS = {
     """),
     "pandas.read_csv(parse_dates)": textwrap.dedent("""
         import pandas as pd
-        base = rss_mb()
+        base = now_mb()
         t = time.perf_counter()
         df = pd.read_csv(PATH, parse_dates=["date"])
         secs = time.perf_counter() - t
     """),
     "pyarrow read_csv().to_pandas()": textwrap.dedent("""
         import pandas, pyarrow.csv as pc
-        base = rss_mb()
+        base = now_mb()
         t = time.perf_counter()
         df = pc.read_csv(PATH).to_pandas()
         secs = time.perf_counter() - t
@@ -149,7 +160,7 @@ def bench_profile(rows: int, ydata_python: str | None) -> None:
         df = make({rows})
         for c in ("cat0", "cat1", "cat2", "text", "numtext"):
             df[c] = df[c].astype("str")
-        base = rss_mb()
+        base = now_mb()
         t = time.perf_counter()
         html = prof.to_html(prof.profile_frame(df, name="df"))
         secs = time.perf_counter() - t
@@ -163,7 +174,7 @@ def bench_profile(rows: int, ydata_python: str | None) -> None:
             import warnings; warnings.filterwarnings("ignore")
             from ydata_profiling import ProfileReport
             df = make({rows})
-            base = rss_mb()
+            base = now_mb()
             t = time.perf_counter()
             html = ProfileReport(df, minimal=True, progress_bar=False).to_html()
             secs = time.perf_counter() - t

@@ -105,3 +105,25 @@ def test_correlations_on_a_sample_are_said_and_close():
     assert {top["a"], top["b"]} == {"x", "y"}
     assert top["r"] == pytest.approx(df["x"].corr(df["y"]), abs=0.01)
     assert "on a sample of" in prof.to_html(f)
+
+
+def test_big_text_columns_hashed_not_encoded():
+    r = np.random.default_rng(9)
+    n = prof.APPROX_MIN + 10_000
+    ids = pd.array([f"user{i}@example.org" for i in r.permutation(n)], dtype="str")
+    codes = pd.array(r.integers(0, n, n).astype(str), dtype="str")  # numbers stored as text
+    codes[:3000] = "77777"  # a value repeated often enough for any sample
+    codes[5:9] = None
+    df = pd.DataFrame({"email": ids, "code": codes})
+    f = prof.profile_frame(df)
+    email, code = var(f, "email"), var(f, "code")
+    assert email["distinct"] == n and "distinct_approx" not in email  # confirmed exactly
+    kinds = {(a["column"], a["kind"]) for a in f["alerts"]}
+    assert ("email", "likely_id") in kinds and ("code", "numbers_as_text") in kinds
+    assert code["distinct_approx"] is True
+    assert code["distinct"] == pytest.approx(df["code"].nunique(), rel=0.005)
+    assert code["missing"] == 4
+    assert code["top"][0] == {"value": "77777", "count": int((df["code"] == "77777").sum())}
+    lengths = df["code"].dropna().str.len()
+    assert (code["length_min"], code["length_max"]) == (lengths.min(), lengths.max())
+    assert f["duplicate_rows"] == 0

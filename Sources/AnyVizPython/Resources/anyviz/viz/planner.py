@@ -542,7 +542,7 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
     spec.rows = len(data)
     if need_agg and spec.chart in ("bar", "line", "area", "pie"):
         keys = [k for k in (spec.x, spec.color, spec.facet) if k]
-        dup = bool(data.duplicated(subset=keys).any()) if keys else True
+        dup = _has_duplicates(data, keys) if keys else True
         if spec.agg is None and spec.y is not None:
             if dup or spec.chart == "pie":
                 ys = spec.y if isinstance(spec.y, list) else [spec.y]
@@ -572,8 +572,38 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
             ctx.why.append(f"{'top' if spec.top[1] == 'desc' else 'bottom'} {spec.top[0]} {spec.x}")
         if spec.color and spec.chart == "bar" and spec.barmode is None:
             spec.barmode = "stack" if spec.agg in ("sum", "count", "nunique") else "group"
+    _plan_reduction(spec, ctx)
     spec.title = _title(spec)
     return spec
+
+
+def _has_duplicates(data, keys: list) -> bool:
+    """Whether any two rows share the key values, without hashing millions of rows when it
+    can be avoided (a hash pass over 10M timestamps takes ~1 s): a sorted single key has
+    duplicates only next to each other, and a repeat inside a sample is a repeat in the whole."""
+    if len(keys) == 1:
+        s = data[keys[0]]
+        if len(s) > 1 and (s.is_monotonic_increasing or s.is_monotonic_decreasing):
+            a = s.to_numpy()
+            return bool((a[1:] == a[:-1]).any())
+    if len(data) > 200_000 and data[keys].iloc[:: len(data) // 100_000].duplicated().any():
+        return True
+    return bool(data.duplicated(subset=keys).any())
+
+
+def _plan_reduction(spec: Spec, ctx: _Ctx) -> None:
+    """A raw line/area over more than ANYVIZ_REDUCE_ROWS rows is shrunk in the generated code
+    (each slice's extremes, see plan_code._extremes_lines) so px never handles millions of
+    rows; the plotted peaks and dips are the data's own."""
+    from .reduce import settings
+
+    max_points, reduce_rows = settings()
+    ys = spec.y if isinstance(spec.y, list) else [spec.y]
+    if spec.chart in ("line", "area") and spec.agg is None and spec.y is not None and \
+            spec.rows > reduce_rows and all(ctx.kind(c) == "quantitative" for c in ys):
+        spec.reduce_points = max_points
+        ctx.why.append(f"{spec.rows:,} rows: each line keeps the first, last, lowest and highest "
+                       f"point of {max_points:,} slices, so every peak and dip is drawn")
 
 
 def _single_value(spec: Spec, p, ctx) -> Spec:
