@@ -697,7 +697,7 @@ def _stats_lines(v: dict) -> list[str]:
     return out
 
 
-_CSS_TD = "border-top:1px solid #e5e5e5;padding:4px 8px;vertical-align:top;font-size:12px"
+_CSS_TD = "border-top:1px solid #e5e5e5;padding:4px 8px;vertical-align:top;font-size:12px;text-align:left"
 
 
 def to_html(facts: dict) -> str:
