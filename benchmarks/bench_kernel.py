@@ -103,6 +103,8 @@ class RawWire:
                        "hb_port": self.ports[4], "ip": "127.0.0.1", "key": key,
                        "transport": "tcp", "signature_scheme": "hmac-sha256"}, f)
         self.argv = [a.replace("{connection_file}", self.connection_file) for a in spec.argv]
+        if self.argv and self.argv[0] in ("python", "python3"):
+            self.argv[0] = sys.executable  # as jupyter_client does for the native kernel
         self.env = {**os.environ, **spec.env}
         self.session = Session(key=key.encode())
         self.context = zmq.Context()

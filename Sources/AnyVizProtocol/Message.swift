@@ -5,6 +5,26 @@ public enum Channel: String, Sendable, CaseIterable {
     case shell, control, stdin, iopub
 }
 
+/// Fresh message ids: a random 128-bit prefix per process and a counter, like ipykernel's. Unique
+/// for every message (jupyter_client rejects a repeated signature) without the file reads that
+/// Foundation's `UUID()` costs on Linux for each id.
+public enum MessageID {
+    private static let prefix: String = {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16) }.joined(separator: "-")
+    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var counter: UInt64 = 0
+
+    public static func next() -> String {
+        let n = lock.withLock { () -> UInt64 in
+            counter &+= 1
+            return counter
+        }
+        return "\(prefix)_\(n)"
+    }
+}
+
 /// A message header as the messaging spec requires it (all fields always present).
 public struct Header: Codable, Sendable, Equatable {
     public var msgID: String
@@ -22,7 +42,7 @@ public struct Header: Codable, Sendable, Equatable {
         case msgID = "msg_id", session, username, date, msgType = "msg_type", version
     }
 
-    public init(msgID: String = UUID().uuidString.lowercased(), session: String, username: String = "anyviz",
+    public init(msgID: String = MessageID.next(), session: String, username: String = "anyviz",
                 date: String = Header.timestamp(), msgType: String, version: String = Header.protocolVersion) {
         self.msgID = msgID
         self.session = session
