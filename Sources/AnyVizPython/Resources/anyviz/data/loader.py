@@ -165,8 +165,8 @@ class _ReturningPool:
     pyarrow's default pool (mimalloc) keeps freed pages: the threaded CSV reader's transient
     blocks (raw text waiting to be parsed, parsed fields waiting to be converted; together
     about the file's size) stay resident after they are freed, and the peak RSS of %load was
-    ~3.7x the file. jemalloc with decay 0 hands them back to the OS at once: same speed,
-    peak ~2.7x (benchmarks/bench_load_profile.py). The loaded arrays keep a reference to
+    ~4x the file above the baseline. jemalloc with decay 0 hands them back to the OS at once:
+    peak ~2.7x, for ~0.05-0.1 s more per 100 MB (benchmarks/bench_load_profile.py). The loaded arrays keep a reference to
     their pool, so restoring the default afterwards is safe. Without jemalloc in the pyarrow
     build this does nothing.
     """
