@@ -82,11 +82,14 @@ public final class VizPipeline: @unchecked Sendable {
 
     public func viz(_ request: VizRequest) throws -> VizOutcome {
         metrics.requests.increment()
-        let context = try api("context", ["frame": request.frame.map(JSONValue.string) ?? .null])
-        let frame = context["frame"]?.stringValue ?? "df"
+        let frameArgument = request.frame.map(JSONValue.string) ?? .null
         guard let provider = settings.provider else {
+            // Offline: the planner reads the frame itself; no prompt summary to compute.
+            let frame = try api("context", ["frame": frameArgument, "light": true])["frame"]?.stringValue ?? "df"
             return try fallback(frame: frame, request: request, note: nil, llmCalls: 0)
         }
+        let context = try api("context", ["frame": frameArgument])
+        let frame = context["frame"]?.stringValue ?? "df"
         let key = cacheKey(config: settings.current, request: request, context: context)
         if request.useCache, let outcome = try cachedChart(key: key, frame: frame, request: request) {
             return outcome

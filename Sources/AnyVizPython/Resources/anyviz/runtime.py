@@ -372,7 +372,27 @@ def execute(request_json: str) -> str:
         reply = _execute(json.loads(request_json))
     except BaseException as exc:  # e.g. an interrupt landing in the runtime itself
         reply = _error_reply(exc)
+    _warm_chart_sandbox()
     return jsonutil.dumps(reply)
+
+
+_sandbox_started = False
+
+
+def _warm_chart_sandbox() -> None:
+    """Once the session works with pandas, start the chart sandbox's worker process in the
+    background (it imports pandas and plotly, ~1.5 s), so the first %viz does not wait for it.
+    Before that, nothing is started: a kernel used without data stays light."""
+    global _sandbox_started
+    if _sandbox_started or "pandas" not in sys.modules:
+        return
+    _sandbox_started = True
+    try:
+        from .viz import guard
+
+        guard.get_guard().start()
+    except Exception:  # never let warming up disturb a cell; %viz starts it when needed
+        pass
 
 
 # --- completion, inspection, is_complete -------------------------------------------------------

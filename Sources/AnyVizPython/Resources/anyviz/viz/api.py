@@ -108,9 +108,10 @@ def _fmt(v) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def _column_summary(name, s: pd.Series, kind: str, distinct: int) -> str:
+def _column_summary(name, s: pd.Series, kind: str, distinct: int, exact: bool = True) -> str:
     missing = int(s.isna().sum())
-    head = f"- {name} ({s.dtype}, {kind}): missing {missing}, distinct {distinct}"
+    shown = f"{distinct}" if exact else f">= {distinct}"
+    head = f"- {name} ({s.dtype}, {kind}): missing {missing}, distinct {shown}"
     nonnull = s.dropna()
     if kind == "quantitative" and len(nonnull):
         num = nonnull.astype("float64")
@@ -151,22 +152,35 @@ def _relationships(name: str, df: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------ context / plan
+#: Above this many rows the prompt's statistics come from an evenly spread sample: exact
+#: distinct counts of 10M-row columns cost seconds and the LLM needs the shape of the data only.
+_SAMPLE_ROWS = 200_000
+_EXACT_DISTINCT_ROWS = 1_000_000
+
+
 def context(j) -> str:
     args = _args(j)
     name, df = _resolve(args.get("frame"))
+    if args.get("light"):  # the offline planner needs the frame, not a prompt
+        return _reply({"frame": name, "rows": int(len(df))})
     columns = []
-    lines = [f"DataFrame `df` (session name {name!r}): {len(df):,} rows x {df.shape[1]} columns"]
-    sample = df if len(df) <= 200_000 else df.iloc[_sample_positions(len(df), 200_000)]
+    sampled = len(df) > _SAMPLE_ROWS
+    sample = df.iloc[_sample_positions(len(df), _SAMPLE_ROWS)] if sampled else df
+    lines = [f"DataFrame `df` (session name {name!r}): {len(df):,} rows x {df.shape[1]} columns"
+             + (f" (statistics below from an evenly spread sample of {len(sample):,} rows)"
+                if sampled else "")]
     for col in df.columns:
         s = df[col]
         kind = _kind(s)
+        exact = len(df) <= _EXACT_DISTINCT_ROWS
+        counted = s if exact else sample[col]
         try:
-            distinct = int(s.nunique(dropna=True))
+            distinct = int(counted.nunique(dropna=True))
         except TypeError:
-            distinct = int(s.astype(str).nunique())
+            distinct = int(counted.astype(str).nunique())
         columns.append({"name": str(col), "dtype": str(s.dtype), "kind": kind,
-                        "distinct": distinct})
-        lines.append(_column_summary(col, sample[col], kind, distinct))
+                        "distinct": distinct, "distinct_exact": exact})
+        lines.append(_column_summary(col, sample[col], kind, distinct, exact))
     rel = _relationships(name, df)
     if rel:
         lines.append("Relationships: " + "; ".join(rel))
