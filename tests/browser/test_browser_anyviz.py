@@ -145,7 +145,7 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
                             "update_display_data did not redraw the Plotly chart")
         chart = _out(driver, 2, _CHART_STATE)
         assert chart["charts"] == 1 and chart["bars"] == 4
-        assert chart["info"].strip() == f"title set to '{NEW_TITLE}'"
+        assert chart["info"].strip() == f"Customized: title set to '{NEW_TITLE}'."
         assert driver.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 1
         assert _out(driver, 3, "return out.querySelectorAll('.js-plotly-plot').length") == 0
         errors = driver.execute_script("return document.querySelectorAll(\".jp-OutputArea-output"
