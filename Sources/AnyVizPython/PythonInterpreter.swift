@@ -150,11 +150,12 @@ final class ContextBridge: BridgeContext {
 
     func requestInput(prompt: String, password: Bool) -> (String?, Int32) {
         do {
-            return (try context.requestInput(prompt: prompt, password: password, abandon: { PythonRuntime.interruptRequested }), 0)
+            return (try context.requestInput(prompt: prompt, password: password, abandon: { PythonRuntime.interruptRequested }),
+                    Int32(ANYVIZ_OK))
         } catch InputError.notAllowed {
-            return (nil, 1)
+            return (nil, Int32(ANYVIZ_NO_STDIN))
         } catch {
-            return (nil, 2)
+            return (nil, Int32(ANYVIZ_INTERRUPTED))
         }
     }
 }

@@ -144,6 +144,7 @@ public final class PythonRuntime: @unchecked Sendable {
 /// Where the bridge sends what Python publishes while a request runs.
 public protocol BridgeContext: AnyObject {
     func publish(_ msgType: String, content: Data)
+    /// The line typed, and an `ANYVIZ_*` status for the C bridge.
     func requestInput(prompt: String, password: Bool) -> (String?, Int32)
 }
 
@@ -157,7 +158,7 @@ private let bridgeEmit: anyviz_emit_fn = { type, json, length in
 
 private let bridgeInput: anyviz_input_fn = { prompt, password, status in
     guard let context = PythonRuntime.context else {
-        status?.pointee = 1
+        status?.pointee = Int32(ANYVIZ_NO_STDIN)
         return nil
     }
     let (value, code) = context.requestInput(prompt: prompt.map { String(cString: $0) } ?? "", password: password != 0)
@@ -167,25 +168,25 @@ private let bridgeInput: anyviz_input_fn = { prompt, password, status in
 
 private let bridgeCall: anyviz_call_fn = { service, json, status in
     guard let service, let json, let handler = PythonRuntime.services else {
-        status?.pointee = 3
+        status?.pointee = Int32(ANYVIZ_FAILED)
         return duplicate("no kernel service handler")
     }
     switch handler(String(cString: service), String(cString: json)) {
     case .ok(let text):
-        status?.pointee = 0
+        status?.pointee = Int32(ANYVIZ_OK)
         return duplicate(text)
     case .userError(let message):
-        status?.pointee = 1
+        status?.pointee = Int32(ANYVIZ_USER_ERROR)
         return duplicate(message)
     case .interrupted:
-        status?.pointee = 2
+        status?.pointee = Int32(ANYVIZ_INTERRUPTED)
         return nil
     case .python(let error):
         PythonGIL.run { error.restore() }
-        status?.pointee = 4
+        status?.pointee = Int32(ANYVIZ_PYTHON_ERROR)
         return nil
     case .failure(let message):
-        status?.pointee = 3
+        status?.pointee = Int32(ANYVIZ_FAILED)
         return duplicate(message)
     }
 }

@@ -63,71 +63,49 @@ static PyObject *py_emit(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static const char *no_stdin = "raw_input was called, but this frontend does not support input requests.";
+
+/* Turns a callback's (result, status) into a Python value or exception; frees the result. */
+static PyObject *answer(char *result, int status) {
+    PyObject *value = NULL;
+    switch (status) {
+    case ANYVIZ_OK: value = PyUnicode_FromString(result ? result : ""); break;
+    case ANYVIZ_USER_ERROR: raise_user_error(result ? result : "error"); break;
+    case ANYVIZ_INTERRUPTED: PyErr_SetNone(PyExc_KeyboardInterrupt); break;
+    case ANYVIZ_PYTHON_ERROR:
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "kernel service failed");
+        break;
+    case ANYVIZ_NO_STDIN: PyErr_SetString(PyExc_RuntimeError, no_stdin); break;
+    default: PyErr_SetString(PyExc_RuntimeError, result ? result : "internal error"); break;
+    }
+    free(result);
+    return value;
+}
+
 static PyObject *py_input(PyObject *self, PyObject *args) {
     const char *prompt;
     int password = 0;
     if (!PyArg_ParseTuple(args, "s|p", &prompt, &password)) return NULL;
-    if (!input_cb) {
-        PyErr_SetString(PyExc_RuntimeError, "raw_input was called, but this frontend does not support input requests.");
-        return NULL;
-    }
-    int status = 0;
+    if (!input_cb) return answer(NULL, ANYVIZ_NO_STDIN);
+    int status = ANYVIZ_OK;
     char *result;
     Py_BEGIN_ALLOW_THREADS
     result = input_cb(prompt, password, &status);
     Py_END_ALLOW_THREADS
-    if (status == 1) {
-        free(result);
-        PyErr_SetString(PyExc_RuntimeError, "raw_input was called, but this frontend does not support input requests.");
-        return NULL;
-    }
-    if (status == 2) {
-        free(result);
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
-        return NULL;
-    }
-    PyObject *value = PyUnicode_FromString(result ? result : "");
-    free(result);
-    return value;
+    return answer(result, status);
 }
 
 static PyObject *py_call(PyObject *self, PyObject *args) {
     const char *service;
     const char *json;
     if (!PyArg_ParseTuple(args, "ss", &service, &json)) return NULL;
-    if (!call_cb) {
-        PyErr_SetString(PyExc_RuntimeError, "the AnyViz kernel services are not available");
-        return NULL;
-    }
-    int status = 0;
+    if (!call_cb) return answer(strdup("the AnyViz kernel services are not available"), ANYVIZ_FAILED);
+    int status = ANYVIZ_OK;
     char *result;
     Py_BEGIN_ALLOW_THREADS
     result = call_cb(service, json, &status);
     Py_END_ALLOW_THREADS
-    if (status == 0) {
-        PyObject *value = PyUnicode_FromString(result ? result : "{}");
-        free(result);
-        return value;
-    }
-    if (status == 2) {
-        free(result);
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
-        return NULL;
-    }
-    if (status == 4) {
-        /* A Python exception raised by the service's own Python code: let it propagate as is. */
-        free(result);
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "kernel service failed");
-        return NULL;
-    }
-    if (status == 1) {
-        PyObject *r = raise_user_error(result ? result : "error");
-        free(result);
-        return r;
-    }
-    PyErr_SetString(PyExc_RuntimeError, result ? result : "internal error");
-    free(result);
-    return NULL;
+    return answer(result, status);
 }
 
 static PyMethodDef methods[] = {

@@ -50,3 +50,20 @@ def bridge():
     _bridge.inputs.clear()
     _bridge.magics.clear()
     return _bridge
+
+
+@pytest.fixture
+def clean_data_session():
+    """Each data test starts and ends with no frames, relationships or current frame, and
+    removes the names it added to the user namespace."""
+    from anyviz import session
+    from anyviz.data import registry
+
+    before = set(session.user_ns)
+    registry.clear()
+    session.set_current_frame(None)
+    yield
+    for name in set(session.user_ns) - before:
+        del session.user_ns[name]
+    registry.clear()
+    session.set_current_frame(None)

@@ -18,16 +18,7 @@ from anyviz.data import magics, registry  # noqa: E402
 from anyviz.errors import DataError, UsageError  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def clean_session():
-    before = set(session.user_ns)
-    registry.clear()
-    session.set_current_frame(None)
-    yield
-    for k in set(session.user_ns) - before:
-        del session.user_ns[k]
-    registry.clear()
-    session.set_current_frame(None)
+pytestmark = pytest.mark.usefixtures("clean_data_session")
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,12 @@ import pandas as pd
 import pytest
 
 from anyviz import session
-from anyviz.data import magics, registry
+from anyviz.data import magics
 from anyviz.data import profile as prof
 from anyviz.errors import DataError, UsageError
 
 
-@pytest.fixture(autouse=True)
-def clean_session():
-    before = set(session.user_ns)
-    registry.clear()
-    session.set_current_frame(None)
-    yield
-    for k in set(session.user_ns) - before:
-        del session.user_ns[k]
-    registry.clear()
-    session.set_current_frame(None)
+pytestmark = pytest.mark.usefixtures("clean_data_session")
 
 
 @pytest.fixture(scope="module")

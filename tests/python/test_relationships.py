@@ -12,16 +12,7 @@ from anyviz.errors import DataError, UsageError
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
-@pytest.fixture(autouse=True)
-def clean_session():
-    before = set(session.user_ns)
-    registry.clear()
-    session.set_current_frame(None)
-    yield
-    for k in set(session.user_ns) - before:
-        del session.user_ns[k]
-    registry.clear()
-    session.set_current_frame(None)
+pytestmark = pytest.mark.usefixtures("clean_data_session")
 
 
 def load_shop():

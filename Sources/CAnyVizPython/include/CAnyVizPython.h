@@ -7,12 +7,20 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* Callbacks into Swift. Strings returned are malloc'd and freed by the C side. */
+/* How a Swift callback ended; the returned string (malloc'd, freed by the C side) is the value
+   for ANYVIZ_OK and the message for ANYVIZ_USER_ERROR / ANYVIZ_FAILED. */
+enum {
+    ANYVIZ_OK = 0,
+    ANYVIZ_USER_ERROR = 1,   /* raised as anyviz.errors.MagicError(message) */
+    ANYVIZ_INTERRUPTED = 2,  /* raised as KeyboardInterrupt */
+    ANYVIZ_FAILED = 3,       /* raised as RuntimeError(message) */
+    ANYVIZ_PYTHON_ERROR = 4, /* a Python exception is already set on this thread: propagate it */
+    ANYVIZ_NO_STDIN = 5,     /* input() in a request that did not allow stdin */
+};
+
+/* Callbacks into Swift. */
 typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length);
-/* status: 0 ok, 1 stdin not allowed, 2 interrupted */
 typedef char *(*anyviz_input_fn)(const char *prompt, int password, int *status);
-/* status: 0 ok (returns JSON), 1 user error (returns message), 2 interrupted, 3 internal error,
-   4 a Python exception is set on this thread (propagate it) */
 typedef char *(*anyviz_call_fn)(const char *service, const char *json, int *status);
 
 void anyviz_set_callbacks(anyviz_emit_fn emit, anyviz_input_fn input, anyviz_call_fn call);
