@@ -169,7 +169,8 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
                                      userExpressions: content["user_expressions"] ?? [:],
                                      allowStdin: content["allow_stdin"]?.boolValue ?? false,
                                      stopOnError: stopOnError, executionCount: shownCount)
-        let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin)
+        let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin,
+                                     historyLine: storeHistory ? shownCount : nil)
         var log = logger
         log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
         let started = DispatchTime.now()
@@ -273,14 +274,21 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
     let kernel: Kernel
     let request: Message
     let allowStdin: Bool
+    /// The history line whose output an execute_result is (nil when history is not stored).
+    let historyLine: Int?
 
-    init(kernel: Kernel, request: Message, allowStdin: Bool) {
+    init(kernel: Kernel, request: Message, allowStdin: Bool, historyLine: Int?) {
         self.kernel = kernel
         self.request = request
         self.allowStdin = allowStdin
+        self.historyLine = historyLine
     }
 
     func publish(_ msgType: String, content: Data) {
+        if msgType == "execute_result", let line = historyLine,
+           let text = (try? JSONValue.parse(content))?["data"]?["text/plain"]?.stringValue {
+            kernel.history.recordOutput(line: line, output: text)
+        }
         kernel.publishRaw(request, type: msgType, content: content)
     }
 

@@ -38,6 +38,10 @@ final class ScriptedInterpreter: Interpreter, @unchecked Sendable {
         executed.append(request.code)
         if request.code == "block" { gate.wait() }
         if request.code.hasPrefix("print") { context.publish("stream", content: (["name": "stdout", "text": "x"] as JSONValue).data) }
+        if request.code.hasPrefix("value") {
+            context.publish("execute_result", content: (["execution_count": .int(request.executionCount),
+                                                         "data": ["text/plain": "42"], "metadata": [:]] as JSONValue).data)
+        }
         if request.code == "fail" { return ExecuteOutcome(failure: .init(ename: "ValueError", evalue: "bad", traceback: ["tb"])) }
         return ExecuteOutcome()
     }
@@ -157,6 +161,18 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(range[0].arrayValue?[0], session)
         XCTAssertEqual(history(["hist_access_type": "search", "pattern": "a*", "unique": true]).count, 1)
         XCTAssertEqual(history(["hist_access_type": "search", "pattern": "a*"]).count, 2)
+    }
+
+    func testHistoryWithOutputCarriesTheResultText() {
+        for code in ["value", "a = 1"] {
+            let message = request("execute_request", ["code": .string(code)])
+            kernel.handle(message, from: .shell)
+            _ = replies(to: message, type: "execute_reply")
+        }
+        let ask = request("history_request", ["hist_access_type": "tail", "n": 2, "output": true, "raw": true])
+        kernel.handle(ask, from: .shell)
+        let entries = replies(to: ask, type: "history_reply")[0].parsedContent()["history"]?.arrayValue ?? []
+        XCTAssertEqual(entries.map { $0.arrayValue?[2] }, [["value", "42"], ["a = 1", .null]])
     }
 
     func testCommOpenWithoutTargetIsClosedAndCommInfoIsEmpty() {
