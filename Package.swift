@@ -35,7 +35,8 @@ let package = Package(
         ),
         // zmq sockets: one implementation of the abstract KernelServer.
         .target(name: "AnyVizTransport", dependencies: ["CZmq", "AnyVizProtocol",
-                                                         .product(name: "Logging", package: "swift-log")]),
+                                                         .product(name: "Logging", package: "swift-log"),
+                                                         .product(name: "Metrics", package: "swift-metrics")]),
         // Dispatch, execution queue, interrupts; talks to an abstract server and interpreter.
         .target(name: "AnyVizKernel", dependencies: ["AnyVizProtocol", .product(name: "Metrics", package: "swift-metrics"),
                                                       .product(name: "Logging", package: "swift-log")]),

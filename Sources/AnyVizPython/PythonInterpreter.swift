@@ -14,8 +14,6 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     private var executing = false
     /// Magic names for completion; set before `startImpl`.
     public var magicNames: [String] = []
-    /// Runs once Python is up, on the shell thread (e.g. warm imports).
-    public var onStarted: (() -> Void)?
     public private(set) var startupError: String?
 
     public init(runtime: PythonRuntime, resourcePath: String, logger: Logger) {
@@ -38,7 +36,6 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         do {
             try runtime.start(resourcePath: resourcePath)
             _ = try runtime.call("anyviz.runtime", "configure", (["magics": .array(magicNames.map(JSONValue.string))] as JSONValue).jsonString)
-            onStarted?()
         } catch {
             startupError = "\(error)"
             logger.critical("python failed to start", metadata: ["error": "\(error)"])

@@ -3,6 +3,7 @@ import CZmq
 import Foundation
 import Glibc
 import Logging
+import Metrics
 
 /// The zmq implementation of `KernelServer`: binds the five sockets from a connection file.
 ///
@@ -28,7 +29,9 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     private let outboxLock = NSLock()
     private var outbox: [(Channel, [Data])] = []
     private weak var handler: MessageHandler?
-    public private(set) var rejectedMessages = 0
+    /// Messages refused for a bad signature or a malformed frame: never executed, only counted
+    /// and logged (an operator watches this for misconfigured or hostile clients).
+    private let rejected = Counter(label: "anyviz_rejected_messages_total")
 
     public init(connection: ConnectionInfo, logger: Logger) throws {
         codec = WireCodec(key: connection.key)
@@ -141,7 +144,7 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
                 let message = try codec.decode(frames)
                 handler?.handle(message, from: channel)
             } catch {
-                rejectedMessages += 1
+                rejected.increment()
                 logger.warning("dropped invalid message", metadata: ["channel": "\(channel.rawValue)", "reason": "\(error)"])
             }
         }

@@ -86,3 +86,24 @@ def test_logs_have_request_ids_and_no_values_or_keys(kernel):
     file_text = (tmp_path / "file.log").read_text()
     assert re.search(r"request=[0-9a-f-]{6,}", file_text), "ANYVIZ_LOG_FILE gets the same lines"
     assert marker not in file_text
+
+
+def test_rejected_messages_are_counted(kernel):
+    import time
+
+    import zmq
+
+    kc, port, _, _ = kernel
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(f"tcp://{kc.ip}:{kc.shell_port}")
+    try:
+        for _ in range(5):
+            socket.send_multipart([b"<IDS|MSG>", b"0" * 64, b"{}", b"{}", b"{}", b"{}"])
+        deadline = time.time() + 5
+        while time.time() < deadline and _scrape(port).get("anyviz_rejected_messages_total", 0) < 5:
+            time.sleep(0.1)
+        assert _scrape(port)["anyviz_rejected_messages_total"] == 5
+        assert execute(kc, "1 + 1").result_text() == "2"
+    finally:
+        socket.close()
