@@ -21,6 +21,18 @@ extension MagicRegistry {
                                 implementation: .python(module: data, function: "frames")))
         registry.register(Magic(name: "drop", summary: "Remove a DataFrame from the session.",
                                 implementation: .python(module: data, function: "drop")))
+        // IPython habits and front ends (VS Code sends `%config ...` lines to Python kernels):
+        // accepted, and said plainly what they do here.
+        registry.register(Magic(name: "config", summary: "Accepted for IPython compatibility; AnyViz has no IPython configurables.",
+                                implementation: .native { line in
+                                    if !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                                        Output.text("%config: AnyViz has no IPython configurables; ignored.")
+                                    }
+                                }))
+        registry.register(Magic(name: "matplotlib", summary: "Accepted for IPython compatibility; AnyViz charts are Plotly (%viz).",
+                                implementation: .native { _ in
+                                    Output.text("%matplotlib: AnyViz shows interactive Plotly charts (%viz, plotly.express); matplotlib figures are not rendered inline.")
+                                }))
         return registry
     }
 }
