@@ -50,7 +50,14 @@ public final class PythonRuntime: @unchecked Sendable {
     public private(set) var pythonThread: pthread_t?
 
     /// Set while a request runs: where `_anyviz.emit`/`input` go.
-    nonisolated(unsafe) public internal(set) static var context: (any BridgeContext)?
+    /// Python threads other than the cell's (e.g. the stream flusher) publish too, so the
+    /// reference is swapped and read under a lock, never torn.
+    public internal(set) static var context: (any BridgeContext)? {
+        get { contextLock.withLock { currentContext } }
+        set { contextLock.withLock { currentContext = newValue } }
+    }
+    private static let contextLock = NSLock()
+    nonisolated(unsafe) private static var currentContext: (any BridgeContext)?
     nonisolated(unsafe) public static var services: ((String, String) -> ServiceResult)?
 
     public init(environment: PythonEnvironment, logger: Logger) {
