@@ -667,15 +667,20 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
 
 
 def _num(x, digits=4) -> str:
+    """Readable numbers; four-digit integers stay unseparated, so years read as 2007."""
     if x is None:
         return "–"
     if isinstance(x, float):
         if x == int(x) and abs(x) < 1e15:
-            return f"{int(x):,}"
+            return _int(int(x))
         return f"{x:,.{digits}g}" if abs(x) < 1e6 else f"{x:.3e}"
     if isinstance(x, int):
-        return f"{x:,}"
+        return _int(x)
     return str(x)
+
+
+def _int(n: int) -> str:
+    return str(n) if abs(n) < 10_000 else f"{n:,}"
 
 
 def _stats_lines(v: dict) -> list[str]:
