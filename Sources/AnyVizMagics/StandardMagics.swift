@@ -29,9 +29,12 @@ extension MagicRegistry {
                                         Output.text("%config: AnyViz has no IPython configurables; ignored.")
                                     }
                                 }))
-        registry.register(Magic(name: "matplotlib", summary: "Accepted for IPython compatibility; AnyViz charts are Plotly (%viz).",
-                                implementation: .native { _ in
-                                    Output.text("%matplotlib: AnyViz shows interactive Plotly charts (%viz, plotly.express); matplotlib figures are not rendered inline.")
+        registry.register(Magic(name: "matplotlib", summary: "Accepted for IPython compatibility: matplotlib figures are always shown inline.",
+                                implementation: .native { line in
+                                    let mode = line.trimmingCharacters(in: .whitespaces)
+                                    if !mode.isEmpty, mode != "inline" {
+                                        Output.text("%matplotlib \(mode): AnyViz shows matplotlib figures inline as PNG; for interactive charts use plotly.express or %viz.")
+                                    }
                                 }))
         return registry
     }

@@ -439,3 +439,23 @@ def test_huge_output_is_truncated_per_cell_with_a_notice(bridge, monkeypatch):
     bridge.messages.clear()
     runtime.execute(json.dumps({"code": "print('next cell')", "execution_count": 2}))
     assert "next cell" in "".join(c["text"] for c in bridge.of_type("stream"))
+
+
+def test_matplotlib_figures_show_inline_as_png(bridge, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "module://anyviz.mpl_inline")
+    reply = json.loads(runtime.execute(json.dumps({
+        "code": "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('inline')",
+        "execution_count": 1})))
+    assert reply["status"] == "ok"
+    images = [d for d in bridge.of_type("display_data") if "image/png" in d["data"]]
+    assert len(images) == 1, "the open figure is shown once at the end of the cell"
+    import base64
+
+    assert base64.b64decode(images[0]["data"]["image/png"]).startswith(b"\x89PNG")
+    bridge.messages.clear()
+    runtime.execute(json.dumps({"code": "plt.figure(); plt.bar(['a'], [1]); plt.show()\nx = 1",
+                                "execution_count": 2}))
+    assert len([d for d in bridge.of_type("display_data") if "image/png" in d["data"]]) == 1
+    bridge.messages.clear()
+    runtime.execute(json.dumps({"code": "y = 2", "execution_count": 3}))
+    assert not bridge.of_type("display_data"), "closed figures are not shown again"

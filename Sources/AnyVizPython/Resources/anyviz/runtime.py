@@ -144,6 +144,9 @@ def configure(config_json: str) -> str:
     """Called once at start: `{"magics": [names]}` (used for `%` completion)."""
     config = json.loads(config_json or "{}")
     _magics[:] = sorted({str(m).lstrip("%") for m in config.get("magics", [])})
+    # matplotlib figures appear as PNG outputs, like IPython's inline backend (a user's own
+    # MPLBACKEND wins).
+    os.environ.setdefault("MPLBACKEND", "module://anyviz.mpl_inline")
     _install()
     return jsonutil.dumps({"status": "ok"})
 
@@ -372,8 +375,22 @@ def execute(request_json: str) -> str:
         reply = _execute(json.loads(request_json))
     except BaseException as exc:  # e.g. an interrupt landing in the runtime itself
         reply = _error_reply(exc)
+    _show_open_figures()
     _warm_chart_sandbox()
     return jsonutil.dumps(reply)
+
+
+def _show_open_figures() -> None:
+    """Figures the cell drew but did not show are displayed at its end (inline backend)."""
+    inline = sys.modules.get("anyviz.mpl_inline")
+    if inline is None:
+        return
+    try:
+        inline.flush()
+    except Exception as exc:  # a figure that cannot render must not break the reply
+        from . import iopub
+
+        iopub.stream("stderr", f"matplotlib figure could not be shown: {exc}\n")
 
 
 _sandbox_started = False
