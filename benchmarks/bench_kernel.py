@@ -185,6 +185,10 @@ def measure_raw(kernel_name, starts, requests):
         rt = wire.round_trips(requests)
     finally:
         wire.close()
+    return summary(kernel_name, start_times, rt)
+
+
+def summary(kernel_name, start_times, rt):
     return {"kernel": kernel_name,
             "start_median_ms": statistics.median(start_times) * 1e3,
             "start_all_ms": [round(s * 1e3, 1) for s in start_times],
@@ -201,12 +205,7 @@ def p99(values):
 def measure(kernel_name, starts, requests):
     start_times = [cold_start(kernel_name) for _ in range(starts)]
     rt = round_trips(kernel_name, requests)
-    return {"kernel": kernel_name,
-            "start_median_ms": statistics.median(start_times) * 1e3,
-            "start_all_ms": [round(s * 1e3, 1) for s in start_times],
-            "rt_median_ms": statistics.median(rt) * 1e3,
-            "rt_p99_ms": p99(rt) * 1e3,
-            "rt_samples": len(rt)}
+    return summary(kernel_name, start_times, rt)
 
 
 def main(argv=None):

@@ -65,3 +65,19 @@ def write_corpus(folder: str, big: bool = True) -> dict:
 if __name__ == "__main__":
     out = write_corpus(sys.argv[1] if len(sys.argv) > 1 else "awkward", big="--big" in sys.argv)
     print("\n".join(sorted(out)))
+
+
+#: Bad file -> fragments its %load error must contain: what is wrong, and what to do. Shared by
+#: the unit tests (fake bridge) and the end-to-end tests (real kernel).
+BAD_FILE_MESSAGES = {
+    "report.csv": ["report.csv is a ZIP archive, not text", "Unzip"],
+    "doc.csv": ["doc.csv is a PDF document"],
+    "image.csv": ["image.csv is a PNG image"],
+    "program.csv": ["program.csv is an ELF executable"],
+    "nul.csv": ["nul.csv looks binary", "NUL bytes", "--encoding utf-16"],
+    "empty.csv": ["empty.csv is empty (0 bytes)"],
+    "blank.csv": ["blank.csv is empty"],
+    "ragged.csv": ["ragged.csv has rows with the wrong number of fields", "line 3", "line 5",
+                   "--on-bad-lines skip"],
+    "one_line.csv": ["one_line.csv: line 1 is longer than 16 MB", "ANYVIZ_MAX_LINE_MB"],
+}

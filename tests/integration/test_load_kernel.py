@@ -21,7 +21,7 @@ from kernel_harness import ROOT, execute, requires_anyviz, start_kernel, stop_ke
 pytestmark = requires_anyviz  # %load / %profile are AnyViz magics
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "data"))
-from make_awkward import write_corpus  # noqa: E402
+from make_awkward import BAD_FILE_MESSAGES as BAD, write_corpus  # noqa: E402
 
 TESTS_DATA = os.path.join(ROOT, "tests", "data")
 
@@ -87,19 +87,6 @@ def _bound(kc, name):
 
 # ---------------------------------------------------------------- bad files
 
-# file -> fragments the error must contain: what is wrong with the file, and what to do
-BAD = {
-    "report.csv": ["report.csv is a ZIP archive, not text", "Unzip"],
-    "doc.csv": ["doc.csv is a PDF document"],
-    "image.csv": ["image.csv is a PNG image"],
-    "program.csv": ["program.csv is an ELF executable"],
-    "nul.csv": ["nul.csv looks binary", "NUL bytes", "--encoding utf-16"],
-    "empty.csv": ["empty.csv is empty (0 bytes)"],
-    "blank.csv": ["blank.csv is empty"],
-    "ragged.csv": ["ragged.csv has rows with the wrong number of fields", "line 3", "line 5",
-                   "--on-bad-lines skip"],
-    "one_line.csv": ["one_line.csv: line 1 is longer than 16 MB", "ANYVIZ_MAX_LINE_MB"],
-}
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -67,3 +67,14 @@ def clean_data_session():
         del session.user_ns[name]
     registry.clear()
     session.set_current_frame(None)
+
+
+@pytest.fixture(scope="module")
+def g():
+    """A chart sandbox (guard worker process) shared by one test module, stopped after it."""
+    from anyviz.viz import guard
+
+    sandbox = guard.Guard()
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()

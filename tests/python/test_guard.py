@@ -10,14 +10,6 @@ import pytest
 from anyviz.viz import guard
 
 
-@pytest.fixture(scope="module")
-def g():
-    gd = guard.Guard()
-    gd.start()
-    yield gd
-    gd.stop()
-
-
 @pytest.fixture
 def df():
     return pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7,

@@ -11,7 +11,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
 
-from make_awkward import write_corpus  # noqa: E402
+from make_awkward import BAD_FILE_MESSAGES as BAD, write_corpus  # noqa: E402
 
 from anyviz import iopub, session  # noqa: E402
 from anyviz.data import magics, registry  # noqa: E402
@@ -46,18 +46,6 @@ def text_of(bridge):
 # ---------------------------------------------------------------- bad files
 
 
-BAD = {
-    "report.csv": ["report.csv is a ZIP archive, not text", "Unzip"],
-    "doc.csv": ["doc.csv is a PDF document"],
-    "image.csv": ["image.csv is a PNG image"],
-    "program.csv": ["program.csv is an ELF executable"],
-    "nul.csv": ["nul.csv looks binary", "NUL bytes", "--encoding utf-16"],
-    "empty.csv": ["empty.csv is empty (0 bytes)"],
-    "blank.csv": ["blank.csv is empty"],
-    "ragged.csv": ["ragged.csv has rows with the wrong number of fields", "line 3", "line 5",
-                   "--on-bad-lines skip"],
-    "one_line.csv": ["one_line.csv: line 1 is longer than 16 MB", "ANYVIZ_MAX_LINE_MB"],
-}
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -14,14 +14,6 @@ N = 200_000  # 1.6 MB per float column: above SHM_MIN_BYTES
 
 
 @pytest.fixture(scope="module")
-def g():
-    gd = guard.Guard()
-    gd.start()
-    yield gd
-    gd.stop()
-
-
-@pytest.fixture(scope="module")
 def big():
     r = np.random.default_rng(4)
     df = pd.DataFrame({

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anyviz.viz import guard, planner
+from anyviz.viz import planner
 
 N = 120_000
 LIMITS = dict(reduce_rows=20_000, max_points=500)
@@ -18,14 +18,6 @@ def values(trace, key):
     if isinstance(v, dict):
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
     return np.asarray(v, dtype=float)
-
-
-@pytest.fixture(scope="module")
-def g():
-    gd = guard.Guard()
-    gd.start()
-    yield gd
-    gd.stop()
 
 
 @pytest.fixture(scope="module")
