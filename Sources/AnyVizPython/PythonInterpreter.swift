@@ -58,7 +58,6 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             ],
             "banner": "AnyViz: Python with %load, %profile, %viz and %customize. Type %lsmagic for the magics.",
             "help_links": [
-                ["text": "AnyViz magics (%lsmagic)", "url": "https://github.com/anyviz/anyviz#magics"],
                 ["text": "Python", "url": "https://docs.python.org/3.11/"],
                 ["text": "pandas", "url": "https://pandas.pydata.org/docs/"],
                 ["text": "Plotly Express", "url": "https://plotly.com/python/plotly-express/"],
