@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kernel_harness import IS_ANYVIZ, KERNEL  # noqa: E402
 
-_KERNEL_SUITES = ("integration", "conformance", "browser")
+_KERNEL_SUITES = ("integration", "conformance", "browser", "security", "notebooks")
 _skipped_kernel_tests = []
 
 
