@@ -1,5 +1,6 @@
 """The one output path: MIME bundle contents, plotly.js once per session, display updates."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -71,9 +72,66 @@ def test_show_figure_publishes_chart_and_explanation(bridge):
     assert chart["transient"]["display_id"] == did
     assert output.PLOTLY_MIME in chart["data"]
     md = info["data"]["text/markdown"]
-    assert "Growth over x." in md and "`%viz df bar of y by x`" in md
+    assert "Growth over x." in md and "%viz df bar of y by x" in md
     assert "planner chart shown" in md
+    html = info["data"]["text/html"]
+    assert "<code>%viz df bar of y by x</code>" in html and "Growth over x." in html
     assert "Note:" in info["data"]["text/plain"]
+
+
+HOSTILE = ["<img src=x onerror=alert(1)>", "<script>window.__pwned=1</script>",
+           "[x](javascript:alert(1))", "`` </code><img src=y onerror=alert(2)> ``",
+           "\u202eevil\u2066 <b>bold</b>"]
+
+
+def test_show_figure_escapes_hostile_explanation_note_and_alternatives(bridge):
+    output.show_figure(_fig(), explanation=HOSTILE[0] + HOSTILE[2], note=HOSTILE[1],
+                       alternatives=HOSTILE[3:])
+    info = bridge.of_type("display_data")[1]["data"]
+    for mime in ("text/html", "text/markdown"):
+        text = info[mime]
+        for tag in ("<img", "<script", "<b>", "</code><img"):
+            assert tag not in text, (mime, text)
+        assert "\u202e" not in text and "\u2066" not in text
+    assert not re.search(r"(?<!\\)\]\(javascript:", info["text/markdown"])  # no live link
+    assert "&lt;img src=x onerror=alert(1)&gt;" in info["text/html"]
+    # The plain text is what the user wrote, minus direction controls.
+    assert HOSTILE[0] in info["text/plain"] and "\u202e" not in info["text/plain"]
+
+
+def test_giant_figure_strings_are_cut_before_encoding(bridge):
+    fig = {"data": [{"type": "bar", "x": ["a"], "y": [1]}],
+           "layout": {"meta": "A" * 50_000_000, "title": {"text": "T" * 200_000}}}
+    output.show_figure(fig)
+    chart, info = bridge.of_type("display_data")
+    assert len(chart["data"]["text/html"]) < 6_000_000  # plotly.js + a small figure
+    meta = chart["data"][output.PLOTLY_MIME]["layout"]["meta"]
+    assert len(meta) < output.MAX_FIGURE_STRING + 100 and "characters cut" in meta
+    assert "over the output budget" in info["data"]["text/plain"]
+
+
+def test_too_many_traces_are_dropped_with_a_note(bridge):
+    fig = {"data": [{"type": "scatter", "x": [i], "y": [i]} for i in range(2000)],
+           "layout": {}}
+    output.show_figure(fig)
+    chart, info = bridge.of_type("display_data")
+    assert len(chart["data"][output.PLOTLY_MIME]["data"]) == output.MAX_TRACES
+    assert f"first {output.MAX_TRACES:,} of 2,000 traces" in info["data"]["text/plain"]
+
+
+def test_figure_over_text_budget_is_refused_with_a_clear_message(monkeypatch):
+    monkeypatch.setattr(output, "MAX_FIGURE_TEXT", 1000)
+    fig = {"data": [{"type": "bar", "x": ["x" * 900, "y" * 900], "y": [1, 2]}], "layout": {}}
+    with pytest.raises(output.FigureTooLarge, match="too large to show.*over 1,000 characters"):
+        output.figure_bundle(fig)
+
+
+def test_html_payload_has_no_raw_angle_bracket():
+    fig = {"data": [{"type": "bar", "x": ["<!--<script>"], "y": [1]}],
+           "layout": {"title": {"text": "</script><img src=x onerror=alert(1)>"}}}
+    html = output._html_bundle(fig, include_js=False)
+    script_body = html.split("var spec = ", 1)[1].split(";\n", 1)[0]
+    assert "<" not in script_body
 
 
 def test_show_figure_update_replaces_in_place(bridge):

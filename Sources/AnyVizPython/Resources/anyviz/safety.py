@@ -10,7 +10,7 @@ goes through this module:
 * `html_text(text)`: `plain()` then `html.escape(quote=True)`, for text inside HTML elements
   and attribute values.
 * `markdown_text(text)`: `plain()` then every Markdown metacharacter backslash-escaped and
-  `< > & " '` written as entities, so nothing becomes a tag, link, image, code span or math.
+  `<` and `&` written as entities, so nothing becomes a tag, link, image, code span or math.
 * `html_code(text)`: a `<code>` element (no Markdown code span: a backtick breaks out of one).
 * `py_literal(text)`: a Python string literal (repr) for generated code.
 * `mask_error(message)`: error text that may be sent to an LLM: short, values masked, lines
@@ -40,10 +40,12 @@ BIDI_CONTROLS = frozenset(
 _BIDI_RE = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
 # C0/C1 controls except tab and newline; shown as U+FFFD so they are visible, not acted on.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# CommonMark backslash-escapable punctuation that changes rendering, plus `$` (math) and `|`
-# (GFM tables). `< > & " '` are written as entities instead (see markdown_text).
-_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|~$=:^")
-_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#x27;"}
+# CommonMark punctuation that makes links, images, code or emphasis, plus `$` (math) and `|`
+# (GFM tables). `<` and `&` are written as entities (no tag, autolink or entity can start);
+# block markers (#, >, list bullets) only at the start of a line (_MD_LINE_START).
+_MD_SPECIAL = frozenset("\\`*_[]!|~$")
+_MD_LINE_START = re.compile(r"^([ \t]*)([-+=#>]|\d+(?=[.)]))", re.M)
+_MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 
 
 def has_bidi(text) -> bool:
@@ -104,17 +106,20 @@ def html_block(text, limit: int = TEXT_LIMIT) -> str:
 
 def markdown_text(text, limit: int = TEXT_LIMIT) -> str:
     """Untrusted text for inside text/markdown: renders as exactly its characters."""
+    text = plain(text, limit)
     out = []
-    for ch in plain(text, limit):
-        if ch in _ENTITIES:
-            out.append(_ENTITIES[ch])
+    for i, ch in enumerate(text):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() \
+                and text[i + 1].isalnum():
+            out.append(ch)  # intraword underscores never start emphasis (snake_case names)
         elif ch in _MD_SPECIAL:
             out.append("\\" + ch)
         else:
             out.append(ch)
-    # Line breaks stay, but a line cannot start a block (indentation = code, etc. are harmless
-    # since no markup is live); collapse runs of blank lines so layout is predictable.
-    return re.sub(r"\n{3,}", "\n\n", "".join(out))
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), "".join(out))
+    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def py_literal(text) -> str:

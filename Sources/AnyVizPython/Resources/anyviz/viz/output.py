@@ -10,18 +10,24 @@ figure) becomes the same MIME bundle here.
   If a later %customize replaces the output that carried plotly.js, the update carries it again,
   otherwise the export would lose the library.
 * text/plain: one line (chart type, title, traces, points) for terminals and logs.
-Explanation, notes and alternatives are a separate small display (text/markdown + text/plain),
-so updating the chart never duplicates text.
+Explanation, notes and alternatives are a separate small display, so updating the chart never
+duplicates text. That text comes from an LLM, a file or an error and is untrusted: it is published
+as text/html built with `anyviz.safety` escaping, as fully escaped text/markdown (for front ends
+that prefer Markdown) and as text/plain. No untrusted character is ever live markup.
+
+Figures are checked against a size budget before any JSON/HTML encoding (`check_figure`): giant
+strings (titles, annotations, `meta`) are cut, too many traces are dropped with a note, and a
+figure still over the budget is refused with a message instead of a 100 MB output.
 """
 from __future__ import annotations
 
 import atexit
-import html as _html
 import os
 import threading
 import uuid
 
-from .. import iopub, jsonutil
+from .. import iopub, jsonutil, safety
+from ..errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
@@ -108,19 +114,98 @@ def describe(fig_dict: dict, summary: dict | None = None) -> str:
         points = _points(data)
     text = f"{kind} chart"
     if title:
-        text += f" '{title}'"
+        text += f" {safety.name(title)}"
     text += f": {len(data)} trace{'s' if len(data) != 1 else ''}, {points:,} points"
     reduced = (summary or {}).get("reduced")
     if reduced:
-        text += f" ({reduced})"
+        text += f" ({safety.plain(reduced, 500)})"
     return text
+
+
+#: Longest string kept in a figure (a title, an annotation, a hover text, `meta`).
+MAX_FIGURE_STRING = 10_000
+#: Most traces shown; more are dropped with a note (a legend of 10,000 entries helps no one).
+MAX_TRACES = 500
+#: Total characters of strings a figure may carry after cutting; above it the figure is refused.
+MAX_FIGURE_TEXT = 20_000_000
+#: Deepest nesting walked in a figure dict (deeper is not a Plotly figure).
+_MAX_DEPTH = 40
+
+
+class FigureTooLarge(AnyVizError):
+    """The figure is over the output budget even after reduction; the message says why."""
+
+    def __init__(self, why: str):
+        super().__init__(f"The figure is too large to show: {why}. Plot fewer traces or "
+                         f"shorter texts (aggregate or filter the data first).")
+
+
+def _cut_strings(value, budget: list, depth: int = 0):
+    """`value` with every string over MAX_FIGURE_STRING cut (visibly), counting the characters
+    kept in budget[0] and the strings cut in budget[1]. Lists of numbers are skipped cheaply."""
+    if depth > _MAX_DEPTH:
+        raise FigureTooLarge("the figure is nested too deeply to be a Plotly figure")
+    if isinstance(value, str):
+        if len(value) > MAX_FIGURE_STRING:
+            budget[1] += 1
+            value = safety.cap(value, MAX_FIGURE_STRING)
+        budget[0] += len(value)
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out[k] = _cut_strings(v, budget, depth + 1)
+            if budget[0] > MAX_FIGURE_TEXT:
+                raise FigureTooLarge(f"its text (labels, hover texts, titles) is over "
+                                     f"{MAX_FIGURE_TEXT:,} characters")
+        return out
+    if isinstance(value, (list, tuple)):
+        if value and not isinstance(value[0], (str, dict, list, tuple)) \
+                and not isinstance(value[-1], (str, dict, list, tuple)):
+            return value  # numeric arrays: nothing to cut
+        out = [_cut_strings(v, budget, depth + 1) for v in value]
+        if budget[0] > MAX_FIGURE_TEXT:
+            raise FigureTooLarge(f"its text (labels, hover texts, titles) is over "
+                                 f"{MAX_FIGURE_TEXT:,} characters")
+        return out
+    return value
+
+
+def check_figure(fig_dict: dict) -> tuple[dict, str | None]:
+    """The figure within the output budget, and a note saying what was cut (or None).
+
+    Runs before any encoding, so `meta='A' * 100_000_000` costs one slice, not a 100 MB
+    JSON output plus a 100 MB HTML output. Raises FigureTooLarge when cutting is not enough."""
+    data = fig_dict.get("data") or []
+    notes = []
+    if not isinstance(data, (list, tuple)):
+        raise FigureTooLarge("its data is not a list of traces")
+    if len(data) > MAX_TRACES:
+        notes.append(f"showing the first {MAX_TRACES:,} of {len(data):,} traces")
+        data = list(data[:MAX_TRACES])
+    budget = [0, 0]
+    out = dict(fig_dict)
+    out["data"] = _cut_strings(list(data), budget)
+    for key, value in fig_dict.items():
+        if key != "data":
+            out[key] = _cut_strings(value, budget)
+    if budget[1]:
+        notes.append(f"{budget[1]} text value{'s' if budget[1] != 1 else ''} longer than "
+                     f"{MAX_FIGURE_STRING:,} characters cut")
+    return out, ("; ".join(notes) or None)
+
+
+def _script_json(value) -> str:
+    """JSON for inside a <script> element: no `<` at all, so neither `</script>` nor `<!--`
+    in a title or label can end or confuse the script."""
+    return jsonutil.dumps(value).replace("<", "\\u003c")
 
 
 def _html_bundle(fig_dict: dict, include_js: bool) -> str:
     div = "anyviz-" + uuid.uuid4().hex
-    payload = jsonutil.dumps({"data": fig_dict.get("data") or [],
-                              "layout": fig_dict.get("layout") or {},
-                              "config": {"responsive": True}}).replace("</", "<\\/")
+    payload = _script_json({"data": fig_dict.get("data") or [],
+                            "layout": fig_dict.get("layout") or {},
+                            "config": {"responsive": True}})
     parts = []
     if include_js:
         parts.append("<script type=\"text/javascript\">window.PlotlyConfig = "
@@ -150,7 +235,11 @@ def figure_bundle(fig, *, display_id: str | None = None, frame_rows: int = 0,
     """(data, metadata) MIME bundle for a figure; includes plotly.js the first time."""
     global _plotlyjs_sent, _plotlyjs_display
     fig_dict, own_summary = to_figure_dict(fig, frame_rows)
+    fig_dict, cut = check_figure(fig_dict)
     summary = dict(own_summary, **(summary or {}))
+    if cut:
+        summary["reduced"] = "; ".join(x for x in (summary.get("reduced"), cut) if x)
+        summary["budget_note"] = cut
     include_js = not _plotlyjs_sent or (display_id is not None
                                         and display_id == _plotlyjs_display)
     data = {
@@ -167,28 +256,62 @@ def figure_bundle(fig, *, display_id: str | None = None, frame_rows: int = 0,
     return data, metadata
 
 
+def _alternatives(alternatives) -> list:
+    if isinstance(alternatives, str):
+        alternatives = [alternatives]
+    return [a for a in list(alternatives or [])[:10] if a]
+
+
+def _info_html(explanation, note, alternatives) -> str:
+    """The explanation display as HTML: every untrusted piece escaped, alternatives in <code>."""
+    parts = []
+    if explanation:
+        parts.append(f"<p>{safety.html_text(str(explanation).strip())}</p>")
+    if note:
+        parts.append(f"<p><em>Note: {safety.html_text(str(note).strip())}</em></p>")
+    alts = _alternatives(alternatives)
+    if alts:
+        items = "".join(f"<li>{safety.html_code(a, 300)}</li>" for a in alts)
+        parts.append(f"<p>Other charts to try:</p><ul>{items}</ul>")
+    return "\n".join(parts)
+
+
 def _info_markdown(explanation, note, alternatives) -> str:
+    """The same as Markdown with every untrusted character escaped (no code spans: a backtick
+    in an alternative would break out of one)."""
     lines = []
     if explanation:
-        lines.append(str(explanation).strip())
+        lines.append(safety.markdown_text(str(explanation).strip()))
     if note:
-        lines.append(f"*Note: {str(note).strip()}*")
-    alts = [a for a in (alternatives or []) if a]
+        lines.append(f"*Note: {safety.markdown_text(str(note).strip())}*")
+    alts = _alternatives(alternatives)
     if alts:
-        lines.append("Other charts to try:\n" + "\n".join(f"- `{a}`" for a in alts))
+        lines.append("Other charts to try:\n\n" + "\n".join(
+            f"- {safety.markdown_text(a, 300)}" for a in alts))
     return "\n\n".join(lines)
 
 
 def _info_plain(explanation, note, alternatives) -> str:
     lines = []
     if explanation:
-        lines.append(str(explanation).strip())
+        lines.append(safety.plain(str(explanation).strip()))
     if note:
-        lines.append(f"Note: {str(note).strip()}")
-    alts = [a for a in (alternatives or []) if a]
+        lines.append(f"Note: {safety.plain(str(note).strip())}")
+    alts = _alternatives(alternatives)
     if alts:
-        lines.append("Other charts to try:\n" + "\n".join(f"  {a}" for a in alts))
+        lines.append("Other charts to try:\n" + "\n".join(
+            f"  {safety.plain(a, 300)}" for a in alts))
     return "\n".join(lines)
+
+
+def info_bundle(explanation, note, alternatives) -> dict | None:
+    """The explanation/note/alternatives display, or None when there is nothing to say."""
+    plain = _info_plain(explanation, note, alternatives)
+    if not plain:
+        return None
+    return {"text/html": _info_html(explanation, note, alternatives),
+            "text/markdown": _info_markdown(explanation, note, alternatives),
+            "text/plain": plain}
 
 
 def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id=None,
@@ -206,6 +329,10 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
         update = False
     data, metadata = figure_bundle(fig, display_id=display_id, frame_rows=frame_rows,
                                    summary=summary)
+    cut = metadata["anyviz"]["summary"].get("budget_note")
+    if cut:
+        note = f"{str(note).strip()} " if note else ""
+        note += f"The figure was over the output budget: {cut}."
     if static is None:
         static = static_default()
     if static:
@@ -221,11 +348,9 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
         iopub.display_data({"text/plain": "Updating the chart…"}, {}, display_id=display_id,
                            update=True)
     iopub.display_data(data, metadata, display_id=display_id, update=update)
-    md = _info_markdown(explanation, note, alternatives)
-    if md:
-        iopub.display_data({"text/markdown": md,
-                            "text/plain": _info_plain(explanation, note, alternatives)},
-                           {}, display_id=display_id + "-info", update=update)
+    info = info_bundle(explanation, note, alternatives)
+    if info:
+        iopub.display_data(info, {}, display_id=display_id + "-info", update=update)
     return display_id
 
 
@@ -390,6 +515,6 @@ def show_html(html_text: str, plain: str, note: str | None = None) -> None:
     """A non-chart result (the table fallback) through the same publishing call."""
     body = html_text
     if note:
-        body = f"<p><em>{_html.escape(note)}</em></p>\n" + body
-        plain = f"Note: {note}\n{plain}"
+        body = f"<p><em>{safety.html_text(note)}</em></p>\n" + body
+        plain = f"Note: {safety.plain(note)}\n{plain}"
     iopub.display_data({"text/html": body, "text/plain": plain}, {})
