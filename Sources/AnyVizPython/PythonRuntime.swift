@@ -82,6 +82,7 @@ public final class PythonRuntime: @unchecked Sendable {
             PyConfig_SetBytesString(pointer, &pointer.pointee.program_name, program)
         }
         try check(status, "program name")
+        anyviz_default_sigint()
         try check(Py_InitializeFromConfig(&config), "initialize")
         pythonThread = pthread_self()
         anyviz_install_sigint_flag()

@@ -23,6 +23,14 @@ static void chained_sigint(int sig, siginfo_t *info, void *ctx) {
     }
 }
 
+void anyviz_default_sigint(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+}
+
 void anyviz_install_sigint_flag(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);

@@ -26,6 +26,10 @@ typedef char *(*anyviz_call_fn)(const char *service, const char *json, int *stat
 void anyviz_set_callbacks(anyviz_emit_fn emit, anyviz_input_fn input, anyviz_call_fn call);
 /* Registers the `_anyviz` builtin module; call before Py_Initialize. */
 int anyviz_register_module(void);
+/* Resets SIGINT to its default disposition before Py_Initialize: Python installs its
+   KeyboardInterrupt handler only over SIG_DFL, and a kernel launched in the background
+   (`nohup jupyter lab &`) inherits SIGINT ignored, which would make interrupts do nothing. */
+void anyviz_default_sigint(void);
 /* Chains a SIGINT handler in front of Python's so Swift code (an HTTP call) can see interrupts. */
 void anyviz_install_sigint_flag(void);
 int anyviz_take_interrupt_flag(void);
