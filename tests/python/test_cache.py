@@ -115,3 +115,81 @@ def test_redis_entries_expire(redis_url, monkeypatch):
     assert cache.get(KEY) == "short-lived"
     time.sleep(2.1)
     assert cache.get(KEY) is None
+
+
+@pytest.mark.parametrize("stamp", ["nan", "inf", "-inf", 1e300, -5, 0, "soon", None,
+                                   "future"])
+def test_disk_entries_with_bad_timestamps_are_expired(disk, stamp):
+    import json
+
+    store = cache.DiskStore(ttl=3600)
+    store.put(KEY, "value")
+    path = disk / (KEY + ".json")
+    t = time.time() + 86_400 if stamp == "future" else stamp
+    # json.dumps writes NaN/Infinity, which json.load reads back: what a corrupted file holds.
+    path.write_text(json.dumps({"t": float(t) if t in ("nan", "inf", "-inf") else t,
+                                "value": "value"}))
+    assert store.get(KEY) is None
+    assert not path.exists()
+
+
+class _StalledRedis:
+    """A TCP server that accepts connections and never answers: a hung Redis."""
+
+    def __init__(self):
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.accepted:
+            c.close()
+
+
+def test_stalled_redis_is_skipped_by_the_breaker_and_reported_in_words(disk, monkeypatch):
+    server = _StalledRedis()
+    try:
+        monkeypatch.setenv("ANYVIZ_REDIS_URL", f"redis://:pw@127.0.0.1:{server.port}/0")
+        monkeypatch.setenv("ANYVIZ_REDIS_RETRY_S", "600")
+        assert cache.get(KEY) is None  # the first call waits one timeout, then uses the disk
+        tried = len(server.accepted)
+        assert tried >= 1
+        cache.put(KEY, "v")
+        for _ in range(20):
+            assert cache.get(KEY) == "v"
+        assert len(server.accepted) == tried  # the breaker: no new attempt for 600 s
+        s = cache.stats()
+        assert s["store"] == "disk"
+        assert "did not answer within 0.5 s" in s["warning"] and "pw" not in s["warning"]
+        assert cache.clear() == 1
+    finally:
+        server.close()
+
+
+def test_redis_failing_mid_session_falls_back_without_raising(redis_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("ANYVIZ_REDIS_URL", redis_url)
+    monkeypatch.setenv("ANYVIZ_CACHE_DIR", str(tmp_path / "disk"))
+    cache.put(KEY, "in redis")
+    assert cache.stats()["store"] == "redis"
+
+    def stall(*args, **kwargs):
+        raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(cache.store().client, "get", stall)
+    assert cache.get(KEY) is None  # answered by the (empty) disk store
+    assert "did not answer" in cache.stats()["warning"]
