@@ -1,8 +1,17 @@
 """Errors whose message is meant for the user: the runtime shows them without a Python traceback."""
+from . import safety
+
+#: Longest message an error shows. Messages often quote file contents, names or error text
+#: from chart code; a 30 MB message must not reach the notebook.
+MESSAGE_LIMIT = 20_000
 
 
 class AnyVizError(Exception):
-    """Base class: `str(error)` says what was wrong and what to do."""
+    """Base class: `str(error)` says what was wrong and what to do (capped, no direction
+    controls or terminal escapes, whatever text it quotes)."""
+
+    def __str__(self) -> str:
+        return safety.plain(super().__str__(), MESSAGE_LIMIT)
 
 
 class UsageError(AnyVizError):

@@ -3,12 +3,16 @@
 Self-contained HTML with inline styles only (no JavaScript, no external CSS), so it renders the
 same in JupyterLab, untrusted notebooks and nbconvert output. Wide frames are cut to a fixed
 number of columns: 10,000 columns would otherwise make a multi-megabyte output.
+
+Names, values, sources (paths/URLs) and messages come from the file: every one goes through
+`anyviz.safety` (escaped for HTML, capped, direction controls removed), in the text/plain
+version too.
 """
 from __future__ import annotations
 
-import html
-
 import pandas as pd
+
+from .. import safety
 
 MAX_COLS = 20
 MAX_CELL = 60
@@ -21,8 +25,20 @@ _WARN = ("background:#fff4e5;border-left:4px solid #f0a020;padding:4px 8px;margi
 _NOTE = "color:#555;font-size:12px;margin:2px 0"
 
 
-def esc(value) -> str:
-    return html.escape(str(value), quote=True)
+#: Longest name (frame or column) or source shown.
+MAX_NAME = 200
+#: Longest warning or notice shown.
+MAX_MESSAGE = 2000
+
+
+def esc(value, limit: int = MAX_NAME) -> str:
+    """Untrusted text for the HTML preview: escaped, capped, no direction controls."""
+    return safety.html_text(value, limit)
+
+
+def plain(value, limit: int = MAX_NAME) -> str:
+    """The same text for text/plain."""
+    return safety.plain(value, limit)
 
 
 def fmt_bytes(n) -> str:
@@ -40,6 +56,7 @@ def _cell(v) -> str:
     s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
     if s in ("nan", "NaT", "<NA>", "None"):
         s = ""
+    s = safety.strip_bidi(s)
     return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
 
 
@@ -65,7 +82,10 @@ def frame_table_html(df: pd.DataFrame, rows: int = 5) -> tuple[str, str | None]:
 
 
 def frame_table_text(df: pd.DataFrame, rows: int = 5) -> str:
-    head = df.iloc[:rows, :MAX_COLS]
+    head = df.iloc[:rows, :MAX_COLS].copy()
+    head.columns = [plain(c, 60) for c in head.columns]
+    head = head.apply(lambda col: col.map(lambda v: plain(v, MAX_CELL) if isinstance(v, str)
+                                          else v) if col.dtype == object else col)
     with pd.option_context("display.max_columns", MAX_COLS, "display.width", 120,
                            "display.max_colwidth", 30):
         text = head.to_string(na_rep="")
@@ -75,13 +95,14 @@ def frame_table_text(df: pd.DataFrame, rows: int = 5) -> str:
 
 
 def messages_html(warnings: list, notices: list) -> str:
-    out = [f"<div style='{_WARN}'>⚠ {esc(w)}</div>" for w in warnings]
-    out += [f"<div style='{_NOTE}'>ℹ {esc(n)}</div>" for n in notices]
+    out = [f"<div style='{_WARN}'>⚠ {esc(w, MAX_MESSAGE)}</div>" for w in warnings]
+    out += [f"<div style='{_NOTE}'>ℹ {esc(n, MAX_MESSAGE)}</div>" for n in notices]
     return "".join(out)
 
 
 def messages_text(warnings: list, notices: list) -> str:
-    return "".join(f"WARNING: {w}\n" for w in warnings) + "".join(f"note: {n}\n" for n in notices)
+    return ("".join(f"WARNING: {plain(w, MAX_MESSAGE)}\n" for w in warnings)
+            + "".join(f"note: {plain(n, MAX_MESSAGE)}\n" for n in notices))
 
 
 def loaded_bundle(entries: list[dict], relationships: list[str], warnings: list,
@@ -95,12 +116,12 @@ def loaded_bundle(entries: list[dict], relationships: list[str], warnings: list,
     text_parts = [messages_text(warnings, [])]
     for e in entries:
         df = e["df"]
-        title = (f"{e['name']}: {df.shape[0]:,} rows × {df.shape[1]:,} columns from "
-                 f"{e['source']} ({fmt_bytes(e['size_bytes'])}, {e['seconds']:.2f} s, "
+        title = (f"{plain(e['name'])}: {df.shape[0]:,} rows × {df.shape[1]:,} columns from "
+                 f"{plain(e['source'])} ({fmt_bytes(e['size_bytes'])}, {e['seconds']:.2f} s, "
                  f"{fmt_bytes(df.memory_usage(deep=False).sum())} in memory)")
         replaced = " — replaced the previous value of this name" if e.get("replaced") else ""
         table, note = frame_table_html(df)
-        dtypes = ", ".join(f"{c}: {t}" for c, t in list(df.dtypes.astype(str).items())[:MAX_COLS])
+        dtypes = ", ".join(f"{plain(c, 60)}: {t}" for c, t in list(df.dtypes.astype(str).items())[:MAX_COLS])
         if df.shape[1] > MAX_COLS:
             dtypes += ", …"
         html_parts.append(
@@ -111,8 +132,10 @@ def loaded_bundle(entries: list[dict], relationships: list[str], warnings: list,
         text_parts.append(f"{title}{replaced}\n  dtypes: {dtypes}\n{frame_table_text(df)}\n")
     if relationships:
         html_parts.append("<div style='margin:6px 0'><b>Possible joins</b><ul style='margin:2px 0'>"
-                          + "".join(f"<li>{esc(r)}</li>" for r in relationships) + "</ul></div>")
-        text_parts.append("Possible joins:\n" + "".join(f"  {r}\n" for r in relationships))
+                          + "".join(f"<li>{esc(r, MAX_MESSAGE)}</li>" for r in relationships)
+                          + "</ul></div>")
+        text_parts.append("Possible joins:\n" + "".join(f"  {plain(r, MAX_MESSAGE)}\n"
+                                                         for r in relationships))
     html_parts.append(messages_html([], notices))
     text_parts.append(messages_text([], notices))
     html_parts.append("</div>")
