@@ -49,7 +49,7 @@ swift test || status=1
 
 echo "test: pytest (kernel=$ANYVIZ_TEST_KERNEL)"
 mkdir -p artifacts
-.venv/bin/python -m pytest tests/python tests/integration tests/security tests/conformance tests/browser \
+.venv/bin/python -m pytest tests/python tests/integration tests/security tests/conformance tests/notebooks tests/browser \
     -q -rfEs -p no:cacheprovider --timeout=300 --junitxml=artifacts/pytest.xml || status=1
 
 echo "test: finished in $(( $(date +%s) - START ))s, status $status"

@@ -1,0 +1,432 @@
+"""Ordinary ipykernel notebooks must run the same under the kernel under test.
+
+Every notebook in `corpus/` is executed with nbclient twice: under ipykernel (the `python3`
+kernelspec of the project's venv, the reference) and under the kernel under test
+(`ANYVIZ_TEST_KERNEL`, default `anyviz`). For every code cell the two runs must give the same
+outputs in the same order: the same output types (stream name, display_data, execute_result,
+error), the same MIME types, and the same text once the truly variable parts are normalised
+(see `normalise_text`). Pager payloads (`obj?`) count as outputs too: a user sees them.
+
+Design:
+- Runs happen on one asyncio loop in a background thread, at most `PARALLEL` notebooks at a
+  time (the machine has two cores). Every run is submitted when the session first needs one,
+  so while the first comparison waits, the others are already executing. The reference runs
+  are cached for the whole test session.
+- Each run gets a fresh working directory holding a copy of `tests/data` as `data/`, so
+  `%%writefile`/`%run` cannot collide between the two kernels; the directory's path is then
+  replaced by `<CWD>` in every output.
+- Executed notebooks and the diff of each notebook are written to `artifacts/notebook-corpus/`.
+- With `ANYVIZ_TEST_KERNEL=python3` the suite compares ipykernel with itself, which checks
+  that the normalisation hides only what really varies between two runs.
+"""
+import asyncio
+import base64
+import datetime as dt
+import difflib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kernel_harness import ARTIFACTS, KERNEL, ROOT
+
+CORPUS = Path(__file__).parent / "corpus"
+NOTEBOOKS = sorted(p.stem for p in CORPUS.glob("*.ipynb"))
+DATA_DIR = Path(ROOT) / "tests" / "data"
+REPORT_DIR = Path(ARTIFACTS) / "notebook-corpus"
+REFERENCE_KERNEL = "python3"
+PARALLEL = 2
+CELL_TIMEOUT_S = 180
+STARTUP_TIMEOUT_S = 90
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+RAISES_TAG = "raises-exception"  # nbclient's own tag for cells that are meant to fail
+
+
+# ---------------------------------------------------------------------------------------------
+# Running notebooks
+# ---------------------------------------------------------------------------------------------
+
+class Run:
+    """One executed notebook: the notebook, its working directory and each cell's reply."""
+
+    def __init__(self, nb, workdir, replies):
+        self.nb = nb
+        self.workdir = workdir
+        self.replies = replies  # cell index -> execute_reply content
+
+
+class NotebookRunner:
+    """Executes notebooks with nbclient on a private event loop, `PARALLEL` at a time."""
+
+    def __init__(self, parallel=PARALLEL):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="notebook-corpus")
+        self._thread.start()
+        self._slots = asyncio.run_coroutine_threadsafe(self._make_slots(parallel),
+                                                       self._loop).result()
+        self._runs = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    async def _make_slots(parallel):
+        return asyncio.Semaphore(parallel)
+
+    def submit(self, name, kernel):
+        """Future of the `Run` of notebook `name` under `kernel` (started once per session)."""
+        with self._lock:
+            key = (name, kernel)
+            if key not in self._runs:
+                self._runs[key] = asyncio.run_coroutine_threadsafe(self._run(name, kernel),
+                                                                   self._loop)
+            return self._runs[key]
+
+    def close(self):
+        for future in self._runs.values():
+            future.cancel()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+
+    async def _run(self, name, kernel):
+        from nbclient import NotebookClient
+
+        async with self._slots:
+            nb = nbformat.read(CORPUS / f"{name}.ipynb", as_version=4)
+            workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-"))
+            shutil.copytree(DATA_DIR, workdir / "data")
+            replies = {}
+
+            def record(cell, cell_index, execute_reply):
+                replies[cell_index] = execute_reply["content"]
+
+            client = NotebookClient(
+                nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S,
+                startup_timeout=STARTUP_TIMEOUT_S, allow_errors=True,
+                resources={"metadata": {"path": str(workdir)}},
+                on_cell_executed=record)
+            await client.async_execute(env=_kernel_env())
+            _save_artifact(nb, name, kernel)
+            return Run(nb, workdir, replies)
+
+
+def _kernel_env():
+    """The kernels' environment: ours, offline (a notebook must never reach a real LLM)."""
+    env = dict(os.environ)
+    for key in ("GEMINI_API_KEY", "OPENAI_API_KEY", "ANYVIZ_LLM_API_KEY"):
+        env.pop(key, None)
+    return env
+
+
+def _save_artifact(nb, name, kernel):
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, REPORT_DIR / f"{name}.{kernel}.ipynb")
+
+
+@pytest.fixture(scope="session")
+def runner():
+    runner = NotebookRunner()
+    # Queue everything now: the first test waits for its own pair while the rest run.
+    for name in NOTEBOOKS:
+        runner.submit(name, REFERENCE_KERNEL)
+        runner.submit(name, KERNEL)
+    yield runner
+    runner.close()
+
+
+def _result(future: Future, what):
+    try:
+        return future.result(timeout=CELL_TIMEOUT_S * 20)
+    except Exception as exc:  # the run itself broke (kernel died, timeout): say which
+        pytest.fail(f"{what}: the notebook did not run to the end: {type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation: only what truly varies between two runs of the same notebook
+# ---------------------------------------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")
+_TIME = r"\d+(?:\.\d+)?\s?(?:ns|us|µs|μs|ms|s|min|h)(?: \d+(?:\.\d+)?\s?(?:min|s))*"
+_TIMEIT = re.compile(
+    rf"{_TIME} ± {_TIME} per loop \(mean ± std\. dev\. of (\d+) runs?, [\d,]+ loops? each\)")
+_TIMEIT_SLOWEST = re.compile(
+    r"The slowest run took [\d.]+ times longer than the fastest\. This could mean that an "
+    r"intermediate result is being cached\.\n")
+_TIMEIT_RESULT = re.compile(rf"<TimeitResult : {_TIME} ± {_TIME} per loop [^>]*>")
+_CPU_TIMES = re.compile(rf"CPU times: user {_TIME}, sys: {_TIME}, total: {_TIME}")
+_WALL_TIME = re.compile(rf"Wall time: {_TIME}")
+# Where a kernel keeps cell code as files (ipykernel: /tmp/ipykernel_PID/HASH.py; IPython:
+# <ipython-input-N-HASH>): pid and hash differ on every run.
+_CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|<ipython-input-\d+-[0-9a-f]+>")
+_CONNECTION_FILE = re.compile(r"\S*kernel-[0-9a-f-]{8,}\.json")
+_PLOTLY_DIV = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_ \"])")
+
+
+def _now_pattern():
+    """Date-times of the run itself (yesterday to tomorrow, so midnight and UTC are safe)."""
+    today = dt.date.today()
+    days = "|".join(str(today + dt.timedelta(days=d)) for d in (-1, 0, 1))
+    return re.compile(rf"(?:{days})(?:[ T]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?)?")
+
+
+_NOW = _now_pattern()
+
+
+def normalise_text(text, workdir):
+    """The text a user reads, with run-specific parts replaced by placeholders.
+
+    Colours (ANSI) are dropped: frontends render both styles. Memory addresses, the
+    measurements of %timeit / %time / %%time, the run's own date and time, the working
+    directory, kernel-private cell file names (they embed a pid) and connection file names are
+    replaced. Everything else must match exactly.
+    """
+    text = _ANSI.sub("", text)
+    text = text.replace(str(workdir), "<CWD>")
+    text = text.replace(os.path.realpath(workdir), "<CWD>")
+    text = _CELL_FILE.sub("<CELL-FILE>", text)
+    text = _CONNECTION_FILE.sub("<CONNECTION-FILE>", text)
+    text = _ADDRESS.sub("0x<ADDR>", text)
+    text = _TIMEIT_SLOWEST.sub("", text)
+    text = _TIMEIT.sub(r"<T> ± <T> per loop (mean ± std. dev. of \1 runs, <N> loops each)", text)
+    text = _TIMEIT_RESULT.sub("<TimeitResult>", text)
+    text = _CPU_TIMES.sub("CPU times: user <T>, sys: <T>, total: <T>", text)
+    text = _WALL_TIME.sub("Wall time: <T>", text)
+    text = _NOW.sub("<NOW>", text)
+    text = _STYLER_ID.sub("T_<ID>", text)
+    return text
+
+
+def _image_size(mime, b64):
+    """(width, height) of a PNG or JPEG: the user sees the picture, its bytes may differ."""
+    raw = base64.b64decode(b64)
+    if mime == "image/png" and raw[:8] == b"\x89PNG\r\n\x1a\n":
+        return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    if mime == "image/jpeg":
+        i = 2
+        while i + 9 < len(raw):
+            marker, length = raw[i + 1], int.from_bytes(raw[i + 2:i + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):
+                return int.from_bytes(raw[i + 7:i + 9], "big"), int.from_bytes(raw[i + 5:i + 7], "big")
+            i += 2 + length
+    return f"{len(raw)} bytes"
+
+
+def _array_length(value):
+    if isinstance(value, dict) and "bdata" in value:
+        import numpy as np
+
+        count = len(base64.b64decode(value["bdata"])) // np.dtype(value["dtype"]).itemsize
+        return count
+    if isinstance(value, list):
+        return len(value)
+    return None
+
+
+def _plotly_summary(figure):
+    """What a Plotly chart shows: traces (type, name, points) and titles, not the encoding."""
+    if isinstance(figure, str):
+        figure = json.loads(figure)
+    layout = figure.get("layout", {})
+
+    def title(obj):
+        t = (obj or {}).get("title")
+        return t.get("text") if isinstance(t, dict) else t
+
+    traces = []
+    for trace in figure.get("data", []):
+        traces.append({
+            "type": trace.get("type", "scatter"),
+            "name": trace.get("name"),
+            "mode": trace.get("mode"),
+            "points": {axis: _array_length(trace.get(axis)) for axis in ("x", "y", "z", "values")
+                       if trace.get(axis) is not None},
+        })
+    return {"traces": traces, "title": title(layout),
+            "xaxis": title(layout.get("xaxis")), "yaxis": title(layout.get("yaxis")),
+            "frames": len(figure.get("frames") or [])}
+
+
+def _canonical_bundle(data):
+    """The MIME bundle as compared.
+
+    The one documented difference allowed between the kernels lives here: a bundle that
+    carries a Plotly figure is compared by the figure alone. Under ipykernel plotly's default
+    renderer in a notebook is `plotly_mimetype` (the JSON only); AnyViz adds `text/html` with
+    plotly.js for nbconvert reports and a `text/plain` summary. Both draw the same chart.
+    """
+    if PLOTLY_MIME in data:
+        return {PLOTLY_MIME: data[PLOTLY_MIME]}
+    return data
+
+
+def _canonical_value(mime, value, workdir):
+    if mime == PLOTLY_MIME:
+        return _plotly_summary(value)
+    if mime in ("image/png", "image/jpeg", "image/gif"):
+        return _image_size(mime, value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, sort_keys=True, indent=1)
+    if mime == "text/html":
+        value = _PLOTLY_DIV.sub("<UUID>", value)
+    return normalise_text(value, workdir)
+
+
+def canonical_outputs(cell, reply, workdir):
+    """The outputs of one code cell as a list of plain dicts, ready to compare and print."""
+    items = []
+    for out in cell.outputs:
+        kind = out.output_type
+        if kind == "stream":
+            text = normalise_text(out.text, workdir)
+            # How a stream is cut into messages depends on flush timing: join neighbours.
+            if items and items[-1]["type"] == "stream" and items[-1]["name"] == out.name:
+                items[-1]["text"] += text
+            else:
+                items.append({"type": "stream", "name": out.name, "text": text})
+        elif kind in ("display_data", "execute_result"):
+            data = _canonical_bundle(out.data)
+            item = {"type": kind,
+                    "data": {m: _canonical_value(m, v, workdir) for m, v in sorted(data.items())}}
+            # Per-MIME metadata (image width, isolated HTML) changes what is drawn.
+            meta = {m: out.metadata[m] for m in data if m in out.get("metadata", {})}
+            if meta:
+                item["metadata"] = meta
+            if kind == "execute_result":
+                item["execution_count"] = out.execution_count
+            items.append(item)
+        elif kind == "error":
+            items.append({"type": "error", "ename": out.ename,
+                          "evalue": normalise_text(out.evalue, workdir),
+                          "traceback": normalise_text("\n".join(out.traceback), workdir)})
+        else:
+            items.append({"type": kind})
+    for payload in (reply or {}).get("payload", []):
+        source = payload.get("source")
+        if source == "page":
+            text = payload.get("data", {}).get("text/plain", "")
+            items.append({"type": "payload:page", "text": normalise_text(text, workdir)})
+        elif source == "set_next_input":
+            items.append({"type": "payload:set_next_input", "text": payload.get("text", "")})
+    return items
+
+
+def render(items):
+    """Readable text of a cell's canonical outputs (what the diff shows)."""
+    lines = []
+    for item in items:
+        head = {k: v for k, v in item.items() if k not in ("text", "data", "traceback")}
+        lines.append(json.dumps(head, sort_keys=True))
+        for key in ("text", "traceback"):
+            if key in item:
+                lines.extend(f"  | {line}" for line in item[key].split("\n"))
+        for mime, value in item.get("data", {}).items():
+            lines.append(f"  [{mime}]")
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            lines.extend(f"  | {line}" for line in text.split("\n"))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------------------------
+
+def _code_cells(run):
+    return [(i, c) for i, c in enumerate(run.nb.cells) if c.cell_type == "code"]
+
+
+def compare_runs(reference, candidate, kernel):
+    """List of (cell index, source, diff lines) for every cell whose outputs differ."""
+    differences = []
+    for (index, ref_cell), (_, cand_cell) in zip(_code_cells(reference), _code_cells(candidate)):
+        expected = canonical_outputs(ref_cell, reference.replies.get(index), reference.workdir)
+        actual = canonical_outputs(cand_cell, candidate.replies.get(index), candidate.workdir)
+        if expected != actual:
+            diff = list(difflib.unified_diff(render(expected), render(actual),
+                                             fromfile="ipykernel", tofile=kernel, lineterm="",
+                                             n=4))
+            differences.append((index, ref_cell.source, diff))
+    return differences
+
+
+def _describe(name, differences, kernel, limit_lines=120):
+    first_index, source, diff = differences[0]
+    indices = ", ".join(str(i) for i, _, _ in differences)
+    lines = [f"{name}: {len(differences)} cell(s) differ from ipykernel under {kernel!r} "
+             f"(cells {indices}). First differing cell, #{first_index}:",
+             *(f"    {line}" for line in source.split("\n")), "", *diff[:limit_lines]]
+    if len(diff) > limit_lines:
+        lines.append(f"... {len(diff) - limit_lines} more diff lines; full report in "
+                     f"{REPORT_DIR / (name + '.diff.txt')}")
+    return "\n".join(lines)
+
+
+def _write_report(name, differences, kernel):
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    path = REPORT_DIR / f"{name}.diff.txt"
+    if not differences:
+        path.write_text(f"{name}: every cell matches ipykernel under {kernel!r}\n")
+        return
+    chunks = []
+    for index, source, diff in differences:
+        chunks.append(f"=== cell {index}\n{source}\n---\n" + "\n".join(diff))
+    path.write_text("\n\n".join(chunks) + "\n")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_matches_ipykernel(runner, name):
+    reference = _result(runner.submit(name, REFERENCE_KERNEL), f"{name} under ipykernel")
+    candidate = _result(runner.submit(name, KERNEL), f"{name} under {KERNEL!r}")
+    differences = compare_runs(reference, candidate, KERNEL)
+    _write_report(name, differences, KERNEL)
+    assert not differences, _describe(name, differences, KERNEL)
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus itself
+# ---------------------------------------------------------------------------------------------
+
+# What the corpus must exercise (the habits of ordinary ipykernel notebooks).
+REQUIRED_IN_CORPUS = [
+    "%timeit", "%%timeit", "%%time", "%time ", "!ls", "!echo", "%pip", "%env", "%run",
+    "%history", "%whos", "%who", "%%writefile", "%%capture", "%%html", "%%bash",
+    "?", "??", "In[", "Out[", "_", "__", "display(", "HTML(", "Markdown(", "Image(",
+    "clear_output(", "update_display(", "threading.Timer", "fig.show()", "display(fig)",
+    "%matplotlib inline", "groupby", "pivot_table", "plotly.express", "matplotlib.pyplot",
+]
+
+
+def test_corpus_covers_the_habits_of_ipykernel_notebooks():
+    assert len(NOTEBOOKS) >= 15, f"only {len(NOTEBOOKS)} notebooks in {CORPUS}"
+    sources = "\n".join(
+        c.source for name in NOTEBOOKS
+        for c in nbformat.read(CORPUS / f"{name}.ipynb", as_version=4).cells
+        if c.cell_type == "code")
+    missing = [habit for habit in REQUIRED_IN_CORPUS if habit not in sources]
+    assert not missing, f"the corpus never uses: {missing}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_reference_run_fails_only_where_intended(runner, name):
+    """Under ipykernel only cells tagged `raises-exception` may end in an error.
+
+    This keeps the corpus honest: a notebook that breaks under ipykernel itself (a typo, a
+    missing package) would otherwise compare two identical failures and prove nothing.
+    """
+    reference = _result(runner.submit(name, REFERENCE_KERNEL), f"{name} under ipykernel")
+    wrong = []
+    for index, cell in _code_cells(reference):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        tagged = RAISES_TAG in cell.metadata.get("tags", [])
+        if bool(errors) != tagged:
+            what = f"{errors[0].ename}: {errors[0].evalue}" if errors else "no error"
+            wrong.append(f"cell {index} ({'tagged' if tagged else 'untagged'}): {what}\n"
+                         f"    {cell.source[:200]}")
+    assert not wrong, f"{name} under ipykernel:\n" + "\n".join(wrong)
