@@ -1,4 +1,10 @@
-"""Offline %customize: each instruction changes the figure JSON the way it says."""
+"""Offline %customize: instructions -> changes -> the original chart re-rendered with all of them.
+
+The first half runs the generated code in-process (fast, exact figure checks); the second half
+goes through the viz API with the real guard and the fake bridge, as %customize does.
+"""
+import json
+
 import numpy as np
 import pandas as pd
 import plotly.data as pdata
@@ -7,184 +13,305 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from anyviz.viz import customize, planner
+from anyviz import session
+from anyviz.viz import api, charts, customize, customize_apply, guard, output, planner
 
 TIPS = pdata.tips()
 GAP = pdata.gapminder()
+POP_2007 = "total population by continent in 2007"
 
 
 def chart(df, request):
     plan = planner.plan_chart(df, request)
     ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
     exec(plan.code, ns)
-    return ns["fig"]
+    return plan.code, ns["fig"].to_plotly_json()
 
 
-def apply(fig, instruction, df=TIPS):
-    edit = customize.translate(instruction, fig.to_plotly_json(), list(df.columns))
-    assert edit is not None, f"not understood: {instruction}"
-    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go, "fig": fig}
-    exec(edit.code, ns)
-    return ns["fig"], edit
+def apply(base, instructions, df=TIPS):
+    """Parse each instruction against the chart as the earlier ones left it, then render the
+    ORIGINAL chart with all the changes (what charts.customize does)."""
+    code, figure = base
+    view = customize_apply.base_view(figure, df.columns)
+    changes = []
+    for text in instructions:
+        parsed = customize.parse(text, view, customize_apply.advance)
+        assert parsed.ok, (text, parsed.message())
+        for ch in parsed.changes:
+            view = customize_apply.advance(view, ch)
+        changes += parsed.changes
+    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+    full = customize_apply.chart_code(code, figure, changes, df.columns)
+    assert guard.check_code(full) == [], full
+    exec(full, ns)
+    return ns["fig"], changes
 
 
-@pytest.fixture
+def numbers(values):
+    if isinstance(values, dict):  # plotly's typed arrays
+        import base64
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return chart(GAP, POP_2007)
+
+
+@pytest.fixture(scope="module")
 def bar():
     return chart(TIPS, "average tip by day")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lines():
     return chart(GAP, "population over time by continent")
 
 
-def test_title_quoted(bar):
-    fig, edit = apply(bar, "title 'Sales 2024'")
-    assert fig.layout.title.text == "Sales 2024" and "Sales 2024" in edit.description
+# ------------------------------------------------------------------ the issue's sequences
+def test_log_then_horizontal_keeps_log_on_the_value_axis(pop):
+    fig, _ = apply(pop, ["log scale y", "horizontal"], GAP)
+    bars = fig.data[0]
+    assert bars.orientation == "h"
+    assert all(isinstance(v, str) for v in bars.y)  # continents on y
+    assert min(bars.x) > 1e8  # populations on x
+    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.yaxis.type in (None, "-", "category", "linear")
+    # axis titles moved with the axes
+    assert "continent" in (fig.layout.yaxis.title.text or "").lower()
 
 
-def test_title_unquoted_keeps_case(bar):
-    fig, _ = apply(bar, "set the title to Tips per Day")
-    assert fig.layout.title.text == "Tips per Day"
+def test_changes_compose_in_any_order(pop):
+    a, _ = apply(pop, ["log scale y", "horizontal", "title 'Pop'"], GAP)
+    b, _ = apply(pop, ["horizontal", "title 'Pop'", "log scale x"], GAP)
+    assert pio.to_json(a) == pio.to_json(b)
 
 
-def test_axis_labels(bar):
-    fig, _ = apply(bar, "x label Weekday and y label 'Mean tip ($)'")
+def test_thinner_bars_and_serif_keep_earlier_changes(pop):
+    fig, changes = apply(pop, ["horizontal", "stacked",
+                               "make the bars thinner and use a serif font"], GAP)
+    assert fig.data[0].orientation == "h"
+    assert fig.layout.barmode == "stack"
+    assert fig.layout.bargap > 0.4
+    assert "serif" in fig.layout.font.family
+    assert [c.description for c in changes][-2:] == ["thinner bars", "serif font"]
+
+
+def test_back_to_vertical_restores_the_original_axes(pop):
+    code, figure = pop
+    ns = {"df": GAP, "px": px, "pd": pd, "np": np, "go": go}
+    exec(code, ns)
+    fig, _ = apply(pop, ["horizontal", "vertical"], GAP)
+    assert pio.to_json(fig) == pio.to_json(ns["fig"])
+
+
+# ------------------------------------------------------------------ single intents
+@pytest.mark.parametrize("instruction,key,value", [
+    ("title 'Sales 2024'", "title", "Sales 2024"),
+    ("set the title to Revenue by Day", "title", "Revenue by Day"),
+    ("dark theme", "theme", "plotly_dark"),
+    ("color the bars red", "colour", "red"),
+    ("palette Pastel", "palette", "Pastel"),
+    ("colour-blind safe", "palette", "Safe"),
+    ("stacked", "barmode", "stack"),
+    ("100% stacked", "barmode", "percent"),
+    ("sort descending", "sort", "descending"),
+    ("width 900 height 500", "size", {"width": 900, "height": 500}),
+    ("font size 14", "font_size", 14),
+    ("sans-serif font", "font_family", customize.FONT_FAMILIES["sans"]),
+    ("monospace font", "font_family", customize.FONT_FAMILIES["mono"]),
+    ("thicker bars", "bargap", "thicker"),
+    ("legend at the bottom", "legend", "bottom"),
+    ("hide the legend", "legend", "hidden"),
+    ("hide gridlines", "grid", False),
+    ("as a line chart", "chart", "line"),
+])
+def test_intent(bar, instruction, key, value):
+    view = customize_apply.base_view(bar[1], TIPS.columns)
+    parsed = customize.parse(instruction, view)
+    assert parsed.ok, parsed.message()
+    assert [(c.key, c.value) for c in parsed.changes] == [(key, value)]
+
+
+def test_rendered_intents(bar, lines):
+    fig, _ = apply(bar, ["title 'Tips'", "x label Weekday", "y label Tip ($)", "dark theme",
+                         "bigger", "show values on bars", "sort ascending"])
+    assert fig.layout.title.text == "Tips"
     assert fig.layout.xaxis.title.text == "Weekday"
-    assert fig.layout.yaxis.title.text == "Mean tip ($)"
+    assert fig.layout.yaxis.title.text == "Tip ($)"
+    assert fig.layout.template.layout.paper_bgcolor is not None
+    assert fig.layout.width == int(800 * 1.3)
+    assert fig.data[0].texttemplate == "%{y:.3s}"
+    assert fig.layout.xaxis.categoryorder == "total ascending"
+    line_fig, _ = apply(lines, ["log scale y", "as an area chart"], GAP)
+    assert line_fig.layout.yaxis.type == "log"
+    assert all(t.stackgroup == "one" for t in line_fig.data)
 
 
-@pytest.mark.parametrize("words,template", [("dark theme", "plotly_dark"), ("white", "plotly_white"),
-                                            ("minimal style", "simple_white"),
-                                            ("presentation theme", "presentation")])
-def test_themes(bar, words, template):
-    fig, _ = apply(bar, words)
-    expected = pio.templates[template].layout
-    assert fig.layout.template.layout.paper_bgcolor == expected.paper_bgcolor
-    assert fig.layout.template.layout.font.size == expected.font.size
-
-
-def test_named_colour(bar):
-    fig, _ = apply(bar, "make the bars crimson")
-    assert fig.data[0].marker.color == "crimson"
-
-
-def test_colour_blind_palette(lines):
-    fig, _ = apply(lines, "colour-blind safe")
-    safe = px.colors.qualitative.Safe
-    assert [t.line.color for t in fig.data] == safe[:len(fig.data)]
-
-
-def test_named_palette(lines):
-    fig, _ = apply(lines, "palette Pastel")
-    assert fig.data[1].line.color == px.colors.qualitative.Pastel[1]
-
-
-@pytest.mark.parametrize("words,axis", [("log scale on y", "y"), ("log x", "x"), ("logarithmic y axis", "y")])
-def test_log(lines, words, axis):
-    fig, _ = apply(lines, words, GAP)
-    assert getattr(fig.layout, f"{axis}axis").type == "log"
+def test_axis_label_follows_its_axis_when_flipped(bar):
+    fig, _ = apply(bar, ["x label Weekday", "horizontal"])
+    assert fig.layout.yaxis.title.text == "Weekday"  # the days are on y now
+    assert fig.data[0].orientation == "h"
 
 
 def test_bar_to_line_keeps_values(bar):
-    before = dict(zip(bar.data[0].x, bar.data[0].y))
-    title = bar.layout.title.text
-    fig, _ = apply(bar, "make it a line chart")
+    fig, _ = apply(bar, ["as a line chart"])
     assert fig.data[0].type == "scatter" and fig.data[0].mode == "lines"
-    assert dict(zip(fig.data[0].x, fig.data[0].y)) == before
-    assert fig.layout.title.text == title
-
-
-def test_line_to_area_and_bar(lines):
-    fig, _ = apply(lines, "as an area chart", GAP)
-    assert all(t.stackgroup == "one" for t in fig.data) and len(fig.data) == 5
-    fig, _ = apply(lines, "switch to bars", GAP)
-    assert {t.type for t in fig.data} == {"bar"} and fig.layout.barmode == "group"
-
-
-def test_bar_to_pie(bar):
-    fig, _ = apply(bar, "pie chart")
-    assert fig.data[0].type == "pie" and list(fig.data[0].values) == list(bar.data[0].y)
-
-
-def test_horizontal_then_vertical(bar):
-    days = list(bar.data[0].x)  # snippets edit fig in place: keep the original values
-    fig, _ = apply(bar, "horizontal")
-    t = fig.data[0]
-    assert t.orientation == "h" and list(t.y) == days
-    assert fig.layout.yaxis.title.text == "day"
-    fig, _ = apply(fig, "vertical")
-    assert fig.data[0].orientation == "v" and list(fig.data[0].x) == days
-
-
-def test_barmode():
-    fig = chart(TIPS, "average tip by day colored by sex")
-    assert fig.layout.barmode == "group"
-    fig, _ = apply(fig, "stacked")
-    assert fig.layout.barmode == "stack"
-    fig, _ = apply(fig, "grouped")
-    assert fig.layout.barmode == "group"
-    fig, _ = apply(fig, "100% stacked")
-    assert fig.layout.barmode == "stack" and fig.layout.barnorm == "percent"
-
-
-def test_sort(bar):
-    fig, _ = apply(bar, "sort ascending")
-    assert fig.layout.xaxis.categoryorder == "total ascending"
-    fig, _ = apply(bar, "sort alphabetically")
-    assert fig.layout.xaxis.categoryorder == "category ascending"
-
-
-def test_size(bar):
-    fig, _ = apply(bar, "width 900 height 500")
-    assert (fig.layout.width, fig.layout.height) == (900, 500)
-    fig, _ = apply(fig, "bigger")
-    assert fig.layout.width > 900 and fig.layout.height > 500
-
-
-def test_legend(lines):
-    fig, _ = apply(lines, "hide the legend", GAP)
-    assert fig.layout.showlegend is False
-    fig, _ = apply(lines, "legend at the bottom", GAP)
-    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
-
-
-def test_font_size(bar):
-    fig, _ = apply(bar, "font size 18")
-    assert fig.layout.font.size == 18
-
-
-def test_values_on_bars(bar):
-    fig, _ = apply(bar, "show values on bars")
-    assert fig.data[0].texttemplate and fig.data[0].textposition == "outside"
+    assert list(fig.data[0].x) == list(bar[1]["data"][0]["x"])
 
 
 def test_facet_rebuilds_from_df():
-    fig = chart(TIPS, "average tip by day")
-    fig, _ = apply(fig, "title 'Tips'")
-    fig, edit = apply(fig, "facet by sex")
-    assert {t.xaxis for t in fig.data} == {"x", "x2"}
-    got = {(t.xaxis, x): y for t in fig.data for x, y in zip(t.x, t.y)}
-    exp = TIPS.groupby(["sex", "day"])["tip"].mean()
-    assert len(got) == len(exp)
-    female = {x: y for (ax, x), y in got.items() if ax == "x"}
-    assert np.allclose([female[d] for d in sorted(female)], [exp["Female"][d] for d in sorted(female)]) or \
-        np.allclose([female[d] for d in sorted(female)], [exp["Male"][d] for d in sorted(female)])
-    assert "sex" in edit.description
+    base = chart(TIPS, "average tip by day and sex")
+    fig, changes = apply(base, ["facet by smoker"])
+    assert changes[0].value == "smoker"
+    annotations = [a.text for a in fig.layout.annotations]
+    assert any("smoker=Yes" in t for t in annotations)
 
 
-def test_several_edits_in_one_instruction(bar):
-    fig, edit = apply(bar, "title 'Tips'; dark theme, log y")
-    assert fig.layout.title.text == "Tips" and fig.layout.yaxis.type == "log"
-    assert fig.layout.template.layout.paper_bgcolor == pio.templates["plotly_dark"].layout.paper_bgcolor
+# ------------------------------------------------------------------ not understood
+def test_unknown_instruction_changes_nothing_and_names_the_words(bar):
+    view = customize_apply.base_view(bar[1], TIPS.columns)
+    parsed = customize.parse("make it sparkle like a unicorn", view)
+    assert not parsed.ok and parsed.changes == []
+    msg = parsed.message()
+    assert "'sparkle'" in msg and "'unicorn'" in msg and msg.startswith("Nothing changed")
 
 
-def test_unknown_returns_none(bar):
-    assert customize.translate("make it sparkle like a unicorn", bar.to_plotly_json(), []) is None
-    assert "GEMINI_API_KEY" in customize.OFFLINE_HELP
+def test_partly_understood_changes_nothing_and_suggests(bar):
+    view = customize_apply.base_view(bar[1], TIPS.columns)
+    parsed = customize.parse("dark theme and make the bars thiner", view)
+    assert not parsed.ok and parsed.changes == []
+    assert "'thiner'" in parsed.message() and "'thinner'" in parsed.message()
 
 
-def test_partly_understood_reports_rest(bar):
-    edit = customize.translate("dark theme and make it sparkle", bar.to_plotly_json(), [])
-    assert edit is not None and edit.unknown == ["make it sparkle"]
-    assert "sparkle" in edit.description
+def test_orientation_on_a_line_chart_is_refused(lines):
+    view = customize_apply.base_view(lines[1], GAP.columns)
+    change = customize.parse("horizontal", view).changes[0]
+    assert "bar and box charts" in customize_apply.problems(view, change)
+
+
+# ------------------------------------------------------------------ through the viz API
+@pytest.fixture(scope="module", autouse=True)
+def worker():
+    g = guard.get_guard()
+    g.start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def frames(bridge):
+    saved = dict(session.user_ns)
+    session.user_ns.update(gapminder=GAP.copy(), tips=TIPS.copy())
+    api._last.clear()
+    charts._by_frame.clear()
+    charts._current[0] = None
+    output.reset_session()
+    yield
+    for k in ("gapminder", "tips"):
+        session.user_ns.pop(k, None)
+    session.user_ns.update({k: v for k, v in saved.items() if k not in session.user_ns})
+
+
+def call(fn, **args):
+    return json.loads(fn(json.dumps(args)))
+
+
+def viz(frame, request):
+    plan = call(api.plan, frame=frame, request=request)
+    shown = call(api.render, frame=frame, code=plan["code"], request=request, source="planner")
+    assert shown["status"] == "ok", shown
+    return shown
+
+
+def plotly_outputs(bridge, kind):
+    return [m for m in bridge.of_type(kind) if output.PLOTLY_MIME in m["data"]]
+
+
+def cell_lines(bridge):
+    return [m["data"]["text/plain"] for m in bridge.of_type("display_data")
+            if set(m["data"]) == {"text/plain"}]
+
+
+def test_api_sequence_updates_in_place_and_confirms_in_the_cell(frames, bridge):
+    first = viz("gapminder", POP_2007)
+    for instruction in ("log scale y", "horizontal", "make the bars thinner and use a serif font"):
+        bridge.messages.clear()
+        r = call(api.customize, instruction=instruction)
+        assert r["status"] == "ok", r["message"]
+        update = plotly_outputs(bridge, "update_display_data")[-1]
+        copy = plotly_outputs(bridge, "display_data")[-1]
+        assert update["transient"]["display_id"] == first["display_id"]
+        assert copy["transient"]["display_id"] == first["display_id"]
+        (line,) = cell_lines(bridge)
+        assert line.startswith("Changed the chart “") and "(gapminder)" in line
+        assert "http" not in line
+    fig = copy["data"][output.PLOTLY_MIME]
+    assert fig["data"][0]["orientation"] == "h"
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    assert min(numbers(fig["data"][0]["x"])) > 1e8  # non-empty bars on the log axis
+    assert "serif" in fig["layout"]["font"]["family"] and fig["layout"]["bargap"] > 0.4
+    info = [m for m in bridge.of_type("update_display_data")
+            if m["transient"]["display_id"] == first["display_id"] + "-info"][-1]
+    assert info["data"]["text/plain"] == ("Customized: log scale on y; horizontal bars; "
+                                          "thinner bars; serif font.")
+
+
+def test_api_unknown_changes_nothing(frames, bridge):
+    viz("gapminder", POP_2007)
+    call(api.customize, instruction="horizontal")
+    bridge.messages.clear()
+    r = call(api.customize, instruction="make the chart sparkle")
+    assert r["status"] == "unknown" and "'sparkle'" in r["message"]
+    assert "GEMINI_API_KEY" in r["message"] and "%llm" in r["message"]
+    assert plotly_outputs(bridge, "update_display_data") == []
+    listed = call(api.customize, instruction="--list")
+    assert listed["status"] == "ok" and [s["description"] for s in listed["steps"]] == \
+        ["horizontal bars"]
+
+
+def test_api_list_undo_and_script(frames, bridge):
+    viz("gapminder", POP_2007)
+    call(api.customize, instruction="log scale y")
+    call(api.customize, instruction="title 'World'")
+    r = call(api.customize, instruction="--list")
+    assert "1. log scale on y" in r["message"] and "2. title set to 'World'" in r["message"]
+    bridge.messages.clear()
+    r = call(api.customize, instruction="--undo")
+    assert r["status"] == "ok"
+    fig = plotly_outputs(bridge, "display_data")[-1]["data"][output.PLOTLY_MIME]
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    assert fig["layout"]["title"]["text"] != "World"
+    last = call(api.last_chart)
+    assert "type='log'" in last["code"] and "World" not in last["code"]
+    call(api.customize, instruction="--undo")
+    r = call(api.customize, instruction="--undo")
+    assert r["status"] == "unknown" and "Nothing to undo" in r["message"]
+
+
+def test_api_last_chart_per_frame(frames, bridge):
+    viz("gapminder", POP_2007)
+    tips_chart = viz("tips", "average tip by day")
+    r = call(api.customize, instruction="title 'Tips'")
+    assert r["display_id"] == tips_chart["display_id"]
+    r = call(api.customize, instruction="--df gapminder log scale y")
+    assert r["status"] == "ok" and r["display_id"] != tips_chart["display_id"]
+    # the gapminder chart is now the current one
+    assert call(api.last_chart)["frame"] == "gapminder"
+    r = call(api.customize, instruction="--df nope title x")
+    assert r["status"] == "no_chart" and "'nope'" in r["message"]
+
+
+def test_api_llm_edit_is_a_step_to_undo(frames, bridge):
+    viz("tips", "average tip by day")
+    code = "fig = px.box(df, x='day', y='tip', title='Tips spread')"
+    assert call(api.apply_custom_code, code=code, instruction="as a box plot")["status"] == "ok"
+    assert "LLM" in cell_lines(bridge)[-1]
+    r = call(api.customize, instruction="horizontal")
+    assert r["status"] == "ok" and r["code"].startswith(code)
+    call(api.customize, instruction="--undo")
+    bridge.messages.clear()
+    call(api.customize, instruction="--undo")
+    fig = plotly_outputs(bridge, "display_data")[-1]["data"][output.PLOTLY_MIME]
+    assert fig["data"][0]["type"] == "bar"

@@ -51,17 +51,37 @@ def _session_frames() -> dict:
             if isinstance(v, pd.DataFrame) and not k.startswith("_")}
 
 
+def _engine_call(function: str, args: dict) -> str | None:
+    """A call about a table in DuckDB or Spark (anyviz.engines.LazyFrame) is answered by the
+    engine layer, which runs the same plan as one engine query; None for pandas frames."""
+    from .. import engines
+
+    target = engines.viz_target(args.get("frame"))
+    if target is None:
+        return None
+    return _reply(engines.viz_call(function, *target, args))
+
+
 def split_frame(j) -> str:
     """`%viz sales revenue by region`: a request that starts with a DataFrame's name charts that
     frame (as `--df sales` would)."""
     request = (_args(j).get("request") or "").strip()
     first, _, rest = request.partition(" ")
-    if first and first in _session_frames():
+    if first and (first in _session_frames() or _is_engine_table(first)):
         return _reply({"frame": first, "request": rest.strip()})
     return _reply({"frame": None, "request": request})
 
 
+def _is_engine_table(name) -> bool:
+    from .. import engines
+
+    return engines.is_lazy(session.user_ns.get(name))
+
+
 def _resolve(name) -> tuple[str, pd.DataFrame]:
+    if name and _is_engine_table(name) and _last.get("frame") == name \
+            and _last.get("data") is not None:
+        return name, _last["data"]  # an engine chart's %customize edits its small drawn frame
     frames = _session_frames()
     if not name:
         name = session.current_frame if session.current_frame in frames else None
@@ -187,6 +207,9 @@ _EXACT_DISTINCT_ROWS = 1_000_000
 
 def context(j) -> str:
     args = _args(j)
+    engine_reply = _engine_call("context", args)
+    if engine_reply is not None:
+        return engine_reply
     name, df = _resolve(args.get("frame"))
     if args.get("light"):  # the offline planner needs the frame, not a prompt
         return _reply({"frame": name, "rows": int(len(df))})
@@ -221,6 +244,9 @@ def context(j) -> str:
 
 def plan(j) -> str:
     args = _args(j)
+    engine_reply = _engine_call("plan", args)
+    if engine_reply is not None:
+        return engine_reply
     name, df = _resolve(args.get("frame"))
     from . import planner  # written by the planner engineer; imported only when needed
 
@@ -314,10 +340,17 @@ def _remember(name, code, display_id, request, figure, columns, source="planner"
     _last.clear()
     _last.update(base_code=code, code=code, frame=name, display_id=display_id,
                  request=request, history=[], figure=figure, columns=columns, source=source)
+    from . import charts
+
+    charts.remember(name, code, figure, display_id, request=request, columns=columns,
+                    static=_last_static[0])
 
 
 def render(j) -> str:
     args = _args(j)
+    engine_reply = _engine_call("render", args)
+    if engine_reply is not None:
+        return engine_reply
     name, df = _resolve(args.get("frame"))
     code = args.get("code") or ""
     reply, result = _run_and_show(name, df, code, explanation=args.get("explanation"),
@@ -362,6 +395,9 @@ def _simple_code(df: pd.DataFrame, columns) -> tuple[str, str]:
 
 def simple(j) -> str:
     args = _args(j)
+    engine_reply = _engine_call("simple", args)
+    if engine_reply is not None:
+        return engine_reply
     name, df = _resolve(args.get("frame"))
     code, explanation = _simple_code(df, args.get("columns"))
     reply, result = _run_and_show(name, df, code, explanation=explanation,
@@ -400,6 +436,9 @@ def _display_safe(frame: pd.DataFrame) -> pd.DataFrame:
 def table(j) -> str:
     """HTML table fallback, computed in the kernel (trusted code, bounded output)."""
     args = _args(j)
+    engine_reply = _engine_call("table", args)
+    if engine_reply is not None:
+        return engine_reply
     name, df = _resolve(args.get("frame"))
     cols = [c for c in (args.get("columns") or []) if c in df.columns] or list(df.columns)
     view = df[cols]
@@ -422,46 +461,29 @@ def table(j) -> str:
 
 
 # ------------------------------------------------------------------ customize
-_OFFLINE_HELP = (
-    "Offline %customize understands: titles and axis labels (\"title Sales 2024\", \"x label "
-    "Month\"), colors and themes (\"dark theme\", \"color bars red\"), log scales, legend "
-    "position or hiding, chart type (\"as bars\", \"as a line\"), facets (\"facet by region\"), "
-    "sizes and fonts. For free-form changes enable an LLM: %llm gemini (or set "
-    "ANYVIZ_LLM_PROVIDER with GEMINI_API_KEY or OPENAI_API_KEY).")
-
-
 def customize(j) -> str:
+    """`%customize` offline: the changes are kept per chart and re-applied to the original
+    (anyviz.viz.charts); `_last` follows the chart that was changed."""
+    from . import charts
+
     args = _args(j)
-    instruction = (args.get("instruction") or "").strip()
     if not _last:
         return _reply({"status": "no_chart", "display_id": None, "code": None,
                        "message": "There is no chart to customize yet: make one with %viz "
                                   "first."})
-    from . import customize as _customize  # planner engineer's translator
-
-    edit = _customize.translate(instruction, _last.get("figure") or {}, _last.get("columns")
-                                or [])
-    if edit is None:
-        return _reply({"status": "unknown", "display_id": _last["display_id"], "code": None,
-                       "message": f"Could not apply {safety.name(instruction, 500)} offline. "
-                                  + _OFFLINE_HELP})
-    name, df = _resolve(_last["frame"])
-    code = _last["code"] + "\n" + edit.code
-    done = [h["description"] for h in _last["history"] if h.get("description")]
-    explanation = "Customized: " + "; ".join(done + [edit.description]) + "."
-    reply, result = _run_and_show(name, df, code, explanation=explanation,
-                                  note=args.get("note"), display_id=_last["display_id"],
-                                  update=True, static=_last_static[0])
-    if reply["status"] != "ok":
-        reply.update(code=code, status=reply["status"],
-                     message=f"Could not apply {safety.name(instruction, 500)}: "
-                             f"{reply['message']}")
-        return _reply(reply)
-    _last["history"].append({"instruction": instruction, "code": edit.code,
-                             "description": edit.description})
-    _last.update(code=code, figure=result.figure)
-    return _reply({"status": "ok", "message": edit.description, "display_id": reply["display_id"],
-                   "code": code})
+    out = charts.customize(args, run=_run_and_show, resolve=_resolve)
+    figure = out.pop("figure", None)
+    chart = charts.current()
+    if out["status"] == "ok" and chart is not None and out.get("code"):
+        same = _last.get("frame") == chart.frame
+        _last.update(base_code=chart.base_code, code=out["code"], frame=chart.frame,
+                     display_id=chart.display_id, request=chart.request,
+                     figure=figure or _last.get("figure"), columns=chart.columns,
+                     source=_last.get("source", "planner") if same else "planner",
+                     history=[{"instruction": s.instruction, "description": s.description(),
+                               **({"full": True} if s.code is not None else {})}
+                              for s in chart.steps])
+    return _reply(out)
 
 
 def last_chart(j=None) -> str:
@@ -527,6 +549,10 @@ def apply_custom_code(j) -> str:
         _last["history"].append({"instruction": args.get("instruction"), "code": code,
                                  "full": True})
         _last.update(code=code, figure=result.figure, source="llm")
+        from . import charts
+
+        charts.record_llm_edit(name, args.get("instruction") or "", code, result.figure,
+                               frame_rows=len(df))
     return _reply(reply)
 
 
