@@ -7,6 +7,8 @@ public struct VizMetrics: Sendable {
     public let cacheHits = Counter(label: "anyviz_viz_cache_hits_total")
     public let cacheMisses = Counter(label: "anyviz_viz_cache_misses_total")
     public let llmLatency = Recorder(label: "anyviz_llm_latency_seconds", aggregate: true)
+    /// UTF-8 bytes of each LLM request's messages: shows that prompts stay small (schema, not data).
+    public let promptBytes = Recorder(label: "anyviz_llm_prompt_bytes", aggregate: true)
 
     public init() {}
 

@@ -151,7 +151,7 @@ public final class VizPipeline: @unchecked Sendable {
             }
             lastError = shown["message"]?.stringValue ?? "unknown error"
             metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
-            messages = PromptBuilder.repairMessages(messages, reply: text, error: lastError)
+            messages = PromptBuilder.repairMessages(messages, reply: text, error: repairText(shown))
             note = "The LLM's code failed \(round + 1) time(s) (last error: \(lastError)); the built-in planner made this chart."
         }
         return (nil, note, calls)
@@ -206,6 +206,12 @@ public final class VizPipeline: @unchecked Sendable {
         ])
     }
 
+    /// What the LLM is told about a failed render: the masked error the Python side made
+    /// (exception type, short message, no data values), never the message shown to the user.
+    func repairText(_ shown: JSONValue) -> String {
+        shown["repair_error"]?.stringValue ?? "the chart code failed (\(shown["status"]?.stringValue ?? "error"))"
+    }
+
     /// One LLM call that an interrupt (SIGINT or interrupt_request) cancels within ~50 ms.
     func callLLM(_ provider: LLMProvider, _ messages: [LLMMessage]) throws -> String {
         let cancel = CancellationFlag()
@@ -218,6 +224,9 @@ public final class VizPipeline: @unchecked Sendable {
         }
         watcher.start()
         defer { done.cancel() }
+        let bytes = PromptBuilder.promptBytes(messages)
+        metrics.promptBytes.record(bytes)
+        logger.debug("LLM request", metadata: ["prompt_bytes": "\(bytes)", "messages": "\(messages.count)"])
         let started = Date()
         let result = try provider.complete(messages, cancellation: cancel)
         metrics.llmLatency.record(Date().timeIntervalSince(started))
@@ -265,7 +274,7 @@ public final class VizPipeline: @unchecked Sendable {
                     return VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
                                       explanation: reply.explanation, llmCalls: 1)
                 }
-                messages = PromptBuilder.repairMessages(messages, reply: text, error: shown["message"]?.stringValue ?? "error")
+                messages = PromptBuilder.repairMessages(messages, reply: text, error: repairText(shown))
             }
         }
         let shown = try api("customize", ["instruction": .string(instruction), "note": note.map(JSONValue.string) ?? .null])
