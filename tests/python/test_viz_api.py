@@ -247,6 +247,13 @@ def test_repair_error_masks_values_and_keeps_type_and_columns():
     msg = api.repair_error("KeyError: 'revenue_total' not in 'revenue'", df.columns)
     assert "'revenue'" in msg and "revenue_total" not in msg
     assert len(api.repair_error("RuntimeError: " + "x" * 30_000_000, [])) <= 500
+    # What a repair needs survives: the bad name the LLM wrote and the columns there are.
+    msg = api.repair_error("ValueError: Value of 'y' is not the name of a column in "
+                           "'data_frame'. Expected one of ['revenue', 'secret'] but received: "
+                           "population_total (line 2)", df.columns,
+                           "fig = px.bar(df, y='population_total')")
+    assert "population_total" in msg and "['revenue', 'secret']" in msg and "line 2" in msg
+    assert api.repair_error("KeyError: 'Atlantis'", df.columns, "df['x']") == "KeyError: '…'"
 
 
 def test_context_is_capped_quotes_names_and_truncates_values(frames):

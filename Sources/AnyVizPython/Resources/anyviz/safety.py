@@ -140,26 +140,32 @@ _LONG_TOKEN_RE = re.compile(r"\S{33,}")
 _LINE_NO_RE = re.compile(r"\b(line|lines|column|col|position|pos) N")
 
 
-def _looks_like_data(line: str) -> bool:
-    """A line from a printed frame/series/array or CSV: columns separated by runs of spaces,
-    tabs or many commas, or a leading row label followed by values."""
+_MASKED_FIELD = re.compile(r"^\s*[\[(]?\s*(N|'…'|…)\s*[\])]?\s*$")
+
+
+def _looks_like_data(line: str, masked: str) -> bool:
+    """A line from a printed frame/series/array or CSV: columns separated by runs of spaces or
+    tabs, a leading row label followed by values, or many separated fields that were masked
+    (a list of column names is schema and stays)."""
     stripped = line.strip()
     if not stripped:
         return False
-    if "\t" in stripped or len(re.findall(r"\S {2,}\S", stripped)) >= 1:
+    if "\t" in stripped or re.search(r"\S {2,}\S", stripped):
         return True
-    if stripped.count(",") >= 4 or stripped.count("|") >= 2:
+    if re.match(r"^\d+\s+\S", stripped):
         return True
-    if re.match(r"^(\d+|N)\s+\S", stripped):
-        return True
-    return stripped.startswith(("[", "(")) and stripped.count(" ") >= 3
+    for sep in (",", "|", ";"):
+        fields = masked.split(sep)
+        if len(fields) >= 4 and sum(bool(_MASKED_FIELD.match(f)) for f in fields) >= 3:
+            return True
+    return False
 
 
 def mask_error(message, allowed=(), limit: int = ERROR_LIMIT, max_lines: int = 4) -> str:
     """Error text fit to send to an LLM: the shape of the problem, none of the data.
 
     Quoted strings become '…' unless they are in `allowed` (column names, already in the
-    schema), numbers become N (except line/column positions), tokens over 32 characters become
+    schema, and strings of the failing code, which the LLM wrote), numbers become N (except line/column positions), tokens over 32 characters become
     …, lines that look like printed data are dropped, and the result is at most `limit`
     characters."""
     text = plain(message, 20_000)
@@ -170,15 +176,15 @@ def mask_error(message, allowed=(), limit: int = ERROR_LIMIT, max_lines: int = 4
         return m.group(0) if inner in allowed and len(inner) <= 100 else "'…'"
 
     kept, dropped = [], 0
-    for line in text.splitlines():
-        if _looks_like_data(line):
-            dropped += 1
-            continue
-        line = _QUOTED_RE.sub(quoted, line)
+    for raw in text.splitlines():
+        line = _QUOTED_RE.sub(quoted, raw)
         line = _LONG_TOKEN_RE.sub(lambda m: m.group(0) if m.group(0).strip("'") in allowed
                                   else "…", line)
         # Numbers are masked, except "line 3" style positions: they help a repair.
         line = _restore_positions(line, _NUMBER_RE.sub("N", line))
+        if _looks_like_data(raw, line):
+            dropped += 1
+            continue
         if line.strip() and (not kept or line != kept[-1]):
             kept.append(line.rstrip())
         if len(kept) >= max_lines:

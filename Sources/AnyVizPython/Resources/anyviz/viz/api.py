@@ -287,31 +287,59 @@ MESSAGE_LIMIT = 1000
 _ERROR_TYPE = re.compile(r"^([A-Za-z_][\w.]{0,80}): ", re.S)
 
 
-def repair_error(message, columns=()) -> str:
+#: Plotly Express argument names quoted in its errors ("Value of 'y' is not ..."): not data.
+_PX_ARGUMENTS = ("x", "y", "z", "color", "size", "symbol", "names", "values", "parents",
+                 "ids", "text", "facet_row", "facet_col", "hover_name", "hover_data",
+                 "data_frame", "labels", "line_group", "animation_frame", "dimensions")
+
+
+def _code_words(code: str) -> set[str]:
+    """String literals and names of the chart code: the LLM wrote them, so an error quoting
+    them tells it nothing about the data."""
+    import ast
+
+    try:
+        tree = ast.parse(code or "")
+    except (SyntaxError, ValueError):
+        return set()
+    words = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.add(node.value)
+        elif isinstance(node, ast.Name):
+            words.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr)
+    return words
+
+
+def repair_error(message, columns=(), code: str = "") -> str:
     """What the LLM is told about a failure: the exception type and a short message with the
-    values masked (≤ safety.ERROR_LIMIT characters). Column names, already in the schema, are
-    kept; any other quoted text, number or data-looking line is not."""
+    values masked (≤ safety.ERROR_LIMIT characters). Column names (already in the schema) and
+    words of the failing code (the LLM wrote them) are kept; any other quoted text, number or
+    data-looking line is not."""
     text = safety.plain(message, 20_000)
     m = _ERROR_TYPE.match(text)
     etype, rest = (m.group(1), text[m.end():]) if m else ("", text)
-    masked = safety.mask_error(rest, allowed=[str(c) for c in columns],
-                               limit=safety.ERROR_LIMIT - len(etype) - 2)
+    allowed = {str(c) for c in columns} | set(_PX_ARGUMENTS) | _code_words(code)
+    masked = safety.mask_error(rest, allowed=allowed, limit=safety.ERROR_LIMIT - len(etype) - 2)
     return f"{etype}: {masked}" if etype else masked
 
 
-def _failure(reply: dict, message, df) -> dict:
+def _failure(reply: dict, message, df, code: str = "") -> dict:
     reply.update(message=safety.plain(message, MESSAGE_LIMIT),
-                 repair_error=repair_error(message, df.columns))
+                 repair_error=repair_error(message, df.columns, code))
     return reply
 
 
 def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=None,
-                  display_id=None, update=False, static=None):
-    result = _guard.run(code, _frames_for(code, name, df))
+                  display_id=None, update=False, static=None, untrusted=True):
+    # Untrusted (LLM) code runs only in a complete sandbox unless ANYVIZ_SANDBOX=off.
+    result = _guard.run(code, _frames_for(code, name, df), untrusted=untrusted)
     status = _STATUS.get(result.status, "error")
     reply = {"status": status, "message": "", "display_id": display_id, "figure": None}
     if status != "ok":
-        return _failure(reply, result.message, df), None
+        return _failure(reply, result.message, df, code), None
     if not (result.figure or {}).get("data"):
         reply.update(status="error")
         return _failure(reply, "The chart code produced an empty figure (no traces); check "
@@ -356,7 +384,8 @@ def render(j) -> str:
     reply, result = _run_and_show(name, df, code, explanation=args.get("explanation"),
                                   alternatives=args.get("alternatives") or (),
                                   note=args.get("note"), display_id=args.get("display_id"),
-                                  update=bool(args.get("update")), static=args.get("static"))
+                                  update=bool(args.get("update")), static=args.get("static"),
+                                  untrusted=args.get("source") != "planner")
     if reply["status"] == "ok":
         _last_static[0] = bool(args.get("static"))
         if args.get("source") == "customize" and _last.get("frame") == name:
@@ -401,7 +430,7 @@ def simple(j) -> str:
     name, df = _resolve(args.get("frame"))
     code, explanation = _simple_code(df, args.get("columns"))
     reply, result = _run_and_show(name, df, code, explanation=explanation,
-                                  note=args.get("note"))
+                                  note=args.get("note"), untrusted=False)
     if reply["status"] == "ok":
         _remember(name, code, reply["display_id"], args.get("request"), result.figure,
                   list(map(str, df.columns)), source="simple")
