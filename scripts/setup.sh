@@ -15,8 +15,10 @@ fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
-# 1. System packages (libzmq, libcurl for the LLM client, Python headers/venv, redis for the cache).
-APT_PKGS=(libzmq3-dev libcurl4-openssl-dev python3-dev python3-venv pkg-config redis-server)
+# 1. System packages (libzmq, libcurl for the LLM client, Python headers/venv, redis for the cache,
+#    Java for Spark local mode).
+APT_PKGS=(libzmq3-dev libcurl4-openssl-dev python3-dev python3-venv pkg-config redis-server
+          openjdk-17-jre-headless)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -179,6 +179,11 @@ def load(line: str) -> None:
       --on-bad-lines MODE       rows with the wrong number of fields: error (default), skip,
                                 warn (skip and list them)
       --no-progress             no progress line for big files
+      --engine duckdb|spark     keep the rows in an engine (a lazy table): Parquet/CSV files,
+                                folders and globs; also duckdb://FILE/TABLE, a .duckdb file,
+                                spark://HOST:PORT/TABLE, sc://HOST:PORT/TABLE (Spark Connect).
+                                Files over ANYVIZ_LAZY_THRESHOLD_MB (default: 25% of available
+                                memory) and folders load into DuckDB without asking.
 
     All files of one %load are read first and bound only if every one succeeded: a failed
     %load changes nothing. A file with a header but no rows loads as 0 rows with a warning. Loading over an existing name replaces it (and says so).
@@ -190,6 +195,10 @@ def load(line: str) -> None:
     tokens = _tokens(line, "load")
     if _wants_help(tokens, load):
         return
+    from .. import engines
+
+    if engines.load_wanted(line):  # --engine, duckdb:// spark:// sc://, folders, big files
+        return engines.load(line)
     alias = None
     if "as" in tokens[1:-1] or (len(tokens) >= 2 and tokens[-2] == "as"):
         i = tokens.index("as", 1)  # "as NAME" may come before or after the options
@@ -319,6 +328,12 @@ def profile(line: str) -> None:
         raise UsageError("%profile: no frame to profile yet. %load a file first, or name a "
                          "DataFrame: %profile df.")
     df = session.user_ns.get(name)
+    from .. import engines
+
+    if engines.is_lazy(df):  # a table in DuckDB or Spark: profiled there
+        cols = [c.strip() for c in (args.columns or "").split(",") if c.strip()] or None
+        iopub.display_data(engines.profile_bundle(df, name, cols))
+        return
     if not isinstance(df, pd.DataFrame):
         frames = registry.frame_names()
         hint = f" DataFrames: {', '.join(frames)}." if frames else " %load a file first."

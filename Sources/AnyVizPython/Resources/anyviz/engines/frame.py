@@ -1,0 +1,202 @@
+"""Lazy tables: data that stays in DuckDB or Spark and is reached through one Ibis expression.
+
+A `LazyFrame` is what `%load` binds instead of a pandas DataFrame when the data is bigger than
+the kernel should hold (or an engine was asked for). It keeps the Ibis table expression and the
+backend it runs on; the rows stay where they are. `%viz` and `%profile` compile their requests
+to expressions on `frame.table` and bring back only the small result.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import urllib.parse
+
+from ..errors import DataError
+from . import run
+
+#: Rows the preview and the planner's sample read (`LIMIT n`: no full scan).
+SAMPLE_ROWS = 20_000
+
+_duckdb = None
+_spark = None
+_lock = threading.Lock()
+
+
+def _memory_limit_mb() -> int | None:
+    """DuckDB's own memory budget: ANYVIZ_ENGINE_MEMORY_MB, else 40 % of the address-space
+    cap the kernel runs under (DuckDB's default of 80 % of RAM ignores rlimits and would
+    fail allocations instead of spilling to disk)."""
+    value = os.environ.get("ANYVIZ_ENGINE_MEMORY_MB")
+    if value and value.isdigit():
+        return int(value)
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft not in (resource.RLIM_INFINITY, -1):
+            return max(256, int(soft * 0.4) // 2**20)
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
+def duckdb_backend():
+    """The session's in-memory DuckDB (one per kernel: tables from files are views on it)."""
+    global _duckdb
+    with _lock:
+        if _duckdb is None:
+            import ibis
+
+            config = {}
+            limit = _memory_limit_mb()
+            if limit:
+                config["memory_limit"] = f"{limit}MB"
+            _duckdb = ibis.duckdb.connect(**config)
+            try:  # long scans report progress through query_progress(), polled by run.py
+                _duckdb.raw_sql("SET enable_progress_bar = true")
+                _duckdb.raw_sql("SET enable_progress_bar_print = false")
+            except Exception:  # noqa: BLE001 - progress is optional
+                pass
+        return _duckdb
+
+
+def duckdb_file_backend(path: str):
+    import ibis
+
+    if not os.path.exists(path):
+        raise DataError(f"No DuckDB database at {path}. Check the path (a .duckdb file), e.g. "
+                        f"%load duckdb://data/warehouse.duckdb/sales.")
+    try:
+        return ibis.duckdb.connect(path, read_only=True)
+    except Exception as exc:  # noqa: BLE001 - any open failure is a user-facing message
+        raise DataError(f"Could not open the DuckDB database {path}: {_short(exc)}. Is it a "
+                        f"DuckDB file, and not open for writing in another process?") from None
+
+
+def _check_reachable(host: str, port: int, url: str, timeout: float = 5.0) -> None:
+    """A dead cluster URL fails here in seconds instead of Spark waiting for it forever."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise DataError(f"The Spark cluster at {url} does not answer ({exc.strerror or exc}). "
+                        f"Check the host and port, and that the cluster is running; nothing "
+                        f"was loaded.") from None
+
+
+def spark_backend(master: str | None = None, remote: str | None = None):
+    """The session's Spark (one SparkSession per kernel, as Spark allows one context).
+
+    `remote` is a Spark Connect URL (sc://host:port); `master` a cluster URL (spark://...) or
+    local mode (ANYVIZ_SPARK_MASTER, default local[2]) for files.
+    """
+    global _spark
+    with _lock:
+        wanted = remote or master or os.environ.get("ANYVIZ_SPARK_MASTER", "local[2]")
+        if _spark is not None:
+            if _spark[0] != wanted and (remote or master):
+                raise DataError(f"This session already uses Spark at {_spark[0]}; one Spark "
+                                f"cluster per kernel. Restart the kernel to use {wanted}.")
+            return _spark[1]
+        for url in (remote, master):
+            if url and "://" in url:
+                parts = urllib.parse.urlparse(url)
+                _check_reachable(parts.hostname or "localhost", parts.port or 7077, url)
+        import signal
+
+        import ibis
+        from pyspark.sql import SparkSession
+
+        # PySpark replaces the SIGINT handler with one of its own; the kernel's interrupt
+        # path (KeyboardInterrupt, then run.py cancels the job group) stays in charge.
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            builder = SparkSession.builder.appName("anyviz")
+            if remote:
+                builder = builder.remote(remote)
+            else:
+                builder = (builder.master(wanted)
+                           .config("spark.ui.showConsoleProgress", "false")
+                           .config("spark.sql.shuffle.partitions",
+                                   os.environ.get("ANYVIZ_SPARK_PARTITIONS", "8"))
+                           .config("spark.sql.session.timeZone", "UTC"))
+            session = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(f"Could not start Spark ({wanted}): {_short(exc)}. Spark needs Java "
+                            f"17 (openjdk-17-jre-headless) and pyspark.") from None
+        finally:
+            if threading.current_thread() is threading.main_thread() and previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if not remote:
+            session.sparkContext.setLogLevel("ERROR")
+        _spark = (wanted, ibis.pyspark.connect(session))
+        return _spark[1]
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LazyFrame:
+    """A table that lives in an engine (DuckDB or Spark), reached through an Ibis expression.
+
+    `table` is the Ibis table: `frame.table.filter(...).group_by(...).agg(...)` works in cells
+    and runs in the engine; `frame.head()` and `frame.to_pandas(limit=...)` bring rows back.
+    """
+
+    def __init__(self, table, *, engine: str, source: str, backend=None,
+                 rows: int | None = None, size_bytes: int | None = None):
+        self.table = table
+        self.engine = engine
+        self.source = source
+        self.backend = backend
+        self._rows = rows
+        self.size_bytes = size_bytes
+        self._sample = None
+
+    # ------------------------------------------------------------------ shape and schema
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.columns)
+
+    @property
+    def schema(self) -> dict[str, str]:
+        return {name: str(dtype) for name, dtype in self.table.schema().items()}
+
+    def count(self) -> int:
+        """The row count (cached): Parquet answers from metadata, CSV and Spark scan."""
+        if self._rows is None:
+            self._rows = int(run.execute(self, self.table.count()))
+        return self._rows
+
+    @property
+    def rows_known(self) -> int | None:
+        return self._rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.count(), len(self.columns))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    # ------------------------------------------------------------------ rows
+    def head(self, n: int = 5):
+        return run.execute(self, self.table.limit(n))
+
+    def sample(self):
+        """The first SAMPLE_ROWS rows as pandas (cached): what the planner reads to pick a chart."""
+        if self._sample is None:
+            self._sample = run.execute(self, self.table.limit(SAMPLE_ROWS))
+        return self._sample
+
+    def to_pandas(self, limit: int | None = None):
+        expr = self.table if limit is None else self.table.limit(limit)
+        return run.execute(self, expr)
+
+    def __repr__(self) -> str:
+        rows = f"{self._rows:,} rows" if self._rows is not None else "rows not counted"
+        return (f"<LazyFrame in {self.engine}: {rows} x {len(self.columns)} columns from "
+                f"{self.source}>")

@@ -1,0 +1,165 @@
+"""Running an engine query so that an interrupt cancels it and long scans show progress.
+
+The query runs in a worker thread while the kernel's Python thread waits on it. The kernel's
+interrupt raises KeyboardInterrupt in the waiting thread (a blocked C call inside DuckDB or
+py4j would not notice it); we then cancel the query in the engine (DuckDB's
+`connection.interrupt()`, Spark's job group) and re-raise, so the cell stops within a second
+and the engine is ready for the next query.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+from .. import iopub
+from ..errors import DataError
+
+#: Seconds a query runs before a progress line appears in the cell.
+PROGRESS_AFTER_S = 2.0
+_groups = itertools.count(1)
+
+
+class _Worker(threading.Thread):
+    def __init__(self, frame, expr, group: str):
+        super().__init__(name="anyviz-engine", daemon=True)
+        self.frame, self.expr, self.group = frame, expr, group
+        self.result = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            if self.frame.engine == "spark":
+                _spark_group(self.frame, self.group)
+            self.result = self.expr.execute()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.error = exc
+
+
+def _spark_session(frame):
+    return getattr(frame.backend, "_session", None)
+
+
+def _spark_group(frame, group: str) -> None:
+    session = _spark_session(frame)
+    try:
+        session.sparkContext.setJobGroup(group, "anyviz query", interruptOnCancel=True)
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext: interruptAll below
+        pass
+
+
+def cancel(frame, group: str | None = None) -> None:
+    """Stop what `frame`'s engine is running for us (best effort, never raises)."""
+    try:
+        if frame.engine == "duckdb":
+            frame.backend.con.interrupt()
+            return
+        session = _spark_session(frame)
+        try:
+            context = session.sparkContext
+        except Exception:  # noqa: BLE001 - Spark Connect
+            session.interruptAll()
+            return
+        if group:
+            context.cancelJobGroup(group)
+        else:
+            context.cancelAllJobs()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _progress(frame) -> float | None:
+    """Percent done of the running scan, when the engine says."""
+    try:
+        if frame.engine == "duckdb":
+            value = float(frame.backend.con.query_progress())
+            return value if value >= 0 else None
+        tracker = _spark_session(frame).sparkContext.statusTracker()
+        done = total = 0
+        for stage_id in tracker.getActiveStageIds():
+            info = tracker.getStageInfo(stage_id)
+            if info:
+                done += info.numCompletedTasks
+                total += info.numTasks
+        return 100.0 * done / total if total else None
+    except Exception:  # noqa: BLE001 - progress is a nicety
+        return None
+
+
+class _ProgressLine:
+    """One display in the cell, updated in place while a long query runs, cleared at the end."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.display_id = None
+
+    def show(self, elapsed: float) -> None:
+        pct = _progress(self.frame)
+        done = f"{pct:.0f}% " if pct is not None else ""
+        text = f"{self.frame.engine}: {done}scanning {self.frame.source} ({elapsed:.0f} s)"
+        bundle = {"text/plain": text, "text/html": f"<div style='color:#666;font-size:12px'>"
+                  f"{_escape(text)}</div>"}
+        try:
+            if self.display_id is None:
+                self.display_id = iopub.new_display_id()
+                iopub.display_data(bundle, display_id=self.display_id)
+            else:
+                iopub.display_data(bundle, display_id=self.display_id, update=True)
+        except Exception:  # noqa: BLE001 - no kernel (unit tests)
+            pass
+
+    def close(self) -> None:
+        if self.display_id is not None:
+            try:
+                iopub.display_data({"text/plain": ""}, display_id=self.display_id, update=True)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def execute(frame, expr, *, progress: bool = True):
+    """Run `expr` (an Ibis expression over `frame`'s backend); pandas result or scalar."""
+    group = f"anyviz-{next(_groups)}"
+    worker = _Worker(frame, expr, group)
+    line = _ProgressLine(frame) if progress else None
+    started = time.monotonic()
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.25)
+            elapsed = time.monotonic() - started
+            if line is not None and elapsed >= PROGRESS_AFTER_S and worker.is_alive():
+                if line.display_id is None or int(elapsed * 4) % 4 == 0:
+                    line.show(elapsed)
+    except KeyboardInterrupt:
+        cancel(frame, group)
+        worker.join(1.5)  # the engine stops within this; a stuck worker is a daemon thread
+        raise
+    finally:
+        if line is not None:
+            line.close()
+    if worker.error is not None:
+        raise engine_error(frame, worker.error) from None
+    return worker.result
+
+
+def engine_error(frame, exc: BaseException) -> BaseException:
+    """A failed query as a message the user can act on (the engine's words, shortened)."""
+    if isinstance(exc, (KeyboardInterrupt, DataError)):
+        return exc
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 400:
+        text = text[:399] + "…"
+    hint = ""
+    low = text.lower()
+    if "parquet" in low and ("magic" in low or "too small" in low or "corrupt" in low
+                             or "invalid" in low):
+        hint = " A Parquet file is damaged or not Parquet: re-export it or leave it out."
+    elif "interrupt" in low:
+        hint = " The query was interrupted."
+    return DataError(f"{frame.engine} could not run the query on {frame.source}: {text}.{hint}")

@@ -1,0 +1,192 @@
+"""The %viz calls (context, plan, render, simple, table) for a LazyFrame.
+
+`anyviz.viz.api` hands a call here when the frame it names is a LazyFrame, so the Swift
+pipeline runs unchanged: the planner picks the chart from a sample of the table, this module
+remembers the planner's specification, and `render` compiles it to one engine query whose small
+result is drawn with Plotly Express in the kernel (our own generated code, not model output).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import session
+from ..errors import AnyVizError
+from . import compile as _compile
+from . import run
+
+#: Planned specifications by the code string handed to the Swift pipeline (render gets the
+#: code back, not the plan).
+_planned: dict[str, dict] = {}
+_MAX_PLANNED = 64
+
+LLM_NOTE = ("{name} is a table in {engine}: the built-in planner chose this chart and "
+            "{engine} computed it over every row (LLM-written pandas code cannot run on an "
+            "engine table).")
+
+
+def _explain(frame, text: str, rows: int | None) -> str:
+    where = f"computed in {frame.engine}"
+    if rows is not None:
+        where += f" over all {rows:,} rows"
+    return f"{text} ({where}.)" if text else where[0].upper() + where[1:] + "."
+
+
+def context(name: str, frame, args: dict) -> dict:
+    rows = frame.rows_known
+    if args.get("light"):
+        return {"frame": name, "rows": rows or 0}
+    sample = frame.sample()
+    lines = [f"Table `df` (session name {name!r}) in {frame.engine}: "
+             f"{f'{rows:,} rows' if rows is not None else 'rows not counted'} x "
+             f"{len(frame.columns)} columns (statistics from its first {len(sample):,} rows)"]
+    columns = []
+    for col, dtype in frame.schema.items():
+        s = sample[col] if col in sample else None
+        distinct = int(s.nunique()) if s is not None else 0
+        columns.append({"name": col, "dtype": dtype, "kind": "", "distinct": distinct,
+                        "distinct_exact": False})
+        lines.append(f"- {col} ({dtype}): distinct in sample {distinct}")
+    return {"frame": name, "summary": "\n".join(lines), "columns": columns,
+            "fingerprint": f"{frame.engine}:{frame.source}:{rows}", "rows": rows or 0,
+            "relationships": [],
+            "engine_note": LLM_NOTE.format(name=name, engine=frame.engine)}
+
+
+def _remember_plan(code: str, spec: dict) -> None:
+    if len(_planned) >= _MAX_PLANNED:
+        _planned.pop(next(iter(_planned)))
+    _planned[code] = spec
+
+
+def _engine_code(name: str, frame, plan_dict: dict) -> str:
+    """What `%viz --code` shows for an engine chart: the spec, run through the compiler."""
+    keep = {k: v for k, v in plan_dict.items()
+            if k in {f for f in _compile.EngineSpec.__dataclass_fields__} and v not in
+            (None, [], (), "", False, 0)}
+    return (f"# {name} lives in {frame.engine}: this chart specification is compiled to one "
+            f"engine query\nfrom anyviz.engines import chart\nfig = chart({name}, {keep!r})\n")
+
+
+def plan(name: str, frame, args: dict) -> dict:
+    from ..viz import planner
+
+    sample = frame.sample()
+    if len(sample) == 0:
+        raise AnyVizError(f"{name} is empty: there is nothing to plot.")
+    request = (args.get("request") or "").strip()
+    options = {k: v for k, v in (args.get("options") or {}).items() if v is not None} or None
+    if not request and not options:
+        plans = planner.recommend(sample, name)
+        if not plans:
+            raise AnyVizError(f"Nothing to chart in {name!r}: it has no usable columns.")
+        p = plans[0]
+    else:
+        p = planner.plan_chart(sample, request, options=options, frame_name=name)
+    spec = p.to_dict()
+    code = _engine_code(name, frame, spec)
+    _remember_plan(code, spec)
+    return {"code": code, "explanation": _explain(frame, p.explanation, frame.rows_known),
+            "alternatives": list(p.alternatives), "plan": spec}
+
+
+def draw(compiled: _compile.Compiled):
+    """Run the generated drawing code on the small result; returns the go.Figure."""
+    import pandas as pd
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    scope = {"df": compiled.data, "px": px, "go": go, "pd": pd, "np": np}
+    exec(compile(compiled.code, "<anyviz engine chart>", "exec"), scope)  # noqa: S102 - ours
+    return scope["fig"]
+
+
+def _show(name, frame, spec, *, explanation, alternatives=(), note=None, display_id=None,
+          update=False, static=None, request=None, code_shown=None) -> dict:
+    from ..viz import api, output
+
+    compiled = _compile.compile_chart(frame, spec, run.execute)
+    fig = draw(compiled)
+    notes = [n for n in [note, *compiled.notes] if n]
+    did = output.show_figure(fig, explanation=explanation, alternatives=alternatives,
+                             note=" ".join(notes) or None, display_id=display_id,
+                             update=bool(update and display_id), frame_rows=len(compiled.data),
+                             **({"static": True} if static else {}))
+    figure = fig.to_plotly_json()
+    api._remember(name, compiled.code, did, request, figure, list(compiled.data.columns))
+    api._last["data"] = compiled.data  # %customize edits this small frame's chart
+    api._last["engine_code"] = code_shown
+    types = list(dict.fromkeys(t.get("type", "scatter") for t in figure.get("data", [])))
+    return {"status": "ok", "message": " ".join(compiled.notes), "display_id": did,
+            "figure": {"type": types, "points": int(len(compiled.data)),
+                       "traces": len(figure.get("data", [])), "reduced": None}}
+
+
+def render(name: str, frame, args: dict) -> dict:
+    code = args.get("code") or ""
+    spec = _planned.get(code)
+    if spec is None:
+        return {"status": "error", "display_id": None, "figure": None,
+                "message": f"{name} is a table in {frame.engine}: only the built-in planner's "
+                           f"charts run on it (pandas code would need every row in memory)."}
+    try:
+        return _show(name, frame, spec, explanation=args.get("explanation"),
+                     alternatives=args.get("alternatives") or (), note=args.get("note"),
+                     display_id=args.get("display_id"), update=bool(args.get("update")),
+                     static=args.get("static"), request=args.get("request"), code_shown=code)
+    except ValueError as exc:
+        return {"status": "error", "display_id": None, "figure": None, "message": str(exc)}
+
+
+def simple(name: str, frame, args: dict) -> dict:
+    """A histogram of the first numeric column, else the most frequent values of a column."""
+    schema = frame.table.schema()
+    wanted = [c for c in (args.get("columns") or []) if c in schema] or list(schema)
+    numeric = [c for c in wanted if schema[c].is_numeric() and not schema[c].is_boolean()]
+    if numeric:
+        spec = {"chart": "histogram", "x": numeric[0], "title": f"Distribution of {numeric[0]}"}
+        explanation = f"Histogram of {numeric[0]}."
+    else:
+        col = wanted[0]
+        spec = {"chart": "bar", "x": col, "agg": "count", "top": (30, "desc"),
+                "title": f"Most frequent {col}"}
+        explanation = f"Bar chart of the most frequent values of {col}."
+    reply = _show(name, frame, spec, explanation=_explain(frame, explanation, frame.rows_known),
+                  note=args.get("note"), request=args.get("request"))
+    reply["code"] = _engine_code(name, frame, spec)
+    return reply
+
+
+def table(name: str, frame, args: dict) -> dict:
+    from ..data.preview import esc, frame_table_html, frame_table_text
+    from ..viz import output
+
+    head = frame.head(20)
+    what = f"first {len(head)} rows of {name} (a table in {frame.engine})"
+    html_text, _ = frame_table_html(head, rows=20)
+    output.show_html(f"<p><b>{esc(name)}</b>: {esc(what)}</p>\n" + html_text,
+                     f"{name}: {what}\n{frame_table_text(head, rows=20)}", args.get("note"))
+    return {"status": "ok", "message": what, "display_id": None, "figure": None}
+
+
+def chart(frame, spec, *, show: bool = False):
+    """`fig = chart(lazy_frame, {"chart": "bar", "x": ..., "y": ..., "agg": "sum"})`: the
+    figure for a chart specification, computed in the frame's engine (for cells and
+    `%viz --code`)."""
+    fig = draw(_compile.compile_chart(frame, spec, run.execute))
+    if show:
+        from ..viz import output
+
+        output.show_figure(fig)
+    return fig
+
+
+def current_lazy(name: str | None):
+    """(name, LazyFrame) when `name` (or, without a name, the current frame) is a LazyFrame."""
+    from .frame import LazyFrame
+
+    if not name:
+        name = session.current_frame
+    obj = session.user_ns.get(name) if name else None
+    if isinstance(obj, LazyFrame):
+        return name, obj
+    return None
