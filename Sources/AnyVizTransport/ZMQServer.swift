@@ -32,10 +32,20 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     /// Messages refused for a bad signature or a malformed frame: never executed, only counted
     /// and logged (an operator watches this for misconfigured or hostile clients).
     private let rejected = Counter(label: "anyviz_rejected_messages_total")
+    /// A flood of bad messages logs a few lines and then one summary per interval.
+    private var rejectionLog = RejectionLogLimiter()
+    private let limits: TransportLimits
 
-    public init(connection: ConnectionInfo, logger: Logger) throws {
+    public init(connection: ConnectionInfo, logger: Logger, limits: TransportLimits? = nil) throws {
         codec = WireCodec(key: connection.key)
         self.logger = logger
+        if let limits {
+            self.limits = limits
+        } else {
+            let (fromEnvironment, warning) = TransportLimits.fromEnvironment()
+            if let warning { logger.warning("\(warning)") }
+            self.limits = fromEnvironment
+        }
         shell = try context.socket(ZMQ_ROUTER)
         control = try context.socket(ZMQ_ROUTER)
         stdin = try context.socket(ZMQ_ROUTER)
@@ -45,6 +55,12 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
         heartbeat = try heartbeatContext.socket(ZMQ_REP)
         // Every subscriber's subscription reaches us, so each gets its own iopub_welcome.
         iopub.setOption(ZMQ_XPUB_VERBOSE, 1)
+        // Refuse oversized frames while reading their length, before any buffering or
+        // signature check; libzmq then drops that one connection.
+        for socket in [shell, control, stdin, iopub] {
+            socket.setInt64Option(ZMQ_MAXMSGSIZE, Int64(self.limits.maxMessageBytes))
+        }
+        heartbeat.setInt64Option(ZMQ_MAXMSGSIZE, Int64(self.limits.maxHeartbeatBytes))
         try shell.bind(connection.endpoint(port: connection.shellPort))
         try control.bind(connection.endpoint(port: connection.controlPort))
         try stdin.bind(connection.endpoint(port: connection.stdinPort))
@@ -120,7 +136,8 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
         items.append(zmq_pollitem_t(socket: iopub.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
         items.append(zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0))
         while true {
-            let rc = zmq_poll(&items, Int32(items.count), -1)
+            let rc = zmq_poll(&items, Int32(items.count), pollTimeoutMs())
+            flushRejectionSummary()
             if rc < 0 { continue }
             // Control first: an interrupt must not wait behind shell traffic.
             for index in [1, 0, 2] where items[index].revents & Int16(ZMQ_POLLIN) != 0 {
@@ -139,15 +156,47 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     private func receive(from socket: ZMQSocket, channel: Channel) {
         // Drain what is waiting, but bounded so one flooded socket cannot starve the others.
         for _ in 0..<64 {
-            guard let frames = socket.receiveMultipart(dontWait: true) else { return }
-            do {
-                let message = try codec.decode(frames)
-                handler?.handle(message, from: channel)
-            } catch {
-                rejected.increment()
-                logger.warning("dropped invalid message", metadata: ["channel": "\(channel.rawValue)", "reason": "\(error)"])
+            switch socket.receive(dontWait: true, byteLimit: limits.maxMessageBytes) {
+            case nil:
+                return
+            case .oversized(let bytes):
+                reject(on: channel, reason: "message of \(bytes) bytes is over the limit of \(limits.maxMessageBytes) (ANYVIZ_MAX_MESSAGE_MB)")
+            case .message(let frames):
+                do {
+                    let message = try codec.decode(frames)
+                    handler?.handle(message, from: channel)
+                } catch {
+                    reject(on: channel, reason: "\(error)")
+                }
             }
         }
+    }
+
+    private func reject(on channel: Channel, reason: String) {
+        rejected.increment()
+        let decision = rejectionLog.record(at: Self.now())
+        if let count = decision.summary { logSummary(count) }
+        if decision.logDetail {
+            logger.warning("dropped invalid message", metadata: ["channel": "\(channel.rawValue)", "reason": "\(reason)"])
+        }
+    }
+
+    private func flushRejectionSummary() {
+        if let count = rejectionLog.flush(at: Self.now()) { logSummary(count) }
+    }
+
+    private func logSummary(_ count: Int) {
+        logger.warning("dropped \(count) more invalid messages in the last \(Int(rejectionLog.interval)) s without logging each (anyviz_rejected_messages_total counts all)")
+    }
+
+    /// Poll forever, unless a rejection summary is due: then wake for it.
+    private func pollTimeoutMs() -> Int {
+        guard let deadline = rejectionLog.summaryDeadline else { return -1 }
+        return max(0, Int(((deadline - Self.now()) * 1000).rounded(.up)))
+    }
+
+    private static func now() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 
     private func welcomeSubscribers() {
