@@ -46,6 +46,7 @@ The zygote keeps the 4 most recent frames.
 from __future__ import annotations
 
 import ast
+import atexit
 import os
 import re
 import select
@@ -185,13 +186,27 @@ def used_names(code: str) -> set[str]:
 # ------------------------------------------------------------------ runtime
 @dataclass
 class RunResult:
-    status: str  # ok | rejected | blocked | error | timeout | memory
+    status: str  # ok | rejected | blocked | unsandboxed | error | timeout | memory | killed
     message: str = ""
     figure: dict | None = None  # JSON-parsed plotly figure (typed arrays, reduced)
     summary: dict = field(default_factory=dict)
     stdout: str = ""
     elapsed_s: float = 0.0
     layers: list = field(default_factory=list)  # isolation layers active in the worker
+
+
+SANDBOX_MODES = ("require", "off")
+
+
+def sandbox_mode() -> str:
+    """ANYVIZ_SANDBOX: `require` (default) runs LLM code only when Landlock, a network
+    namespace and seccomp are all active in the chart process; `off` runs it with whatever
+    layers this machine has. Planner code (built here, not by an LLM) runs either way."""
+    mode = (os.environ.get("ANYVIZ_SANDBOX") or "require").strip().lower()
+    if mode not in SANDBOX_MODES:
+        raise AnyVizError(f"ANYVIZ_SANDBOX={mode!r} is not a setting: use `require` (the "
+                          f"default) or `off`.")
+    return mode
 
 
 def timeout_s() -> float:
@@ -220,14 +235,17 @@ def _python_executable() -> str:
                       "to the venv's bin/python")
 
 
-_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHOME", "PYTHONPATH",
-             "VIRTUAL_ENV", "LD_LIBRARY_PATH", "TMPDIR", "ANYVIZ_MAX_POINTS",
-             "ANYVIZ_REDUCE_ROWS")
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHOME", "PYTHONPATH",
+             "VIRTUAL_ENV", "LD_LIBRARY_PATH", "ANYVIZ_MAX_POINTS", "ANYVIZ_REDUCE_ROWS",
+             "ANYVIZ_SANDBOX_SIMULATE_MISSING")
+_SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 
 
 def _worker_env() -> dict:
-    """Only what Python needs: API keys and tokens never reach untrusted code."""
-    env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+    """An allow-list of what Python needs: API keys and tokens never reach the worker (chart
+    code can read its own environment). A kept name that looks like a secret is dropped too."""
+    env = {k: os.environ[k] for k in _ENV_KEEP
+           if k in os.environ and not any(h in k.upper() for h in _SECRET_HINTS)}
     env.update(PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", PYTHONNOUSERSITE="1")
     return env
@@ -358,6 +376,7 @@ class Guard:
         self._ready = False
         self._frames: list[str] = []  # keys the zygote holds (its LRU order)
         self.restarts = 0
+        self._atexit = False
 
     # -- process management
     def start(self) -> None:
@@ -374,8 +393,14 @@ class Guard:
                 close_fds=True, start_new_session=True, env=_worker_env(), cwd="/")
             self._ready = False
             self._frames = []
+            if not self._atexit:  # kernel shutdown takes the worker and its charts along
+                atexit.register(self.stop)
+                self._atexit = True
 
     def stop(self) -> None:
+        """End the zygote and every chart process. Closing its stdin lets the zygote kill
+        what it started (its orphans come back to it as the subreaper) before it exits; a
+        zygote that does not answer within 2 s is killed with its process group."""
         with self._lock:
             proc, self._proc = self._proc, None
             self._ready = False
@@ -383,19 +408,26 @@ class Guard:
             if proc is None:
                 return
             try:
+                proc.stdin.close()
+            except Exception:  # noqa: BLE001
+                pass
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
                 os.killpg(proc.pid, signal.SIGKILL)  # the zygote and any child it forked
             except (ProcessLookupError, PermissionError):
                 pass
             try:
                 proc.kill()
-            except Exception:
+            except Exception:  # noqa: BLE001
                 pass
             proc.wait()
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    stream.close()
-                except Exception:
-                    pass
+            try:
+                proc.stdout.close()
+            except Exception:  # noqa: BLE001
+                pass
 
     def restart(self) -> None:
         self.stop()
@@ -412,7 +444,8 @@ class Guard:
         gw.send(self._proc.stdin.fileno(), header, payload)
 
     def _recv(self, deadline: float):
-        """Read one message; None if the deadline passes or the zygote died."""
+        """Read one message; (None, "deadline") if the deadline passes, (None, "died") if the
+        zygote died or closed its end."""
         from . import guard_worker as gw
 
         fd = self._proc.stdout.fileno()
@@ -422,15 +455,15 @@ class Guard:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return None, None
+                return None, "deadline"
             ready, _, _ = select.select([fd], [], [], min(left, 0.25))
             if not ready:
                 if self._proc.poll() is not None:
-                    return None, None
+                    return None, "died"
                 continue
             chunk = os.read(fd, 1 << 22)
             if not chunk:
-                return None, None
+                return None, "died"
             buf += chunk
             if total is None and len(buf) >= need:
                 hlen, plen = gw._HDR.unpack_from(buf)
@@ -481,17 +514,57 @@ class Guard:
         self._frames.append(key)
         del self._frames[:-4]
 
+    def _worker_lost(self, reason: str, timeout: float) -> RunResult:
+        """The zygote gave no answer: tell a kill (OOM killer, SIGKILL) from a time-out by the
+        process's exit status, then start a fresh zygote so the next chart works."""
+        proc = self._proc
+        code = None
+        if reason == "died":
+            try:
+                code = proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        self.restart()
+        if code is not None and code < 0:
+            hint = "; likely memory limit" if -code == signal.SIGKILL else ""
+            return RunResult("killed", f"The chart process was killed (signal {-code}{hint}); "
+                             f"the sandbox has been restarted.")
+        if reason == "died":
+            return RunResult("error", "The chart worker process ended unexpectedly; it has "
+                             "been restarted, try again.")
+        return RunResult("timeout", f"The chart code did not finish within {timeout:g} s and "
+                         f"was stopped.", elapsed_s=timeout)
+
+    def probe(self) -> list:
+        """The sandbox layers a chart process gets on this machine (runs no chart code)."""
+        with self._lock:
+            self._ensure_ready()
+            self._send({"op": "probe"})
+            header, _ = self._recv(time.monotonic() + 30)
+            if header is None:
+                self.restart()
+                return []
+            return list(header.get("layers") or [])
+
     # -- the one entry point
     def run(self, code: str, frames: dict, *, timeout: float | None = None,
             memory: int | None = None, frame_rows: int | None = None, max_points=None,
-            reduce_rows=None, static: bool = True) -> RunResult:
+            reduce_rows=None, static: bool = True, untrusted: bool = True) -> RunResult:
         """Check `code`, run it on copies of `frames` ({name: DataFrame}; `df` is the main one)
-        in the sandbox, and return the reduced figure. Never raises for bad code."""
+        in the sandbox, and return the reduced figure. Never raises for bad code.
+
+        `untrusted` code (from an LLM, the default) runs only in a complete sandbox unless
+        ANYVIZ_SANDBOX=off; planner code passes False."""
         if static:
             problems = check_code(code)
             if problems:
                 return RunResult("rejected", "The chart code was rejected by the guard: "
                                  + "; ".join(problems))
+        try:
+            require = list(_sandbox_required()) if untrusted and \
+                sandbox_mode() == "require" else []
+        except AnyVizError as exc:
+            return RunResult("unsandboxed", str(exc))
         timeout = timeout_s() if timeout is None else float(timeout)
         memory = memory_mb() if memory is None else int(memory)
         if max_points is None:  # resolved here so a changed environment applies at once
@@ -510,19 +583,14 @@ class Guard:
                     if key not in self._frames:
                         self._load(key, df)
                 req = {"op": "run", "code": code, "frames": keys, "timeout_s": timeout,
+                       "require": require,
                        "memory_mb": memory, "frame_rows": int(frame_rows),
                        "max_points": max_points, "reduce_rows": reduce_rows}
                 for _attempt in range(2):
                     self._send(req)
                     header, payload = self._recv(time.monotonic() + timeout + 10)
                     if header is None:
-                        died = self._proc.poll() is not None
-                        self.restart()
-                        if died:
-                            return RunResult("error", "The chart worker process ended "
-                                             "unexpectedly; it has been restarted, try again.")
-                        return RunResult("timeout", f"The chart code did not finish within "
-                                         f"{timeout:g} s and was stopped.", elapsed_s=timeout)
+                        return self._worker_lost(payload, timeout)
                     if header.get("status") != "missing":
                         break
                     self._frames = [k for k in self._frames if k not in header["keys"]]
@@ -547,7 +615,14 @@ class Guard:
         elif status == "memory":
             message = (f"The chart code used more than {memory} MB and was stopped "
                        f"(ANYVIZ_GUARD_MEMORY_MB).")
-        return RunResult(status, message, None, {}, header.get("stdout", ""), elapsed)
+        return RunResult(status, message, None, {}, header.get("stdout", ""), elapsed,
+                         header.get("layers") or [])
+
+
+def _sandbox_required() -> tuple:
+    from . import sandbox
+
+    return sandbox.REQUIRED_LAYERS
 
 
 _guard: Guard | None = None

@@ -71,290 +71,11 @@ def recv(fd: int):
 
 
 # ---------------------------------------------------------------- sandbox (child only)
-class GuardViolation(PermissionError):
-    """Raised by the audit hook; a PermissionError so library code treats it like EPERM."""
+# The layers themselves live in sandbox.py (imported only here, in the worker process).
+def _sandbox():
+    from anyviz.viz import sandbox
 
-
-_BLOCKED_EVENTS = {
-    "subprocess.Popen": "start processes",
-    "os.system": "start processes",
-    "os.exec": "start processes",
-    "os.posix_spawn": "start processes",
-    "os.spawn": "start processes",
-    "os.fork": "start processes",
-    "os.forkpty": "start processes",
-    "pty.spawn": "start processes",
-    "os.startfile": "start processes",
-    "webbrowser.open": "start processes",
-    "os.kill": "send signals",
-    "os.killpg": "send signals",
-    "signal.pthread_kill": "send signals",
-    "os.remove": "change files",
-    "os.unlink": "change files",
-    "os.rename": "change files",
-    "os.replace": "change files",
-    "os.rmdir": "change files",
-    "os.mkdir": "change files",
-    "os.chmod": "change files",
-    "os.chown": "change files",
-    "os.chflags": "change files",
-    "os.link": "change files",
-    "os.symlink": "change files",
-    "os.truncate": "change files",
-    "os.utime": "change files",
-    "os.mkfifo": "change files",
-    "os.mknod": "change files",
-    "os.setxattr": "change files",
-    "os.removexattr": "change files",
-    "os.chdir": "change directory",
-    "os.putenv": "change the environment",
-    "os.unsetenv": "change the environment",
-    "_thread.start_new_thread": "start threads",
-    "mmap.__new__": "map files",
-    "resource.setrlimit": "change resource limits",
-    "resource.prlimit": "change resource limits",
-    "sqlite3.connect": "open databases",
-    "urllib.Request": "use the network",
-    "http.client.connect": "use the network",
-    "ftplib.connect": "use the network",
-    "smtplib.connect": "use the network",
-    "imaplib.open": "use the network",
-    "poplib.connect": "use the network",
-    "telnetlib.Telnet.open": "use the network",
-}
-_BLOCKED_PREFIXES = {
-    "socket.": "open sockets",
-    "ctypes.": "load native libraries",
-    "shutil.": "change files",
-    "winreg.": "use the registry",
-    "_winapi.": "start processes",
-}
-
-
-def _allowed_read_roots(resources_dir: str) -> tuple[str, ...]:
-    import site
-    import sysconfig
-
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.realpath(resources_dir), "/usr/share/zoneinfo", "/usr/lib/python3",
-             "/usr/share/python3", "/etc/localtime", "/usr/share/zoneinfo-icu"}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            roots.add(sysconfig.get_paths()[key])
-        except Exception:
-            pass
-    try:
-        roots.update(site.getsitepackages())
-    except Exception:
-        pass
-    for p in sys.path:
-        if p and os.path.isdir(p) and p not in ("", ".", "/"):
-            roots.add(p)
-    out = set()
-    for r in roots:
-        if r and r != "/":
-            out.add(os.path.realpath(r))
-    return tuple(sorted(out))
-
-
-_LIBC = None  # libc loaded in the zygote (the child may not dlopen anything)
-
-
-def _load_libc() -> None:
-    global _LIBC
-    try:
-        import ctypes
-
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    except Exception:
-        _LIBC = None
-
-
-def _unshare_network() -> bool:
-    """New (empty) network namespace: no interface but a down loopback, so native code
-    (pyarrow S3, libcurl, ...) cannot reach the network either. Unprivileged via a user
-    namespace; plain CLONE_NEWNET when that is not allowed but we are root."""
-    if _LIBC is None:
-        return False
-    clone_newuser, clone_newnet = 0x10000000, 0x40000000
-    for flags in (clone_newuser | clone_newnet, clone_newnet):
-        if _LIBC.unshare(flags) == 0:
-            return True
-    return False
-
-
-def _landlock(read_roots: tuple) -> bool:
-    """Landlock (Linux >= 5.13): read-only access beneath the Python roots, nothing else, for
-    this process and whatever it runs, enforced by the kernel, so native readers/writers
-    (pyarrow's C++ I/O, fopen in numpy) are confined as well as Python's open()."""
-    if _LIBC is None or not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    sys_create, sys_add, sys_restrict = 444, 445, 446
-    abi = _LIBC.syscall(sys_create, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    if abi < 1:
-        return False
-    handled = (1 << 13) - 1
-    if abi >= 2:
-        handled |= 1 << 13  # REFER
-    if abi >= 3:
-        handled |= 1 << 14  # TRUNCATE
-    if abi >= 5:
-        handled |= 1 << 15  # IOCTL_DEV
-    fields = [("handled_access_fs", ctypes.c_uint64)]
-    values = [handled]
-    if abi >= 4:
-        fields.append(("handled_access_net", ctypes.c_uint64))
-        values.append(0b11)  # BIND_TCP | CONNECT_TCP
-    if abi >= 6:
-        fields.append(("scoped", ctypes.c_uint64))
-        values.append(0b11)  # abstract unix sockets | signals outside the sandbox
-
-    class Attr(ctypes.Structure):
-        _fields_ = fields
-
-    class Beneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-    attr = Attr(*values)
-    rfd = _LIBC.syscall(sys_create, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
-                        ctypes.c_uint32(0))
-    if rfd < 0:
-        return False
-    read_file, read_dir, execute = 1 << 2, 1 << 3, 1 << 0
-    try:
-        for root in read_roots + ("/dev/null", "/dev/urandom"):
-            try:
-                fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                is_dir = os.path.isdir(root)
-                rule = Beneath((read_file | read_dir | execute) if is_dir else read_file, fd)
-                _LIBC.syscall(sys_add, ctypes.c_int(rfd), ctypes.c_int(1), ctypes.byref(rule),
-                              ctypes.c_uint32(0))
-            finally:
-                os.close(fd)
-        if _LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-            return False
-        return _LIBC.syscall(sys_restrict, ctypes.c_int(rfd), ctypes.c_uint32(0)) == 0
-    finally:
-        os.close(rfd)
-
-
-def _disable_threads(violations: list) -> None:
-    """Python 3.11 has no audit event for thread starts: replace the primitives. (The child
-    exits after one chart anyway, so no thread could outlive the render.)"""
-    import _thread
-    import threading
-
-    def no_threads(*_a, **_k):
-        msg = "AnyViz guard: chart code may not start threads"
-        violations.append(msg)
-        raise GuardViolation(msg)
-
-    for mod, name in ((_thread, "start_new_thread"), (_thread, "start_new"),
-                      (threading, "_start_new_thread")):
-        if hasattr(mod, name):
-            setattr(mod, name, no_threads)
-
-
-def install_sandbox(resources_dir: str, memory_mb: int, cpu_s: float, violations: list) -> list:
-    """Kernel isolation (network namespace, Landlock), resource limits, thread stubs and an
-    audit hook that turns every I/O/process/native escape into a clear error. Returns the
-    layers that are active (the ones the OS supports)."""
-    import resource
-
-    layers = ["audit-hook", "rlimits"]
-    roots = _allowed_read_roots(resources_dir)
-    try:
-        if _unshare_network():
-            layers.append("netns")
-    except Exception:
-        pass
-    try:
-        if _landlock(roots):
-            layers.append("landlock")
-    except Exception:
-        pass
-    _disable_threads(violations)
-
-    # Address space: what the child already maps (libraries, the cached frames, copy-on-write)
-    # plus the configured allowance, so the cap measures what the chart code allocates.
-    try:
-        with open("/proc/self/statm") as f:
-            vm_bytes = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except Exception:
-        vm_bytes = 0
-    cap = vm_bytes + memory_mb * 1024 * 1024
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    except (ValueError, OSError):
-        pass
-    cpu = max(1, int(cpu_s) + 2)  # backstop: the parent's wall clock normally fires first
-    try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    except (ValueError, OSError):
-        pass
-    try:  # any write to a regular file fails with EFBIG even if the hook were bypassed
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    except (ValueError, OSError):
-        pass
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
-
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    realpath = os.path.realpath
-    fsdecode = os.fsdecode
-
-    def deny(what: str, detail) -> None:
-        msg = f"AnyViz guard: chart code may not {what} ({detail})"
-        violations.append(msg)
-        raise GuardViolation(msg)
-
-    def hook(event: str, args) -> None:
-        if event == "open":
-            path, mode, flags = (tuple(args) + (None, None, None))[:3]
-            if isinstance(path, int):
-                deny("open file descriptors", f"fd {path}")
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & write_flags)
-            if writing:
-                deny("write files", f"{fsdecode(path)!r}")
-            try:
-                real = realpath(fsdecode(path))
-            except Exception:
-                deny("read files", repr(path))
-            if not any(real == r or real.startswith(r + os.sep) for r in roots):
-                deny("read files", f"{fsdecode(path)!r}")
-            return
-        if event in ("os.listdir", "os.scandir", "glob.glob"):
-            # Lazy imports inside pandas/pyarrow list their own package folders: allowed
-            # there, nowhere else.
-            target = args[0] if args else "."
-            try:
-                real = realpath(fsdecode(target if target is not None else "."))
-            except Exception:
-                deny("list directories", repr(target))
-            if not any(real == r or real.startswith(r + os.sep) for r in roots):
-                deny("list directories", f"{fsdecode(target)!r}")
-            return
-        what = _BLOCKED_EVENTS.get(event)
-        if what is None:
-            for prefix, w in _BLOCKED_PREFIXES.items():
-                if event.startswith(prefix):
-                    what = w
-                    break
-        if what is not None:
-            deny(what, event)
-
-    sys.addaudithook(hook)
-    return layers
+    return sandbox
 
 
 _FORBIDDEN_BUILTINS = {
@@ -498,19 +219,29 @@ def _reduce_rows_before_px(px, reduce_rows: int, parts: int) -> None:
         setattr(px, name, wrapped)
 
 
-def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> None:
+class _Unsandboxed(Exception):
+    """A layer the request requires is missing: the code is not run."""
+
+
+def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int,
+              pidns: bool = False) -> None:
     """Body of the forked child: sandbox, run the code, reduce, serialize, write, exit."""
     import io
 
+    sb = _sandbox()
     violations: list = []
     captured = io.StringIO()
     header: dict
     payload = b""
+    layers: list = []
     try:
         sys.stdout = captured
         sys.stderr = captured
-        layers = install_sandbox(resources_dir, int(req["memory_mb"]),
-                                 float(req["timeout_s"]), violations)
+        layers = sb.install(resources_dir, int(req["memory_mb"]), float(req["timeout_s"]),
+                            violations, pidns)
+        missing = sb.missing_layers(req.get("require") or (), layers)
+        if missing:
+            raise _Unsandboxed(sb.refusal_message(missing))
         import numpy as np
         import pandas as pd
         import plotly.express as px
@@ -539,8 +270,10 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> No
             fig, frame_rows=int(req.get("frame_rows") or 0),
             max_points=req.get("max_points"), reduce_rows=req.get("reduce_rows"))
         payload = _reduce.figure_json(fig_dict)
-        header = {"status": "ok", "summary": summary, "layers": layers}
-    except GuardViolation as exc:
+        header = {"status": "ok", "summary": summary}
+    except _Unsandboxed as exc:
+        header = {"status": "unsandboxed", "message": str(exc)}
+    except sb.GuardViolation as exc:
         header = {"status": "blocked", "message": _error_message(exc)}
     except MemoryError:
         header = {"status": "memory",
@@ -563,6 +296,7 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int) -> No
         header["message"] = violations[0] + f" (then: {header['message']})"
         header["status"] = "blocked"
     header["stdout"] = captured.getvalue()[-4000:]
+    header["layers"] = layers
     try:
         send(result_fd, header, payload)
     except BaseException:
@@ -596,63 +330,122 @@ def _warm() -> None:
     d.describe()
 
 
+class _KernelGone(Exception):
+    """The kernel closed our stdin (it exited or was killed): clean up and leave."""
+
+
+def _kill_chart(pid: int) -> None:
+    """The chart child, its process group and (through the pid namespace, or the subreaper
+    sweep after the wait) everything it started."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _death_message(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGKILL:
+            return f"the chart process was killed (signal {sig}; likely memory limit)"
+        if sig == signal.SIGXCPU:
+            return f"the chart process used too much CPU time (signal {sig})"
+        if sig == signal.SIGSEGV:
+            return f"the chart process crashed (signal {sig}, segmentation fault)"
+        return f"the chart process was killed (signal {sig})"
+    return f"the chart process ended without a result (exit status {os.WEXITSTATUS(status)})"
+
+
+def _collect(r: int, pid: int, deadline: float) -> tuple[bytearray, bool]:
+    """Read the child's result until EOF or the deadline; notice the kernel going away."""
+    buf = bytearray()
+    poller = select.poll()
+    poller.register(r, select.POLLIN)
+    poller.register(_IN_FD, 0)  # only POLLHUP/POLLERR: the kernel is gone
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return buf, True
+        for fd, event in poller.poll(max(1, int(left * 1000))):
+            if fd == _IN_FD and event & (select.POLLHUP | select.POLLERR):
+                _kill_chart(pid)
+                raise _KernelGone()
+            if fd == r:
+                chunk = os.read(r, 1 << 22)
+                if not chunk:
+                    return buf, False
+                buf += chunk
+
+
 def _run(req: dict, frames: dict, resources_dir: str) -> tuple[dict, bytes]:
     missing = [k for k in req["frames"].values() if k not in frames]
     if missing:
         return {"status": "missing", "keys": missing}, b""
+    sb = _sandbox()
     r, w = os.pipe()
     started = time.monotonic()
-    pid = os.fork()
+    pid, pidns = sb.fork_in_new_pid_namespace()
     if pid == 0:  # child
         try:
             os.close(r)
             os.close(_IN_FD)
             os.close(_OUT_FD)
-            run_child(req, frames, resources_dir, w)
+            run_child(req, frames, resources_dir, w, pidns)
         finally:
             os._exit(1)
     os.close(w)
-    deadline = started + float(req["timeout_s"])
-    header = payload = None
-    buf = bytearray()
-    timed_out = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select([r], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(r, 1 << 22)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(r)
-    if timed_out:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    try:
+        buf, timed_out = _collect(r, pid, started + float(req["timeout_s"]))
+    finally:
+        os.close(r)
+    _kill_chart(pid)  # after every chart: whatever it left behind goes too
     _, status = os.waitpid(pid, 0)
+    sb.kill_orphans()
     elapsed = time.monotonic() - started
     if timed_out:
         return {"status": "timeout", "elapsed_s": elapsed,
                 "message": f"the chart code ran longer than {req['timeout_s']:g} s and was "
                            f"stopped"}, b""
+    header = payload = None
     if len(buf) >= _HDR.size:
         hlen, plen = _HDR.unpack_from(buf)
         if len(buf) == _HDR.size + hlen + plen:
             header = json.loads(bytes(buf[_HDR.size:_HDR.size + hlen]))
             payload = bytes(buf[_HDR.size + hlen:])
     if header is None:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = {signal.SIGXCPU: "it used too much CPU time", signal.SIGKILL: "it was killed",
-               signal.SIGSEGV: "it crashed (segmentation fault)"}.get(sig, f"status {status}")
-        return {"status": "error", "elapsed_s": elapsed,
-                "message": f"the chart process ended without a result: {why}"}, b""
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        return {"status": "killed" if killed else "error", "elapsed_s": elapsed,
+                "message": _death_message(status)}, b""
     header["elapsed_s"] = elapsed
     return header, payload
+
+
+def _probe(resources_dir: str) -> dict:
+    """Which sandbox layers a chart child gets on this machine (no code is run)."""
+    sb = _sandbox()
+    r, w = os.pipe()
+    pid, pidns = sb.fork_in_new_pid_namespace()
+    if pid == 0:
+        try:
+            for fd in (r, _IN_FD, _OUT_FD):
+                os.close(fd)
+            layers = sb.install(resources_dir, 512, 5.0, [], pidns)
+            send(w, {"status": "ok", "layers": layers})
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        buf, _ = _collect(r, pid, time.monotonic() + 10)
+    finally:
+        os.close(r)
+    _kill_chart(pid)
+    os.waitpid(pid, 0)
+    sb.kill_orphans()
+    if len(buf) < _HDR.size:
+        return {"status": "error", "message": "the probe process gave no answer"}
+    hlen, _ = _HDR.unpack_from(buf)
+    return json.loads(bytes(buf[_HDR.size:_HDR.size + hlen]))
 
 
 def _frame_from_shm(path: str, meta: dict):
@@ -690,7 +483,10 @@ def main() -> None:
     global _IN_FD, _OUT_FD
     resources_dir = sys.argv[1]
     sys.path.insert(0, resources_dir)
-    _load_libc()
+    sb = _sandbox()
+    sb.prepare()
+    # Killed politely (kernel shutdown): take every chart process along.
+    signal.signal(signal.SIGTERM, lambda *_: (sb.kill_orphans(), os._exit(0)))
     # Keep the protocol pipes on private descriptors; fds 0/1 become /dev/null so a stray print
     # or write(1, ...) in a library cannot corrupt the protocol.
     _IN_FD, _OUT_FD = os.dup(0), os.dup(1)
@@ -709,7 +505,8 @@ def main() -> None:
     frames: OrderedDict = OrderedDict()
     while True:
         req, payload = recv(_IN_FD)
-        if req is None:
+        if req is None:  # the kernel is gone
+            sb.kill_orphans()
             return
         op = req.get("op")
         try:
@@ -726,10 +523,15 @@ def main() -> None:
                         frames.move_to_end(key)
                 header, out = _run(req, frames, resources_dir)
                 send(_OUT_FD, header, out)
+            elif op == "probe":
+                send(_OUT_FD, _probe(resources_dir))
             elif op == "ping":
                 send(_OUT_FD, {"status": "ok", "frames": list(frames)})
             else:
                 send(_OUT_FD, {"status": "error", "message": f"unknown op {op!r}"})
+        except _KernelGone:
+            sb.kill_orphans()
+            return
         except BaseException as exc:  # noqa: BLE001 - keep the zygote alive
             send(_OUT_FD, {"status": "error", "message": f"{exc.__class__.__name__}: {exc}"})
 
