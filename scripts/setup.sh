@@ -17,7 +17,7 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # 1. System packages (libzmq, libcurl for the LLM client, Python headers/venv, redis for the cache,
 #    Java for Spark local mode).
-APT_PKGS=(libzmq3-dev libcurl4-openssl-dev python3-dev python3-venv pkg-config redis-server
+APT_PKGS=(libzmq3-dev libcurl4-openssl-dev python3-dev python3-venv pkg-config redis-server libseccomp2
           openjdk-17-jre-headless)
 missing=()
 for p in "${APT_PKGS[@]}"; do
