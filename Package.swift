@@ -71,6 +71,7 @@ let package = Package(
         ),
         .testTarget(name: "AnyVizProtocolTests", dependencies: ["AnyVizProtocol"]),
         .testTarget(name: "AnyVizTransportTests", dependencies: ["AnyVizTransport", "CZmq"]),
+        .testTarget(name: "AnyVizTransportTests", dependencies: ["AnyVizTransport", "CZmq"]),
         .testTarget(name: "AnyVizKernelTests", dependencies: ["AnyVizKernel", "AnyVizProtocol"]),
         .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
         .testTarget(name: "AnyVizServicesTests", dependencies: ["AnyVizServices", "AnyVizPython", "AnyVizViz", "AnyVizLLM",
