@@ -178,6 +178,7 @@ class ColumnMatcher:
         self.phrases: dict[str, tuple[str, str]] = {}   # phrase -> (column, how)
         self.wordsets: dict[frozenset, str] = {}
         self.partial: dict[str, list[str]] = {}          # single word -> columns containing it
+        self.colwords = {c: {singular(w) for w in words_of(c)} for c in self.columns}
         for col in self.columns:
             self._add(col)
 
@@ -269,6 +270,18 @@ class ColumnMatcher:
                         t.used = "column"
                     mentions.append(Mention(hit[0], i, i + size, hit[1],
                                             " ".join(t.raw for t in span)))
+        # two or three words that are all words of exactly one column: "card type" -> card_type_code
+        for size in (3, 2):
+            for i in range(0, n - size + 1):
+                span = tokens[i:i + size]
+                if any(t.used or t.quoted or t.text in STOPWORDS for t in span):
+                    continue
+                ws = {singular(t.text) for t in span}
+                cols = [c for c, cw in self.colwords.items() if ws <= cw]
+                if len(cols) == 1:
+                    for t in span:
+                        t.used = "column"
+                    mentions.append(Mention(cols[0], i, i + size, "partial", " ".join(t.raw for t in span)))
         # single words that are part of one (or several) column names: "weight", "temperature"
         for i, t in enumerate(tokens):
             if t.used or t.quoted or t.text in STOPWORDS or t.text in AGG_WORDS:
@@ -277,11 +290,20 @@ class ColumnMatcher:
             if cols:
                 t.used = "column"
                 uniq = list(dict.fromkeys(cols))
+                plain = [c for c in uniq if not _idlike_name(c)]
+                if plain and len(plain) < len(uniq):
+                    uniq = plain + [c for c in uniq if c not in plain]
                 if len(uniq) > 1:
                     notes.append(f"'{t.raw}' could mean {', '.join(uniq)}; used {uniq[0]}")
                 mentions.append(Mention(uniq[0], i, i + 1, "partial", t.raw))
         mentions.sort(key=lambda m: m.start)
         return mentions
+
+
+def _idlike_name(col: str) -> bool:
+    words = words_of(col)
+    return bool(words) and words[-1] in ("id", "code", "num", "no", "key") and len(words) > 1 and \
+        words[-1] == "id"
 
 
 def no_such_column(name: str, columns) -> AnyVizError:
@@ -302,6 +324,18 @@ class Filter:
     on_year: bool = False  # compare the year of a datetime column
 
     def describe(self) -> str:
+        if self.op in ("or", "and"):
+            def sub(f):
+                return (f if isinstance(f, Filter) else Filter(**f)).describe()
+            if self.op == "and":
+                return " and ".join(sub(f) for f in self.value)
+            return " or ".join(" and ".join(sub(f) for f in group) for group in self.value)
+        if self.op in ("contains", "notcontains", "startswith", "endswith"):
+            words = {"contains": "contains", "notcontains": "does not contain",
+                     "startswith": "starts with", "endswith": "ends with"}
+            return f"{self.column} {words[self.op]} '{self.value}'"
+        if self.op in ("notnull", "isnull"):
+            return f"{self.column} is {'not ' if self.op == 'notnull' else ''}missing"
         v = self.value
         if self.op in ("in", "notin"):
             v = ", ".join(str(x) for x in self.value)

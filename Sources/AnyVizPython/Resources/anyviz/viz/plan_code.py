@@ -55,6 +55,8 @@ class Spec:
     color_as_text: bool = False     # numeric colour column shown as discrete groups
     rows: int = 0
     reduce_points: int = 0          # raw line/area over many rows: keep each slice's extremes
+    derived: list | None = None     # [name, numerator, denominator, scale]: a ratio measure
+    fill_periods: bool = False      # counts/sums over time: empty periods drawn as 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -93,17 +95,60 @@ def _assign(name: str, expr: str) -> str:
     return f"data = data.assign(**{{{name!r}: {expr}}})"
 
 
-def filter_line(f: Filter) -> str:
+def _as_filter(f) -> Filter:
+    return f if isinstance(f, Filter) else Filter(**f)
+
+
+def condition(f) -> str:
+    """A pandas boolean expression for one filter; names and values only as literals."""
+    f = _as_filter(f)
+    if f.op == "or":
+        groups = [" & ".join(f"({condition(g)})" for g in group) for group in f.value]
+        return " | ".join(f"({g})" for g in groups)
+    if f.op == "and":
+        return " & ".join(f"({condition(g)})" for g in f.value)
     s = _col(f.column) + (".dt.year" if f.on_year else "")
     if f.op == "in":
-        cond = f"{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
-    elif f.op == "notin":
-        cond = f"~{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
-    elif f.op == "between":
-        cond = f"{s}.between({_lit(f.value[0])}, {_lit(f.value[1])})"
-    else:
-        cond = f"{s} {f.op} {_lit(f.value)}"
-    return f"data = data[{cond}]"
+        return f"{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
+    if f.op == "notin":
+        return f"~{s}.isin([{', '.join(_lit(v) for v in f.value)}])"
+    if f.op == "between":
+        return f"{s}.between({_lit(f.value[0])}, {_lit(f.value[1])})"
+    if f.op in ("contains", "notcontains"):
+        neg = "~" if f.op == "notcontains" else ""
+        return f"{neg}{s}.astype(str).str.contains({_lit(str(f.value))}, case=False, regex=False)"
+    if f.op in ("startswith", "endswith"):
+        return f"{s}.astype(str).str.lower().str.{f.op}({_lit(str(f.value).lower())})"
+    if f.op == "notnull":
+        return f"{s}.notna()"
+    if f.op == "isnull":
+        return f"{s}.isna()"
+    value = f.value
+    if isinstance(value, str) and _DATE_TEXT.match(value):
+        return f"{s} {f.op} pd.Timestamp({_lit(value)})"
+    return f"{s} {f.op} {_lit(value)}"
+
+
+_DATE_TEXT = __import__("re").compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}$")
+
+
+def filter_line(f) -> str:
+    return f"data = data[{condition(f)}]"
+
+
+def filter_columns(filters) -> list:
+    """Every column a filter reads (nested `or`/`and` filters included)."""
+    out = []
+    for f in filters:
+        f = _as_filter(f)
+        if f.op == "or":
+            for group in f.value:
+                out += filter_columns(group)
+        elif f.op == "and":
+            out += filter_columns(f.value)
+        else:
+            out.append(f.column)
+    return out
 
 
 def measure_label(spec: Spec, y: str) -> str:
@@ -133,14 +178,16 @@ def generate(spec: Spec) -> str:
         src, unit = spec.bin
         name = spec.x if spec.x and spec.x not in (src,) and spec.x == BIN_NAME.get(unit) else BIN_NAME[unit]
         L.append(_assign(name, _BIN_EXPR[unit].format(s=_col(src))))
-        if unit == "weekday":
-            cat_orders[name] = WEEKDAYS
-        if unit == "monthname":
-            cat_orders[name] = MONTHS
+        if spec.sort not in ("asc", "desc", "x_desc"):  # calendar order unless another was asked
+            if unit == "weekday":
+                cat_orders[name] = WEEKDAYS
+            if unit == "monthname":
+                cat_orders[name] = MONTHS
 
     builder = {"bar": _bar_like, "line": _bar_like, "area": _bar_like, "pie": _pie,
                "scatter": _scatter, "histogram": _histogram, "box": _box, "violin": _box,
-               "heatmap": _heatmap, "corr": _corr}[spec.chart]
+               "heatmap": _heatmap, "corr": _corr, "scatter_geo": _scatter_geo,
+               "choropleth": _choropleth}[spec.chart]
     L.extend(builder(spec, cat_orders))
     return "\n".join(L) + "\n"
 
@@ -186,8 +233,12 @@ def _common_args(spec: Spec, labels: dict, cat_orders: dict) -> str:
 def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
     L: list[str] = []
     value = spec.y
-    if spec.agg:
+    if spec.derived:
+        value = _derived_lines(spec, L)
+    elif spec.agg:
         value = _aggregate(spec, L)
+        if spec.fill_periods and spec.bin and isinstance(value, str):
+            L.extend(_fill_lines(spec, value))
     else:
         subset = [c for c in _keys(spec) + (spec.y if isinstance(spec.y, list) else [spec.y]) if c]
         L.append(f"data = data.dropna(subset={subset!r})")
@@ -203,7 +254,9 @@ def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
             L.append(f"data = data[data[{x!r}].isin(keep)]")
         else:
             L.append(f"data = data.{pick}({n}, {value!r})")
-    if spec.chart == "bar" and isinstance(value, str) and spec.sort in ("desc", "asc") and x not in cat_orders:
+    if spec.chart == "bar" and spec.sort == "x_desc":
+        L.append(f"data = data.sort_values({x!r}, ascending=False, kind='stable')")
+    elif spec.chart == "bar" and isinstance(value, str) and spec.sort in ("desc", "asc") and x not in cat_orders:
         asc = spec.sort == "asc"
         if spec.color or spec.facet:
             L.append(f"order = data.groupby({x!r})[{value!r}].sum().sort_values(ascending={asc}).index")
@@ -214,7 +267,7 @@ def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
         L.append(f"if not data[{x!r}].is_monotonic_increasing:  # big data already in order: no sort")
         L.append(f"    data = data.sort_values({x!r})")
     elif spec.sort in ("x", "alpha") or spec.chart in ("line", "area"):
-        L.append(f"data = data.sort_values({x!r})")
+        L.append(f"data = data.sort_values({x!r}, kind='stable')")
     if spec.reduce_points and spec.chart in ("line", "area") and not spec.agg and value:
         L.extend(_extremes_lines(spec, value))
     common = _common_args(spec, labels, cat_orders)
@@ -259,9 +312,43 @@ def _extremes_lines(spec: Spec, value) -> list[str]:
     return L
 
 
+def _derived_lines(spec: Spec, L: list) -> str:
+    """A ratio of two column totals per group ("tip percentage by size" = sum tip / sum bill)."""
+    name, num, den, scale = spec.derived
+    keys = _keys(spec)
+    L.append(f"data = data.groupby({keys!r}, as_index=False, observed=True)[[{num!r}, {den!r}]].sum()")
+    factor = f" * {scale!r}" if scale != 1 else ""
+    L.append(_assign(name, f"{_col(num)} / {_col(den)}{factor}"))
+    return name
+
+
+def _fill_lines(spec: Spec, value: str) -> list[str]:
+    """Counts and sums over time: every period between the first and last is drawn, 0 if empty."""
+    unit = spec.bin[1]
+    x = spec.x
+    groups = [k for k in (spec.color,) if k]
+    if unit == "year":
+        rng = f"range(int(data[{x!r}].min()), int(data[{x!r}].max()) + 1)"
+    else:
+        freq = {"quarter": "QS", "month": "MS", "week": "W-MON", "day": "D"}[unit]
+        rng = f"pd.date_range(data[{x!r}].min(), data[{x!r}].max(), freq={freq!r})"
+    if unit == "week":
+        rng = f"pd.date_range(data[{x!r}].min(), data[{x!r}].max(), freq='7D')"
+    if not groups:
+        return [f"data = data.set_index({x!r}).reindex({rng}, fill_value=0).rename_axis({x!r}).reset_index()"]
+    g = groups[0]
+    return [f"full = pd.MultiIndex.from_product([{rng}, data[{g!r}].unique()], names=[{x!r}, {g!r}])",
+            f"data = data.set_index([{x!r}, {g!r}]).reindex(full, fill_value=0).reset_index()"]
+
+
 def _pie(spec: Spec, cat_orders: dict) -> list[str]:
     L: list[str] = []
-    value = _aggregate(spec, L)
+    if spec.agg is None and spec.y is not None:  # one slice per row, as listed
+        L.append(f"data = data.dropna(subset=[{spec.x!r}, {spec.y!r}])")
+        L.append(f"fig = px.pie(data, names={spec.x!r}, values={spec.y!r}, title={spec.title!r})")
+        L.append("fig.update_traces(textinfo='percent+label')")
+        return L
+    value = _derived_lines(spec, L) if spec.derived else _aggregate(spec, L)
     if spec.top:
         n, direction = spec.top
         L.append(f"data = data.{'nlargest' if direction == 'desc' else 'nsmallest'}({n}, {value!r})")
@@ -273,6 +360,13 @@ def _pie(spec: Spec, cat_orders: dict) -> list[str]:
 
 
 def _scatter(spec: Spec, cat_orders: dict) -> list[str]:
+    if spec.agg:  # one point per group: "classrooms and the number of students in each"
+        L: list[str] = []
+        value = _aggregate(spec, L)
+        labels = {value: measure_label(spec, spec.y if spec.agg != "count" else "rows")}
+        L.append(f"fig = px.scatter(data, x={spec.x!r}, y={value!r}, "
+                 f"{_common_args(spec, labels, cat_orders)})")
+        return L
     subset = [c for c in (spec.x, spec.y) if c]
     L = [f"data = data.dropna(subset={subset!r})"]
     if spec.top:
@@ -346,3 +440,21 @@ def _corr(spec: Spec, cat_orders: dict) -> list[str]:
         "fig = px.imshow(table, text_auto='.2f', zmin=-1, zmax=1, color_continuous_scale='RdBu_r', "
         f"aspect='auto', title={spec.title!r})",
     ]
+
+
+def _scatter_geo(spec: Spec, cat_orders: dict) -> list[str]:
+    """Points on a world map from longitude (x) and latitude (y); geometry ships with plotly."""
+    L = [f"data = data.dropna(subset=[{spec.x!r}, {spec.y!r}])"]
+    color = f", color={spec.color!r}" if spec.color else ""
+    L.append(f"fig = px.scatter_geo(data, lon={spec.x!r}, lat={spec.y!r}{color}, title={spec.title!r})")
+    return L
+
+
+def _choropleth(spec: Spec, cat_orders: dict) -> list[str]:
+    """Countries shaded by a value (or their row count); names or ISO-3 codes, offline geometry."""
+    L: list[str] = []
+    value = _aggregate(spec, L)
+    mode = "ISO-3" if spec.columns == ["ISO-3"] else "country names"
+    L.append(f"fig = px.choropleth(data, locations={spec.x!r}, locationmode={mode!r}, color={value!r}, "
+             f"title={spec.title!r})")
+    return L

@@ -17,6 +17,18 @@ SAMPLE_ROWS = 200_000
 VALUE_INDEX_MAX_DISTINCT = 1000
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{1,2}(-\d{1,2})?([ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+#: Date text that is not ISO but common in CSVs: 2012/01/01, 01/31/2012, Jan 1 2000, 1 Jan 2000.
+DATE_LIKE = re.compile(
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{4}})"
+    r"([ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\s*(am|pm)?)?$", re.IGNORECASE)
+
+
+def is_date_text(values) -> bool:
+    """Whether every sampled text value reads as a date (ISO or a common non-ISO form)."""
+    vals = [str(v).strip() for v in values]
+    return bool(vals) and all(_ISO_DATE.match(v) or DATE_LIKE.match(v) for v in vals)
 
 #: Column-name words of quantities that are naturally summed (totals) rather than averaged.
 ADDITIVE_WORDS = {
@@ -108,7 +120,7 @@ def profile(df: pd.DataFrame) -> FrameInfo:
             info.kind = "nominal"
         else:
             head = s.dropna().head(50)
-            if len(head) and head.astype(str).str.match(_ISO_DATE).all():
+            if len(head) and is_date_text(head.astype(str)):
                 info.kind, info.temporal = "temporal", "string"
         if info.kind in ("nominal", "boolean") and 0 < distinct <= VALUE_INDEX_MAX_DISTINCT:
             try:
@@ -119,3 +131,24 @@ def profile(df: pd.DataFrame) -> FrameInfo:
             info.idlike = True  # names, ids: one value per row
         cols[str(name)] = info
     return FrameInfo(rows=len(df), columns=cols)
+
+
+_LAT = {"lat", "latitude"}
+_LON = {"lon", "lng", "long", "longitude"}
+
+
+def geo_columns(frame: FrameInfo) -> dict:
+    """{"lat", "lon", "country", "iso3"} -> column, from names and values, for maps."""
+    out: dict = {}
+    for c in frame.columns.values():
+        words = set(words_of(c.name))
+        if c.kind == "quantitative" and words & _LAT and "lat" not in out:
+            out["lat"] = c.name
+        elif c.kind == "quantitative" and words & _LON and "lon" not in out:
+            out["lon"] = c.name
+        elif c.kind == "nominal" and ("iso" in words or "alpha" in words) and c.values and \
+                all(isinstance(v, str) and len(v) == 3 and v.isupper() for v in c.values[:50]):
+            out.setdefault("iso3", c.name)
+        elif c.kind == "nominal" and words & {"country", "countries", "nation", "nations"}:
+            out.setdefault("country", c.name)
+    return out

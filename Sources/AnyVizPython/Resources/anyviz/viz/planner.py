@@ -14,9 +14,9 @@ import pandas as pd
 
 from anyviz.errors import AnyVizError
 
-from . import nlp
+from . import intents, nlp, spec_builder
 from .nlp import ColumnMatcher, Filter, no_such_column
-from .plan_code import AGG_LABEL, BIN_NAME, Spec, filter_line, generate, measure_label
+from .plan_code import AGG_LABEL, BIN_NAME, Spec, filter_columns, filter_line, generate, measure_label
 from .plan_schema import FrameInfo, profile
 
 CHART_TYPES = ("bar", "line", "scatter", "pie", "histogram", "box", "violin", "area", "heatmap")
@@ -25,7 +25,7 @@ _AGG_ALIASES = {"average": "mean", "avg": "mean", "total": "sum", "distinct": "n
 _CHART_NAME = {"bar": "Bar chart", "line": "Line chart", "scatter": "Scatter plot",
                "pie": "Pie chart", "histogram": "Histogram", "box": "Box plot",
                "violin": "Violin plot", "area": "Area chart", "heatmap": "Heatmap",
-               "corr": "Correlation heatmap"}
+               "corr": "Correlation heatmap", "scatter_geo": "Map", "choropleth": "Map"}
 
 
 @dataclass
@@ -85,6 +85,14 @@ def plan_chart(df, request: str, options: dict | None = None, frame_name: str = 
     frame = profile(df)
     ctx = _Ctx(df, frame, frame_name)
     matcher = ColumnMatcher(list(frame.columns))
+    ctx.matcher = matcher
+    if not options:
+        reading = intents.read(request, frame, matcher, frame_name)
+        spec = spec_builder.build(reading, ctx)
+        if spec is not None:
+            return finish(_finish_reading(spec, reading, ctx), ctx, reading)
+        ctx.why.clear()
+        ctx.notes.clear()
     parsed = nlp.parse(request, frame, matcher)
     ctx.notes.extend(parsed.notes)
     _apply_options(parsed, options, matcher, ctx)
@@ -526,11 +534,15 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
         spec.y if isinstance(spec.y, list) else [spec.y] if spec.y else [])
     if bin_:
         used.append(bin_[0])
-    used += [f.column for f in spec.filters]
+    used += filter_columns(spec.filters)
     if spec.color and spec.color in ctx.frame.columns and ctx.kind(spec.color) in ("quantitative", "temporal") \
             and spec.chart not in ("scatter",):
         spec.color_as_text = True  # years / codes as discrete groups, not a continuous scale
-    spec.to_datetime = _uniq(c for c in used if c in ctx.frame.columns
+    as_time = {bin_[0]} if bin_ else set()
+    if spec.chart in ("line", "area") or spec.fill_periods:
+        as_time.add(spec.x)
+    as_time |= {c for c in filter_columns(spec.filters)}
+    spec.to_datetime = _uniq(c for c in used if c in ctx.frame.columns and c in as_time
                              and ctx.frame.columns[c].temporal == "string")
     data = _prelude_data(spec, ctx, bin_)
     if len(data) == 0:
@@ -543,7 +555,10 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
     if need_agg and spec.chart in ("bar", "line", "area", "pie"):
         keys = [k for k in (spec.x, spec.color, spec.facet) if k]
         dup = _has_duplicates(data, keys) if keys else True
-        if spec.agg is None and spec.y is not None:
+        if spec.agg is None and spec.y is not None and (getattr(spec, "_listing", False) or spec.derived):
+            if dup and not spec.derived:
+                ctx.why.append(f"each row drawn as it is (no aggregation was asked for)")
+        elif spec.agg is None and spec.y is not None:
             if dup or spec.chart == "pie":
                 ys = spec.y if isinstance(spec.y, list) else [spec.y]
                 additive = all(ctx.frame.columns[c].additive for c in ys if c in ctx.frame.columns)
@@ -562,6 +577,10 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
         # sensible order: categories by value, periods/numbers along the axis
         x_ordered = bin_ is not None or ctx.kind(spec.x) in ("temporal",) or (
             spec.x in ctx.frame.columns and ctx.frame.columns[spec.x].discrete)
+        if spec.chart in ("line", "area", "bar") and bin_ and spec.agg in ("count", "sum") and \
+                bin_[1] in ("year", "quarter", "month", "week", "day") and not spec.facet:
+            spec.fill_periods = True
+            ctx.why.append("periods without rows drawn as 0")
         if spec.chart == "bar":
             if spec.sort is None:
                 spec.sort = "x" if x_ordered else "desc"
@@ -575,6 +594,28 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
     _plan_reduction(spec, ctx)
     spec.title = _title(spec)
     return spec
+
+
+def _finish_reading(spec: Spec, reading, ctx: _Ctx) -> Spec:
+    """A spec from the intent reader: bin the date column, then the common finishing steps."""
+    bin_ = getattr(spec, "_bin", None)
+    if bin_:
+        src, unit = bin_
+        spec.x = BIN_NAME[unit] if BIN_NAME[unit] not in ctx.frame.columns else f"{src} {BIN_NAME[unit]}"
+        ctx.why.append(f"{src} grouped by {BIN_NAME[unit]}")
+    if spec.chart in ("scatter_geo", "choropleth"):
+        spec.title = _title(spec)
+        return spec
+    p = type("P", (), {"sort": getattr(spec, "_sort_explicit", False)})()
+    if spec.chart == "scatter":
+        return _common_finish(spec, p, ctx, None)
+    if spec.chart in ("bar", "line", "area", "pie") and spec.x is None:
+        a = spec.agg if spec.agg and spec.agg != "count" else "mean"
+        if spec.y is None:
+            raise AnyVizError("Say what to group by, e.g. %viz count by <column>.")
+        spec.agg = a
+        return _single_value(spec, p, ctx)
+    return _common_finish(spec, p, ctx, bin_, need_agg=True)
 
 
 def _has_duplicates(data, keys: list) -> bool:

@@ -21,8 +21,10 @@ ways to reach a module object for them to be complete. What holds when they are 
 * rlimits: address space, CPU seconds, file size 0, no core files, RLIMIT_NPROC (counted in
   the child's own user namespace, so it bounds what this chart can start).
 
-`ANYVIZ_SANDBOX_SIMULATE_MISSING=landlock,netns,seccomp,pidns` makes the layers named there
-report as unavailable (tests use it to exercise the refusal path).
+`ANYVIZ_SANDBOX_SIMULATE_MISSING=landlock,netns,seccomp,pidns,python` skips the layers named
+there, as if the machine lacked them (`python`: the audit hook and import blocks). Tests use it
+to exercise the refusal path and to show that the kernel layers hold on their own. A skipped
+required layer makes LLM code refused unless ANYVIZ_SANDBOX=off, like a really missing one.
 """
 from __future__ import annotations
 
@@ -235,6 +237,9 @@ def install(resources_dir: str, memory_mb: int, cpu_s: float, violations: list,
             layers.append("seccomp")
         except Exception:  # noqa: BLE001
             pass
+    if "python" in missing:  # tests: show that the kernel layers hold on their own
+        os.environ.clear()
+        return layers
     _python_layers(roots, violations)
     layers += ["import-block", "audit-hook"]
     return layers

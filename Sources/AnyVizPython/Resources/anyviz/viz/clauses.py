@@ -1,0 +1,370 @@
+"""Clause grammar of a %viz request: sort order, top-N, time bins, axes and filters.
+
+Each reader finds one kind of clause in the request text, returns what it means, and the
+character spans it consumed, so the column/role reader (intents.py) does not read the same
+words again ("sort by the y axis in descending", "whose salary is above 5000", "bin the date
+by weekday"). Values and column names found here are checked against the frame.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .nlp import ColumnMatcher, Filter, tokenize
+from .plan_schema import FrameInfo
+
+DESC_WORDS = r"(?:desc(?:ending)?|from high to low|high to low|from large to small|from big to small|" \
+    r"from highest to lowest|from z to a|decreasing|reverse alphabetical|from the highest|largest first|" \
+    r"highest first|from most to least)"
+ASC_WORDS = r"(?:asc(?:ending)?|from low to high|low to high|from small to large|from lowest to highest|" \
+    r"from a to z|increasing|alphabetical(?:ly)?|from the lowest|smallest first|lowest first|" \
+    r"from least to most|in order)"
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
+
+
+@dataclass
+class Clause:
+    start: int
+    end: int
+
+
+def _spans_overlap(a: tuple, spans: list) -> bool:
+    return any(a[0] < e and s < a[1] for s, e in spans)
+
+
+# --------------------------------------------------------------------------- sort and top N
+
+def read_sort(text: str) -> tuple[tuple | None, list]:
+    """("x"|"y"|None, "asc"|"desc") of an ordering clause, and its span. The target is the
+    axis named (x/y axis, "the bars" and names -> x; "total number", counts -> y); a column
+    name is resolved later by the caller (returned as ("col:<words>", order))."""
+    low = text.lower()
+    spans = []
+    m = None
+    for m0 in re.finditer(rf"\b{DESC_WORDS}|\b{ASC_WORDS}", low):
+        m = m0
+    if m is None:
+        if re.search(r"\b(sorted|ranked|ordered)\b", low) and re.search(r"\b(largest|highest|most)\b", low):
+            return (None, "desc"), []
+        return None, []
+    word = m.group(0)
+    if word == "in order" and not re.search(r"\b(sort|order|rank|list|arrange)", low):
+        return None, []
+    order = "desc" if re.fullmatch(DESC_WORDS, word) else "asc"
+    # the clause: from the ordering verb before the direction word to the end of the segment
+    seg_start = max(low.rfind(",", 0, m.start()), low.rfind(".", 0, m.start()),
+                    low.rfind("?", 0, m.start()), low.rfind(" and ", 0, m.start()) + 4, -1) + 1
+    verb = None
+    for v in re.finditer(r"\b(sort|sorted|sorting|order|ordered|rank|ranked|ranking|list|listed|"
+                         r"display|displayed|show|arrange|arranged|put|by)\b", low[:m.start()]):
+        verb = v
+    if verb is not None and m.start() - verb.start() < 60:
+        seg_start = min(seg_start, verb.start())
+    end = m.end()
+    tail = re.match(r"[^,.?;]*", low[end:])
+    seg_end = end + (len(tail.group(0)) if tail else 0)
+    seg = low[seg_start:seg_end]
+    spans.append((seg_start, seg_end))
+    return (_sort_target(seg, word), order), spans
+
+
+def _sort_target(seg: str, word: str):
+    if re.search(r"\bx\b|x[- ]?axis|x-axis", seg):
+        return "x"
+    if re.search(r"\by\b|y[- ]?axis|y-axis", seg):
+        return "y"
+    m = re.search(r"\bby (?:the )?(?:total number of |number of |average of |sum of |amount of )?"
+                  r"([a-z][a-z0-9_ ]*?)(?: in| from| order| with|$)", seg)
+    if re.search(r"\b(total number|the number|number|count|counts|how many|amount|frequency|value|values|"
+                 r"sum|average|total)\b", seg):
+        if not (m and m.group(1).strip() not in ("the total number", "total number", "number")):
+            return "y"
+    if re.search(r"\bbars?\b|\bnames?\b|alphabetical|\bletter|\blabels?\b|a to z|z to a", seg):
+        return "x"
+    if m:
+        return "col:" + m.group(1).strip()
+    return None
+
+
+def read_top(text: str) -> tuple[tuple | None, list]:
+    low = text.lower()
+    num = rf"(\d+|{'|'.join(NUMBER_WORDS)})"
+    m = re.search(rf"\b(top|first|largest|biggest|highest|best)\s+{num}\b", low)
+    order = "desc"
+    if not m:
+        m = re.search(rf"\b(bottom|last|smallest|lowest|worst|fewest)\s+{num}\b", low)
+        order = "asc"
+    if not m:
+        m2 = re.search(rf"\b{num}\s+(largest|biggest|highest|most|top|best|smallest|lowest|least|fewest|worst)\b", low)
+        if m2:
+            n = m2.group(1)
+            order = "desc" if m2.group(2) in ("largest", "biggest", "highest", "most", "top", "best") else "asc"
+            return (_int(n), order), [m2.span()]
+        return None, []
+    return (_int(m.group(2)), order), [m.span()]
+
+
+def _int(s: str) -> int:
+    return int(s) if s.isdigit() else NUMBER_WORDS[s]
+
+
+# --------------------------------------------------------------------------- time bins
+
+_UNIT_WORDS = [
+    (r"day of (?:the )?week|weekdays?|days? of week|week ?day", "weekday"),
+    (r"month of (?:the )?year|months? interval|month name", "monthname"),
+    (r"years?|yearly|annual", "year"),
+    (r"months?|monthly", "month_any"),
+    (r"quarters?|quarterly", "quarter"),
+    (r"weeks?|weekly", "week"),
+    (r"days?|daily|dates?", "day"),
+    (r"hours?|hourly", "hour"),
+    (r"time", "time"),
+]
+
+
+def read_bin(text: str) -> tuple[tuple | None, list]:
+    """("column words" or None, unit) of "bin X by weekday", "X into year interval",
+    "group X by month". Unit "month_any" means months; "time" a default for dates."""
+    low = text.lower()
+    units = "|".join(f"(?:{u})" for u, _ in _UNIT_WORDS)
+    pats = [
+        rf"\bbin(?:ning|ned|s)?\s+(?:the\s+)?([a-z0-9_ ]+?)\s+(?:by|into|in|per)\s+(?:the\s+)?({units})(?:\s+interval)?\b",
+        rf"\bbin(?:ning|ned|s)?\s+(?:by|into|in)\s+(?:the\s+)?({units})(?:\s+interval)?\b",
+        rf"\binto\s+(?:the\s+)?({units})\s+interval\b",
+        rf"\b({units})\s+interval\b",
+    ]
+    for k, pat in enumerate(pats):
+        m = re.search(pat, low)
+        if m:
+            col = m.group(1).strip() if k == 0 else None
+            unit_text = m.group(2) if k == 0 else m.group(1)
+            unit = next(u for p, u in _UNIT_WORDS if re.fullmatch(p, unit_text))
+            return (col, unit), [m.span()]
+    return None, []
+
+
+# --------------------------------------------------------------------------- explicit axes
+
+def read_axes(text: str) -> tuple[dict, list]:
+    """{"x": words, "y": words} from "x axis A y axis B", "A as the x-axis", "B on the y axis"."""
+    low = text.lower()
+    out, spans = {}, []
+    for axis in ("x", "y"):
+        other = "y" if axis == "x" else "x"
+        m = re.search(rf"\b{axis}[- ]?axis\s+(?:is\s+|as\s+|shows?\s+|for\s+|of\s+)?(?:the\s+)?"
+                      rf"([a-z0-9_ ]+?)(?=\s*(?:,|\.|;|\band\b|\b{other}[- ]?axis\b|$|\bwith\b|\bin\b|\bby\b|\bbin\b))", low)
+        if m and not re.match(r"(in|from|by)\b", m.group(1)):
+            out[axis] = m.group(1).strip()
+            spans.append(m.span())
+            continue
+        m = re.search(rf"\b(?:let\s+|use\s+|put\s+|with\s+)?(?:the\s+)?([a-z0-9_ ]+?)\s+(?:as|on|for)\s+(?:the\s+)?{axis}[- ]?axis", low)
+        if m:
+            words = re.sub(r"^.*\b(?:and|let|use|put|with|show|plot|draw)\s+", "", m.group(1)).strip()
+            out[axis] = words
+            spans.append(m.span())
+    return out, spans
+
+
+# --------------------------------------------------------------------------- filters
+
+_CMP = [
+    (r"(?:is |are |was |were )?(?:not less than|no less than|at least|greater than or equal to|more than or equal to|>=)", ">="),
+    (r"(?:is |are |was |were )?(?:not more than|no more than|at most|less than or equal to|<=)", "<="),
+    (r"(?:is |are |was |were )?(?:greater than|more than|larger than|higher than|bigger than|longer than|"
+     r"older than|heavier than|above|over|exceeding|exceeds|after|later than|>)", ">"),
+    (r"(?:is |are |was |were )?(?:less than|fewer than|smaller than|lower than|shorter than|younger than|"
+     r"lighter than|below|under|before|earlier than|<)", "<"),
+    (r"(?:is |are |was |were )?(?:not equal to|does not equal(?: to)?|doesn't equal(?: to)?|not equals?|!=|is not|isn't)", "!="),
+    (r"(?:is |are |was |were )?(?:equal to|equals?|=|is|are|was|of)", "=="),
+]
+#: Words that imply a column when no column is named: "younger than 50" -> age.
+IMPLIED = {"younger": "age", "older": "age", "heavier": "weight", "lighter": "weight",
+           "taller": "height", "shorter": "height", "cheaper": "price", "hired": "hire date",
+           "born": "birth"}
+
+
+def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: list) -> tuple[list, list]:
+    """Filters written as comparisons, ranges, text patterns and missing-value tests.
+    Clauses joined by "or" become one `or` filter (SQL precedence: and binds tighter)."""
+    low = text.lower()
+    found: list[tuple[int, int, Filter]] = []
+    col_pat = r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})"
+
+    def column_at(words: str, implied: str | None = None):
+        words = words.strip()
+        toks = words.split()
+        for k in range(len(toks)):  # longest suffix that names a column
+            hit = matcher.lookup(" ".join(toks[k:]))
+            if hit:
+                return hit[0]
+        for k in range(len(toks) - 1, -1, -1):
+            cols = matcher.partial.get(_singular(toks[k]))
+            if cols and toks[k] not in ("number", "name", "id", "code", "type"):
+                return cols[0]
+        if implied:
+            hit = matcher.lookup(implied) or next(((c, "") for c in matcher.columns
+                                                   if implied.split()[0] in c.lower()), None)
+            return hit[0] if hit else None
+        return None
+
+    def add(span, f):
+        if f is not None and not _spans_overlap(span, taken + [(s, e) for s, e, _ in found]):
+            found.append((span[0], span[1], f))
+
+    # ranges: "salary between 8000 and 12000", "price in the range of 60 and 120", "in 1990-2000"
+    for m in re.finditer(rf"\b(?:between|in the range of|in the range between|ranging from|from)\s+"
+                         rf"({_NUMBER}|{_DATE})\s+(?:and|to)\s+({_NUMBER}|{_DATE})\b", low):
+        before = low[max(0, m.start() - 60):m.start()]
+        tail = re.split(r"[,.;?]", before)[-1]
+        tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|those|all|held)\b", tail)[-1]
+        col = column_at(tail.replace(" is ", " ").replace(" are ", " ").replace(" was ", " ")) if tail.strip() else None
+        if col is None:
+            a = _value(m.group(1))
+            if isinstance(a, int) and 1000 <= a <= 2300:
+                col = _year_col(frame)
+        if col:
+            info = frame.columns[col]
+            on_year = info.kind == "temporal" and info.temporal != "year" and not re.match(_DATE, m.group(1))
+            add(m.span(), Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
+    # text patterns: "letters D or S in their first name", "first name ends with the letter m"
+    for m in re.finditer(r"(without|not|no|have|with|has|contain(?:s|ing)?)?\s*(?:the\s+)?letters?\s+"
+                         r"([a-z])(?:\s+(or|and)\s+(?:the\s+letter\s+)?([a-z]))?\s+in\s+(?:their|its|the|his|her)?\s*"
+                         + col_pat, low):
+        col = column_at(m.group(5))
+        if col:
+            neg = m.group(1) in ("without", "not", "no")
+            letters = [text[m.start(2)], text[m.start(4)]] if m.group(4) else [text[m.start(2)]]
+            subs = [Filter(col, "notcontains" if neg else "contains", ch) for ch in letters]
+            if len(subs) == 1:
+                add(m.span(), subs[0])
+            elif m.group(3) == "or" and not neg:
+                add(m.span(), Filter("", "or", [[s] for s in subs]))
+            else:
+                add(m.span(), Filter("", "and", subs))
+    for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end|ends|ending|start|starts|starting|begin|begins|beginning|contain|contains|containing)"
+                         r"\s+(?:with\s+)?(?:the\s+)?(?:letters?|string|substring|text|word)?\s*['\"]?([a-z0-9]+)['\"]?", low):
+        col = column_at(m.group(1))
+        if col:
+            kind = m.group(2)
+            op = "endswith" if kind.startswith("end") else "contains" if kind.startswith("contain") else "startswith"
+            value = text[m.start(3):m.end(3)]
+            add(m.span(), Filter(col, op, value))
+    # missing values: "commission is not null", "excluding missing", "with a known X"
+    for m in re.finditer(col_pat + r"\s+(?:is|are|was)\s+(not\s+)?(?:null|missing|empty|nan|none)", low):
+        col = column_at(m.group(1))
+        if col:
+            add(m.span(), Filter(col, "notnull" if m.group(2) else "isnull", None))
+    # comparisons: the operator and value, then the column named just before them
+    for pat, op in _CMP:
+        for m in re.finditer(rf"\b{pat}\s+(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
+                             rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", low):
+            if _spans_overlap(m.span(), taken + [(s, e) for s, e, _ in found]):
+                continue
+            before = low[max(0, m.start() - 60):m.start()]
+            words = re.split(r"[,.;?]", before)[-1].split()[-5:]
+            implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
+            col = None
+            if words and words[-1] in ("or", "and") or not words:
+                prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
+                col = prev.column if prev is not None and prev.op not in ("or", "and") else None
+            if col is None:
+                cut = [w for w in words if w not in ("or", "and")]
+                while cut and cut[0] not in () and len(cut) > 4:
+                    cut = cut[1:]
+                # only the words after the last joining word: "x or department number"
+                tail = " ".join(words)
+                tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", tail)[-1]
+                col = column_at(tail, implied) if tail.strip() or implied else None
+            if col is None:
+                continue
+            raw = text[m.start(1):m.end(1)]
+            value = _value(raw.strip("'\""))
+            info = frame.columns.get(col)
+            if info is None:
+                continue
+            if info.kind == "quantitative" and not isinstance(value, (int, float)):
+                continue
+            if op == "==" and isinstance(value, (int, float)) and info.kind != "quantitative" and \
+                    info.temporal != "year":
+                continue
+            if op == "==" and not raw.startswith(("'", '"')) and not isinstance(value, (int, float)) and \
+                    not re.match(_DATE, raw):
+                continue
+            if info.kind == "temporal" and info.temporal != "year" and isinstance(value, (int, float)):
+                add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
+                continue
+            add((m.start(), m.end()), Filter(col, op, value))
+    # years: "in the year 1999 or 2000", "in 2007", "since 1990"
+    ycol = _year_col(frame)
+    if ycol:
+        for m in re.finditer(r"\b(in|during|for|since|after|before|until|from|of)\s+(?:the\s+)?(?:years?\s+)?"
+                             r"((?:1[5-9]|20|21)\d\d)(?:\s*(,|or|and)\s*((?:1[5-9]|20|21)\d\d))?\b", low):
+            if _spans_overlap(m.span(), taken + [(s, e) for s, e, _ in found]):
+                continue
+            info = frame.columns[ycol]
+            on_year = info.temporal != "year"
+            y1 = int(m.group(2))
+            op = {"since": ">=", "after": ">", "before": "<", "until": "<=", "from": ">="}.get(m.group(1), "==")
+            if m.group(4):
+                add(m.span(), Filter(ycol, "in", [y1, int(m.group(4))], on_year=on_year))
+            else:
+                add(m.span(), Filter(ycol, op, y1, on_year=on_year))
+    found.sort()
+    return _combine(low, found), [(s, e) for s, e, _ in found]
+
+
+def _year_col(frame: FrameInfo):
+    years = [c for c in frame.of_kind("temporal") if c.temporal == "year"]
+    if years:
+        return years[0].name
+    t = frame.first_temporal()
+    return t.name if t is not None else None
+
+
+def _combine(low: str, found: list) -> list[Filter]:
+    """Join neighbouring filters by the word between them: "A or B" -> one `or` filter."""
+    if not found:
+        return []
+    groups: list[list[Filter]] = [[found[0][2]]]
+    ored = False
+    for (s0, e0, _), (s1, e1, f) in zip(found, found[1:]):
+        between = low[e0:s1]
+        if re.search(r"\bor\b", between) and len(between) < 40:
+            groups.append([f])
+            ored = True
+        else:
+            groups[-1].append(f)
+    if not ored:
+        return groups[0]
+    return [Filter("", "or", groups)]
+
+
+def _value(s: str):
+    s = s.strip()
+    if re.fullmatch(r"-?\d+", s):
+        return int(s)
+    if re.fullmatch(_NUMBER, s):
+        return float(s)
+    return s
+
+
+def _singular(w: str) -> str:
+    from .nlp import singular
+    return singular(w)
+
+
+def mask(text: str, spans: list) -> str:
+    """The text with consumed spans blanked (same length, so token offsets stay valid)."""
+    chars = list(text)
+    for s, e in spans:
+        for i in range(s, min(e, len(chars))):
+            chars[i] = " "
+    return "".join(chars)
+
+
+def tokens_outside(text: str, spans: list):
+    return [t for t in tokenize(text) if not any(s <= t.start < e for s, e in spans)]

@@ -1,0 +1,403 @@
+"""Request -> Reading: what the user asked for, before any chart decision.
+
+A Reading is the explicit parse of one request: column mentions with the role their
+connector gives them ("for each X" groups, "the average of Y" measures, "split by Z"
+colours), the aggregate words, the count intent ("number of orders", "how many flights",
+"visits" -> rows), the chart word, and the clauses read by clauses.py (sort, top N, time
+bin, axes, filters). spec_builder.py turns a Reading into a chart specification.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import clauses
+from .nlp import CHART_WORDS, STOPWORDS, ColumnMatcher, Filter, Mention, singular, tokenize
+from .plan_schema import FrameInfo, words_of
+
+AGG_BEFORE = {
+    "average": "mean", "avg": "mean", "mean": "mean", "averaged": "mean",
+    "total": "sum", "sum": "sum", "summed": "sum", "cumulative": "sum", "combined": "sum",
+    "median": "median",
+    "maximum": "max", "max": "max", "maximal": "max", "highest": "max", "largest": "max",
+    "biggest": "max", "greatest": "max", "oldest": "max", "longest": "max", "top": "max",
+    "minimum": "min", "min": "min", "minimal": "min", "lowest": "min", "smallest": "min",
+    "youngest": "min", "cheapest": "min", "shortest": "min", "least": "min",
+    "count": "count", "number": "count", "amount": "count", "frequency": "count", "counts": "count",
+    "distinct": "nunique", "unique": "nunique",
+}
+#: Nouns that, in "number of <noun>" or "how many <noun>", mean rows when no column matches.
+ROW_NOUNS = {"row", "rows", "record", "records", "entry", "entries", "item", "items", "visit",
+             "visits", "observation", "observations", "case", "cases", "event", "events", "time",
+             "times", "occurrence", "occurrences", "thing", "things", "one", "ones", "them", "it",
+             "people", "person", "persons", "member", "members"}
+GROUP_WORDS = {"by", "per", "each", "every", "across", "over", "among", "for", "different", "various",
+               "all"}
+COLOR_VERBS = {"colored", "coloured", "color", "colour", "split", "broken", "stacked", "segmented",
+               "separated", "hue", "stack", "grouped", "breakdown", "series"}
+FACET_VERBS = {"facet", "faceted", "panel", "panels", "subplot", "subplots"}
+#: Words that name a relationship with the dependent variable first: "how does A relate to B".
+DEPENDS = re.compile(r"\b(relate[sd]? to|depends? on|vary with|varies with|as a function of|"
+                     r"change[sd]? with|affected by|explained by|driven by|against|versus|vs\.?)\b")
+
+
+@dataclass
+class Column:
+    """One column mention and what the words around it say about it."""
+    name: str
+    start: int                # token index
+    said: str
+    agg: str | None = None    # aggregate word in front: "average price"
+    role: str = "subject"     # subject | group | color | facet
+    connector: str = ""
+
+
+@dataclass
+class Reading:
+    text: str
+    columns: list = field(default_factory=list)      # Column, in request order
+    chart: str | None = None
+    stacked: bool = False
+    grouped_bars: bool = False
+    horizontal: bool = False
+    count: bool = False          # rows are counted ("number of orders", "how many")
+    count_noun: str | None = None
+    agg: str | None = None       # an aggregate word not attached to a column
+    sort: tuple | None = None    # (target, order): target x | y | col:<words> | None
+    top: tuple | None = None
+    bin: tuple | None = None     # (column or None, unit)
+    axes: dict = field(default_factory=dict)         # x / y -> column
+    axis_agg: str | None = None  # "y axis the average of school id"
+    filters: list = field(default_factory=list)
+    over_time: bool = False
+    share: bool = False
+    relationship: bool = False
+    distribution: bool = False
+    dependent_first: bool = False  # "A against B", "how does A relate to B": A is y
+    map: bool = False
+    entity: bool = False         # "for each cinema": the frame's rows, labelled by a name column
+    unknown: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def named(self, role: str | None = None) -> list[str]:
+        out = [c.name for c in self.columns if role is None or c.role == role]
+        return list(dict.fromkeys(out))
+
+
+def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = "df") -> Reading:
+    """Parse `text` into a Reading (never raises for unknown words: they are listed)."""
+    r = Reading(text=text)
+    low = text.lower()
+    spans: list = []
+    r.sort, s = clauses.read_sort(text)
+    spans += s
+    r.top, s = clauses.read_top(text)
+    spans += s
+    r.bin, s = clauses.read_bin(text)
+    bin_spans = s
+    axes, s = clauses.read_axes(text)
+    axis_spans = s
+    r.filters, s = clauses.read_filters(text, frame, matcher, spans)
+    spans += s
+    for axis, words in axes.items():
+        agg_m = re.match(r"(?:the\s+)?(average|mean|avg|sum|total|maximum|max|minimum|min|median|"
+                         r"number|count|how many|amount)\b(?:\s+of)?", words)
+        col = _resolve_words(words[agg_m.end():] if agg_m else words, matcher, frame, r)
+        agg = AGG_BEFORE.get(agg_m.group(1).split()[0]) if agg_m else None
+        if agg_m and agg_m.group(1) == "how many":
+            agg = "count"
+        if agg == "count" or (col is None and re.search(r"\b(number|count|how many|amount)\b", words)):
+            r.axes[axis] = "*"
+            r.count = True
+        elif col:
+            r.axes[axis] = col
+            if agg:
+                r.axis_agg = agg
+    spans += axis_spans
+    if r.bin and r.bin[0]:
+        col = _resolve_words(r.bin[0], matcher, frame, r)
+        r.bin = (col, r.bin[1])
+    spans += bin_spans
+
+    masked = clauses.mask(text, spans)
+    tokens = tokenize(masked)
+    _read_keywords(tokens, r, low)
+    notes: list = []
+    mentions = matcher.find([t for t in tokens], notes)
+    mentions = _drop_keyword_mentions(tokens, mentions, frame)
+    mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
+    _read_values(tokens, r, frame)
+    _read_columns(tokens, mentions, r, frame)
+    _read_count(tokens, r, frame_name, matcher)
+    r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
+                 and len(t.text) > 2 and t.text not in _GRAMMAR_WORDS]
+    r.notes += [n for n in notes if "could mean" in n]
+    return r
+
+
+_GRAMMAR_WORDS = {
+    "chart", "graph", "plot", "bar", "pie", "line", "scatter", "visualize", "visualise", "return",
+    "give", "find", "list", "show", "draw", "compare", "comparison", "distribution", "proportion",
+    "about", "corresponding", "attribute", "bin", "interval", "them", "they", "what", "along",
+    "trend", "correlation", "group", "grouped", "stacked", "total", "number", "average", "sum",
+    "count", "how", "many", "each", "their", "its", "also", "please", "could", "would", "want",
+    "display", "rank", "sort", "order", "axis", "bars", "histogram", "visualization", "using",
+    "shows", "showing", "tell", "know", "with", "name", "names", "value", "values", "percentage",
+    "then", "note", "just", "select", "those", "whose", "there", "have", "has", "had", "who",
+    "calculate", "compute", "map", "of", "what's", "what're",
+}
+
+
+def _resolve_words(words: str, matcher: ColumnMatcher, frame: FrameInfo, r: Reading):
+    words = re.sub(r"^(the|a|an)\s+", "", words.strip().lower())
+    words = re.sub(r"\s+(of|for|in)\s+(each|all|every|the|different).*$", "", words)
+    hit = matcher.lookup(words)
+    if hit:
+        return hit[0]
+    toks = words.split()
+    for size in range(len(toks), 0, -1):
+        for i in range(0, len(toks) - size + 1):
+            hit = matcher.lookup(" ".join(toks[i:i + size]))
+            if hit:
+                return hit[0]
+    for t in toks:
+        cols = matcher.partial.get(singular(t))
+        if cols:
+            return cols[0]
+    return None
+
+
+def _read_keywords(tokens, r: Reading, low: str) -> None:
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        w, nxt = t.text, tokens[i + 1].text if i + 1 < n else ""
+        prev = tokens[i - 1].text if i else ""
+        if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")) \
+                and not (w in ("points", "dots", "lines", "line", "area", "bars") and r.chart) \
+                and not (w == "heat" and nxt != "map") and not (w == "area" and nxt not in ("chart", "plot", "graph")) \
+                and not (w in ("line", "lines") and nxt not in ("chart", "charts", "graph", "plot", "")
+                         and prev not in ("a", "as", "in", "with")):
+            chart = CHART_WORDS[w]
+            if r.chart is None or (r.chart == "bar" and chart != "bar"):
+                r.chart = chart
+            t.used = "keyword"
+        elif w in ("map", "geo", "geographic", "geographical", "choropleth", "world") and (
+                prev in ("a", "the", "on", "world", "as") or nxt in ("of", "by", "chart", "showing", "map")):
+            r.map = True
+            t.used = "keyword"
+        elif w == "stacked" or (w == "stack" and prev != "y"):
+            r.stacked = True
+            t.used = "keyword"
+        elif w in ("grouped", "clustered", "side-by-side", "sidebyside") and nxt in ("bar", "bars", "column"):
+            r.grouped_bars = True
+            t.used = "keyword"
+        elif w in ("horizontal", "horizontally", "sideways"):
+            r.horizontal = True
+            t.used = "keyword"
+        elif w in ("trend", "trends", "evolution", "timeline", "timeseries") or (
+                w == "time" and prev in ("over", "through", "across")) or (w == "years" and prev == "over"):
+            r.over_time = True
+            t.used = "keyword"
+        elif w in ("share", "shares", "proportion", "proportions", "composition", "percentage", "fraction",
+                   "breakdown", "makeup"):
+            r.share = True
+            t.used = "keyword"
+        elif w in ("relationship", "relation", "correlation", "correlate", "correlated", "association",
+                   "relate", "relates"):
+            r.relationship = True
+            t.used = "keyword"
+        elif w in ("distribution", "distributions", "spread"):
+            r.distribution = True
+            t.used = "keyword"
+    if DEPENDS.search(low):
+        r.dependent_first = True
+
+
+def _drop_keyword_mentions(tokens, mentions, frame) -> list:
+    """Words that are also column names but used as grammar here: "number of", "count of",
+    "total X", "over time"."""
+    keep = []
+    for m in mentions:
+        t = tokens[m.start]
+        nxt = tokens[m.end] if m.end < len(tokens) else None
+        single = m.end - m.start == 1 and not t.quoted
+        if single and t.text in AGG_BEFORE and nxt is not None and (nxt.text == "of" or nxt.used == "column"):
+            t.used = ""
+            continue
+        if single and t.text == "time" and m.start > 0 and tokens[m.start - 1].text in ("over", "through"):
+            t.used = "keyword"
+            continue
+        keep.append(m)
+    return keep
+
+
+def _table_words(frame_name: str) -> set:
+    words = [w for w in words_of(frame_name) if len(w) > 2]
+    return set(words) | {singular(w) for w in words}
+
+
+def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
+    """A word naming the frame's rows ("cinemas" in t_cinema, "members") that only partly
+    matches an id column is the rows themselves: counted, or labelled by the name column."""
+    table = _table_words(frame_name)
+    keep = []
+    for m in mentions:
+        t = tokens[m.start]
+        word = singular(t.text)
+        info = frame.columns.get(m.column)
+        if m.how in ("partial", "fuzzy") and m.end - m.start == 1 and info is not None and (
+                word in table or singular(word) in table) and (
+                info.idlike or words_of(m.column)[-1:] == ["id"] or word not in words_of(m.column)[:1]):
+            t.used = ""
+            prev = tokens[m.start - 1].text if m.start else ""
+            prev2 = tokens[m.start - 2].text if m.start > 1 else ""
+            if prev in ("each", "every", "all", "per") or prev2 in ("each", "every", "all") or \
+                    (prev == "the" and prev2 in ("for", "of")):
+                r.entity = True
+                t.used = "keyword"
+            continue
+        keep.append(m)
+    return keep
+
+
+def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
+    """Values of category columns named in the request ("Oceania", 'Visa') become filters;
+    "not"/"excluding" before them negates."""
+    index: dict[str, tuple[str, object]] = {}
+    for c in frame.columns.values():
+        if c.kind not in ("nominal", "boolean") or not c.values:
+            continue
+        for v in c.values:
+            key = str(v).lower().strip()
+            if not key or key in STOPWORDS or key in AGG_BEFORE or key in CHART_WORDS:
+                continue
+            index.setdefault(key, (c.name, v))
+    if not index:
+        return
+    found: dict[str, list] = {}
+    negated: dict[str, bool] = {}
+    n = len(tokens)
+    for size in range(5, 0, -1):
+        for i in range(0, n - size + 1):
+            span = tokens[i:i + size]
+            if any(t.used for t in span):
+                continue
+            key = " ".join(t.raw.lower() if t.quoted else t.text for t in span)
+            hit = index.get(key)
+            if hit is None and size == 1:
+                hit = index.get(span[0].raw.lower())
+            if hit is None:
+                continue
+            prev = tokens[i - 1].text if i else ""
+            if len(key) < 3 and not span[0].quoted and not (span[0].raw.isupper() and prev in (
+                    "is", "are", "=", "equals", "equal", "to", "as", "code")):
+                continue
+            col, value = hit
+            for t in span:
+                t.used = "value"
+            found.setdefault(col, []).append(value)
+            prev2 = tokens[i - 2].text if i > 1 else ""
+            if prev in ("excluding", "except", "without", "not", "exclude", "but", "than") or \
+                    prev2 in ("excluding", "except", "without", "not", "use", "uses") and prev in ("use", "uses", "is", "the"):
+                negated[col] = True
+    for col, values in found.items():
+        values = list(dict.fromkeys(values))
+        neg = negated.get(col, False)
+        if len(values) == 1:
+            r.filters.append(Filter(col, "!=" if neg else "==", values[0]))
+        else:
+            r.filters.append(Filter(col, "notin" if neg else "in", values))
+
+
+def _connector(tokens, start: int) -> tuple[str, str, str | None]:
+    """(connector word, word before it, aggregate word) in front of a mention."""
+    j = start - 1
+    agg = None
+    skipped = []
+    unknown_skips = 0
+    while j >= 0 and not tokens[j].used and tokens[j].text not in STOPWORDS and tokens[j].text not in AGG_BEFORE \
+            and unknown_skips < 1 and j > 0 and tokens[j - 1].text in AGG_BEFORE:
+        j -= 1  # "highest student GPA": a word between the aggregate and the column
+        unknown_skips += 1
+    while j >= 0 and tokens[j].text in ("the", "a", "an", "of", "its", "their", "all", "different", "each",
+                                        "every", "various", "attribute", "total", "average", "mean", "sum",
+                                        "maximum", "minimum", "max", "min", "number", "amount", "count",
+                                        "avg", "median", "highest", "lowest", "largest", "smallest",
+                                        "oldest", "youngest", "maximal", "minimal", "cheapest", "distinct",
+                                        "biggest", "greatest", "longest", "shortest", "unique", "frequency") \
+            and tokens[j].used != "column":
+        w = tokens[j].text
+        if w in AGG_BEFORE and agg is None:
+            agg = AGG_BEFORE[w]
+            if w in ("number", "amount", "count") and j > 0 and tokens[j - 1].text == "total":
+                agg = "total_count"
+        skipped.append(w)
+        j -= 1
+    if j < 0:
+        conn, before = "", ""
+    else:
+        conn, before = tokens[j].text, tokens[j - 1].text if j > 0 else ""
+    if any(w in ("each", "every", "different", "various") for w in skipped):
+        conn = conn if conn in COLOR_VERBS or before in COLOR_VERBS else "each"
+    return conn, before, agg
+
+
+def _read_columns(tokens, mentions, r: Reading, frame: FrameInfo) -> None:
+    for m in mentions:
+        conn, before, agg = _connector(tokens, m.start)
+        role = "subject"
+        if conn in ("by", "into", "per") and before in COLOR_VERBS or conn in ("stacked", "colored", "coloured"):
+            role = "color"
+        elif conn in ("by", "per", "into") and before in FACET_VERBS or conn in FACET_VERBS:
+            role = "facet"
+        elif conn in ("by", "per", "each", "across", "among", "every") or (
+                conn == "for" and m.start > 0 and tokens[m.start - 1].text in ("each", "every", "different")):
+            role = "group"
+        elif conn == "over" and frame.columns[m.column].kind in ("nominal", "temporal", "boolean", "quantitative"):
+            role = "group"
+        elif conn == "in" and before not in ("is", "are") and frame.columns[m.column].kind in ("nominal",) \
+                and agg is None:
+            role = "group"
+        if before == "group" and conn == "by" or (conn == "by" and before in ("grouped", "groups")):
+            role = "group"
+        r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn))
+        for k in range(m.start, m.end):
+            tokens[k].used = "column"
+
+
+def _read_count(tokens, r: Reading, frame_name: str, matcher: ColumnMatcher) -> None:
+    """Rows counted under another noun: "number of orders", "how many flights", "count them",
+    "visits by weekday"."""
+    n = len(tokens)
+    table_words = set(words_of(frame_name)) | {singular(w) for w in words_of(frame_name)}
+    for i, t in enumerate(tokens):
+        w = t.text
+        nxt = tokens[i + 1] if i + 1 < n else None
+        if w == "how" and nxt is not None and nxt.text in ("many", "much"):
+            r.count = True
+            t.used = nxt.used = "keyword"
+            noun = tokens[i + 2] if i + 2 < n else None
+            if noun is not None and noun.used != "column":
+                r.count_noun = noun.raw
+                noun.used = "keyword"
+        elif w in ("number", "count", "amount", "frequency", "counts") and nxt is not None and nxt.text == "of" and \
+                not t.used:
+            noun = next((tokens[k] for k in range(i + 2, min(n, i + 5)) if tokens[k].text not in
+                         ("the", "a", "an", "all", "different", "distinct", "unique")), None)
+            if noun is None or noun.used != "column":
+                r.count = True
+                t.used = nxt.used = "keyword"
+                if noun is not None and not noun.used:
+                    r.count_noun = noun.raw
+                    noun.used = "keyword"
+        elif w == "number" and not t.used and (nxt is None or nxt.text != "of") and \
+                i > 0 and tokens[i - 1].text in ("total", "the"):
+            r.count = True
+            t.used = tokens[i - 1].used = "keyword"
+        elif w in ("count", "counts", "tally") and not t.used:
+            r.count = True
+            t.used = "keyword"
+        elif not t.used and (w in ROW_NOUNS or singular(w) in table_words) and \
+                w not in ("time", "times", "one", "it"):
+            t.used = "keyword"  # the frame's own rows ("visits by weekday", "orders per region")
+            r.count_noun = r.count_noun or t.raw

@@ -1,0 +1,385 @@
+"""Reading -> chart specification (plan_code.Spec), one function per intent.
+
+Intents, tried in order: a map (latitude/longitude or country columns), a relationship between
+two numbers (scatter), a derived measure (ratio of two columns), and the category/time chart
+(bar, line, pie, area) that most requests are. Each states its choices in `why`, so the
+explanation and `%viz --explain` show how the request was read. Returns None when the request
+is better served by the distribution/matrix planner (histogram, box, violin, heatmap, corr).
+"""
+from __future__ import annotations
+
+import re
+
+from .intents import Reading
+from .nlp import Filter
+from .plan_code import BIN_NAME, Spec
+
+_PERIOD_UNITS = {"weekday": "weekday", "monthname": "monthname", "year": "year", "quarter": "quarter",
+                 "week": "week", "day": "day", "hour": "hour", "month": "month"}
+_UNIT_WORD = re.compile(r"\b(?:per|by|each|every|a|in|of)\s+(?:the\s+)?(weekday|day of (?:the )?week|month of (?:the )?year|"
+                        r"month|year|quarter|week|day|hour)s?\b|\b(monthly|yearly|annual|annually|weekly|daily|"
+                        r"hourly|quarterly)\b")
+_ADVERB_UNIT = {"monthly": "month", "yearly": "year", "annual": "year", "annually": "year", "weekly": "week",
+                "daily": "day", "hourly": "hour", "quarterly": "quarter"}
+
+
+def build(r: Reading, ctx) -> Spec | None:
+    """The chart specification for a Reading, or None to let the distribution planner decide."""
+    if r.chart in ("histogram", "box", "violin", "heatmap") and not _category_histogram(r, ctx):
+        return None
+    if r.distribution and r.chart is None and not r.count and not any(c.agg for c in r.columns) \
+            and len(r.named()) <= 1 and not r.bin:
+        return None
+    if r.relationship and len(r.named()) < 2 and r.chart is None:
+        return None
+    if r.map:
+        spec = _map(r, ctx)
+        if spec is not None:
+            return spec
+    if r.chart == "scatter" or (r.chart is None and not r.count and _two_numbers(r, ctx)):
+        spec = _scatter(r, ctx)
+        if spec is not None:
+            return spec
+    return _category_or_time(r, ctx)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _numeric(ctx, col) -> bool:
+    return col in ctx.frame.columns and ctx.kind(col) == "quantitative"
+
+
+def _category_histogram(r: Reading, ctx) -> bool:
+    """A "histogram" of a category or of counts per group is a bar chart (a count per value)."""
+    if r.chart != "histogram":
+        return False
+    cols = r.named()
+    return bool(cols) and (len(cols) >= 2 or not _numeric(ctx, cols[0]) or ctx.categorical(cols[0])
+                           or r.count) and not (len(cols) == 1 and _numeric(ctx, cols[0])
+                                                and not ctx.categorical(cols[0]))
+
+
+def _two_numbers(r: Reading, ctx) -> bool:
+    subj = [c for c in r.columns if c.role == "subject" and not c.agg]
+    nums = [c for c in subj if _numeric(ctx, c.name) and not ctx.info(c.name).discrete]
+    return len({c.name for c in nums}) >= 2 and (r.relationship or r.dependent_first) and not r.bin
+
+
+def _explicit_sort(r: Reading, x, y, ctx) -> str | None:
+    if not r.sort:
+        return None
+    target, order = r.sort
+    if target and target.startswith("col:"):
+        words = target[4:]
+        col = None
+        hit = ctx.matcher.lookup(words)
+        if hit:
+            col = hit[0]
+        else:
+            for w in words.split():
+                cols = ctx.matcher.partial.get(w.rstrip("s"))
+                if cols:
+                    col = cols[0]
+                    break
+        target = "x" if col is not None and col == x else ("y" if col is not None else None)
+    if target is None:
+        target = "y" if y is not None or r.count else "x"
+    if target == "x":
+        return "x" if order == "asc" else "x_desc"
+    return order
+
+
+# --------------------------------------------------------------------------- intents
+
+def _scatter(r: Reading, ctx) -> Spec | None:
+    subj = [c.name for c in r.columns if c.role == "subject"]
+    groups = [c.name for c in r.columns if c.role in ("group", "color")]
+    x = r.axes.get("x")
+    y = r.axes.get("y")
+    if y == "*" or (r.count and groups):
+        # "classroom number and the number of students in each": counts per group, drawn as points
+        x = x if x not in (None, "*") else (groups[0] if groups else (subj[0] if subj else None))
+        if x is None:
+            return None
+        spec = Spec(chart="scatter", x=x, y=None, agg="count", filters=r.filters, rows=ctx.frame.rows)
+        ctx.why.append(f"number of rows per {x}")
+        spec._count_points = True  # type: ignore[attr-defined]
+        return spec
+    pool = [c for c in subj + groups if c not in (x, y)]
+    nums = [c for c in pool if _numeric(ctx, c)]
+    if x is None and y is None:
+        if len(nums) < 2:
+            return None
+        first, second = nums[0], nums[1]
+        if r.dependent_first:
+            y, x = first, second
+            ctx.why.append(f"{y} depends on {x}, so {x} is on x")
+        else:
+            x, y = first, second
+    elif x is None:
+        x = next((c for c in nums if c != y), None)
+    elif y is None:
+        y = next((c for c in nums if c != x), None)
+    if x is None or y is None:
+        return None
+    color = next((c for c in groups if c not in (x, y)), None) or next(
+        (c for c in pool if c not in (x, y) and not _numeric(ctx, c)), None)
+    agg = next((c.agg for c in r.columns if c.name == y and c.agg), None)
+    spec = Spec(chart="scatter", x=x, y=y, color=color, filters=r.filters, top=r.top, rows=ctx.frame.rows)
+    if agg and agg != "count" and color is None:
+        spec.agg = agg
+    ctx.why.append(f"{y} against {x}" + (f", one colour per {color}" if color else ""))
+    return spec
+
+
+def _map(r: Reading, ctx) -> Spec | None:
+    from .plan_schema import geo_columns
+    geo = geo_columns(ctx.frame)
+    nums = [c.name for c in r.columns if _numeric(ctx, c.name) and c.name not in geo.values()]
+    if "lat" in geo and "lon" in geo:
+        spec = Spec(chart="scatter_geo", x=geo["lon"], y=geo["lat"], filters=r.filters, rows=ctx.frame.rows)
+        spec.color = nums[0] if nums else None
+        ctx.why.append(f"points at {geo['lat']}/{geo['lon']}")
+        return spec
+    if "country" in geo or "iso3" in geo:
+        loc = geo.get("iso3") or geo["country"]
+        value = nums[0] if nums else None
+        agg = next((c.agg for c in r.columns if c.name == value and c.agg), None) or ("sum" if value else "count")
+        spec = Spec(chart="choropleth", x=loc, y=value, agg=agg, filters=r.filters, rows=ctx.frame.rows)
+        spec.columns = ["ISO-3" if "iso3" in geo else "country names"]
+        ctx.why.append(f"countries from {loc} (built-in world geometry)")
+        return spec
+    ctx.notes.append("a map needs latitude/longitude or country columns; drew a chart instead")
+    return None
+
+
+def _derived(r: Reading, ctx):
+    """"tip percentage", "profit margin", "X per Y" / "ratio of A to B": a measure computed from
+    two columns, (name, numerator, denominator, scale)."""
+    low = r.text.lower()
+    cols = list(ctx.frame.columns)
+    m = re.search(r"\bratio of ([a-z0-9_ ]+?) (?:to|and|over) ([a-z0-9_ ]+?)(?= by| per| for| across|$|,)", low)
+    if m:
+        a, b = ctx.matcher.lookup(m.group(1)), ctx.matcher.lookup(m.group(2))
+        if a and b and _numeric(ctx, a[0]) and _numeric(ctx, b[0]):
+            return (f"{a[0]} / {b[0]}", a[0], b[0], 1)
+    m = re.search(r"\b([a-z0-9_]+) (percentage|percent|share|rate|margin)\b", low)
+    if m:
+        part = ctx.matcher.lookup(m.group(1))
+        if m.group(1) == "profit" and not part:
+            part = ctx.matcher.lookup("profit")
+        if part and _numeric(ctx, part[0]):
+            base_words = ["total bill", "bill", "total", "sales", "revenue", "amount", "price", "income"]
+            base = next((ctx.matcher.lookup(w)[0] for w in base_words if ctx.matcher.lookup(w)
+                         and ctx.matcher.lookup(w)[0] != part[0] and _numeric(ctx, ctx.matcher.lookup(w)[0])), None)
+            if base:
+                scale = 100 if m.group(2) in ("percentage", "percent") else 1
+                return (f"{part[0]} {m.group(2)}", part[0], base, scale)
+    del cols
+    return None
+
+
+def _label_column(ctx):
+    """The column that names a row (name, title), for "for each <row noun>"."""
+    cols = [c for c in ctx.frame.columns.values() if c.kind == "nominal"]
+    named = [c for c in cols if set(c.name.lower().replace("_", " ").split()) & {"name", "title", "label"}]
+    pick = named or [c for c in cols if c.idlike] or cols
+    return pick[0].name if pick else None
+
+
+def _time_column(ctx):
+    t = ctx.frame.first_temporal()
+    return t.name if t is not None else None
+
+
+def _bin_from_words(r: Reading, ctx):
+    """"per month", "by weekday", "yearly" when those words are not column names."""
+    for m in _UNIT_WORD.finditer(r.text.lower()):
+        word = m.group(1) or m.group(2)
+        if ctx.matcher.lookup(word) and not _ADVERB_UNIT.get(word):
+            continue
+        if word in _ADVERB_UNIT:
+            return _ADVERB_UNIT[word]
+        if word.startswith("day of") or word == "weekday":
+            return "weekday"
+        if word.startswith("month of"):
+            return "monthname"
+        return word
+    return None
+
+
+def _category_or_time(r: Reading, ctx) -> Spec | None:
+    frame = ctx.frame
+    cols = r.columns
+    x = r.axes.get("x") if r.axes.get("x") != "*" else None
+    y = r.axes.get("y")
+    count = r.count or y == "*"
+    if y == "*":
+        y = None
+    for c in cols:  # "total number of id": a sum of a number, a count of anything else
+        if c.agg == "total_count":
+            c.agg = "sum" if _numeric(ctx, c.name) else "count"
+    counted = [c for c in cols if c.agg in ("count",)]
+    if counted and not r.axes.get("y"):
+        count = True
+    groups = [c for c in cols if c.role == "group"]
+    colors = [c for c in cols if c.role == "color"]
+    facets = [c for c in cols if c.role == "facet"]
+    color = colors[0].name if colors else None
+    facet = facets[0].name if facets else None
+    unit = None
+    bin_src = None
+    if r.bin:
+        bin_src, unit = r.bin
+        if unit == "month_any":
+            unit = "monthname"
+        if unit == "time":
+            unit = "monthname"
+    elif (u := _bin_from_words(r, ctx)) is not None:
+        unit = u
+    derived = _derived(r, ctx)
+
+    # x: the axis named, the binned date, the first grouping column, else the first mention
+    if x is None and bin_src:
+        x = bin_src
+    if x is None and groups:
+        cand = [g for g in groups if not g.agg]
+        x = (cand or groups)[0].name
+    subjects = [c for c in cols if c.role == "subject" and c.name != x]
+    if derived:
+        subjects = [c for c in subjects if c.name not in derived[1:3]]
+    # y: the axis named, a mention with an aggregate word, else the first numeric mention
+    agg = None
+    if y is None:
+        with_agg = [c for c in cols if c.agg and c.agg != "count" and c.name != x and _numeric(ctx, c.name)]
+        if with_agg:
+            y, agg = with_agg[0].name, with_agg[0].agg
+    else:
+        agg = r.axis_agg or next((c.agg for c in cols if c.name == y and c.agg), None)
+    if x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != y]:
+        x = _label_column(ctx)
+        if x:
+            ctx.why.append(f"each row is labelled by {x}")
+    if x is None and counted and not [c for c in subjects if c.agg != "count"]:
+        x = counted[0].name
+    if x is None:
+        if unit and not subjects:
+            x = _time_column(ctx)
+        elif subjects:
+            order = [c.name for c in subjects if c.name != y]
+            if order:
+                first = order[0]
+                rest = [c for c in order[1:]]
+                if y is None and rest and _numeric(ctx, first) and not ctx.categorical(first) and not \
+                        _numeric(ctx, rest[0]) and ctx.kind(first) != "temporal":
+                    x, y = rest[0], first  # "age and hometown": the category goes on x
+                elif y is None and rest and _numeric(ctx, first) and ctx.kind(rest[0]) == "temporal":
+                    x, y = rest[0], first
+                else:
+                    x = first
+                    if y is None and rest:
+                        y = rest[0]
+    if y is None and not count:
+        rest = [c for c in subjects if c.name not in (x, color) and c.name != y]
+        nums = [c for c in rest if _numeric(ctx, c.name)]
+        if nums:
+            y = nums[0].name
+            agg = agg or nums[0].agg
+        elif rest and not color and r.chart != "pie" and ctx.kind(rest[0].name) != "temporal":
+            color = rest[0].name  # "count by A and B": B splits each bar
+    if y is not None and not _numeric(ctx, y) and y != x:
+        if not color and ctx.categorical(y):
+            color = y
+        y, count = None, True
+    if agg is None and y is not None:
+        agg = next((c.agg for c in cols if c.name == y and c.agg), None) or r.agg
+    if agg == "count" and y is not None:
+        count, agg = True, None
+        y = None
+    if count and y is not None and agg is None:
+        count = False  # "number of platforms" is a column: its values are summed below
+    if x is None and derived is None:
+        if y is None and not count:
+            return None
+        if r.over_time or unit:
+            x = _time_column(ctx)
+        if x is None:
+            return None
+
+    # time: "over time" / a named period bins the date column; categories become series
+    t_col = _time_column(ctx)
+    if (r.over_time or r.chart in ("line", "area")) and (x is None or ctx.kind(x) != "temporal") and t_col \
+            and not (r.chart in ("line", "area") and x is not None and r.axes.get("x")):
+        if x is not None and x != t_col:
+            if y is None and _numeric(ctx, x) and not count:
+                y = x
+            elif not color and ctx.categorical(x):
+                color = x
+        x = t_col
+        ctx.why.append(f"'over time' uses the date column {t_col}")
+    if unit and x is not None and ctx.kind(x) != "temporal" and t_col and not r.bin:
+        if not color and ctx.categorical(x):
+            color = x
+        x = t_col
+    if x is not None and ctx.kind(x) == "temporal" and not color:
+        ent = next((c.name for c in subjects if c.name not in (x, y) and ctx.kind(c.name) == "nominal"), None)
+        val = next((f.column for f in r.filters if f.op == "in" and f.column != x), None)
+        if ent or val:
+            color = ent or val  # "population of the countries in Asia over the years": one line each
+            ctx.why.append(f"one line per {color}")
+
+    chart = r.chart
+    if chart == "histogram":
+        chart = "bar"
+    if chart is None:
+        x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
+        if r.share and (y is None or agg in (None, "sum", "count")):
+            chart = "pie"
+        elif x_temporal:
+            chart = "line"
+        else:
+            chart = "bar"
+    if chart not in ("bar", "line", "pie", "area"):
+        return None
+
+    spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
+                agg="count" if count and y is None else agg, filters=r.filters, top=r.top,
+                horizontal=r.horizontal, rows=frame.rows)
+    if derived:
+        name, num, den, scale = derived
+        spec.derived = [name, num, den, scale]
+        spec.y, spec.agg = name, None
+        ctx.why.append(f"{name} = total {num} / total {den}" + (" x 100" if scale == 100 else "")
+                       + f" per {x}")
+    if r.stacked:
+        spec.barmode = "stack"
+        if not spec.color:
+            other = next((c.name for c in cols if c.name not in (x, y) and not _numeric(ctx, c.name)), None)
+            spec.color = other
+    elif r.grouped_bars:
+        spec.barmode = "group"
+    if unit and x is not None and ctx.kind(x) == "temporal":
+        info = ctx.info(x)
+        if info.temporal == "year":
+            if unit not in ("year",):
+                ctx.notes.append(f"{x} holds years only, so it cannot be split by {unit}")
+            spec._year_groups = True  # type: ignore[attr-defined]
+        else:
+            spec._bin = (x, _PERIOD_UNITS.get(unit, unit))  # type: ignore[attr-defined]
+    spec.sort = _explicit_sort(r, x, spec.y if spec.agg != "count" else "count", ctx)
+    spec._sort_explicit = spec.sort is not None  # type: ignore[attr-defined]
+    # raw values, not an aggregate: a listing ("name and age of the drivers") keeps every row
+    spec._listing = (spec.agg is None and not derived and not any(  # type: ignore[attr-defined]
+        c.role == "group" and c.name == x for c in cols) and not r.bin and not unit)
+    if x is not None and spec.x in ctx.frame.columns and ctx.kind(x) == "temporal" and spec.chart == "bar" and \
+            not unit and spec.agg is None and getattr(spec, "_listing", False):
+        pass
+    return spec
+
+
+def bin_label(unit: str, src: str, frame_columns) -> str:
+    name = BIN_NAME[unit]
+    return name if name not in frame_columns else f"{src} {name}"
+
+
+__all__ = ["build", "bin_label", "Filter"]
