@@ -1,7 +1,9 @@
 """%profile facts checked against pandas on a known frame, alerts, and the three outputs."""
 import json
+import re
 
 import numpy as np
+import plotly.data as pdata
 import pandas as pd
 import pytest
 
@@ -177,3 +179,101 @@ def test_json_flag_adds_plain_application_json(bridge):
     data = bridge.of_type("display_data")[-1]["data"]
     assert data["application/json"] == data["application/vnd.anyviz.profile+json"]
     assert "b" in data["text/plain"] and data["application/json"]
+
+
+# ------------------------------------------------------------------ one number format
+from anyviz.data import profile_render as render  # noqa: E402
+
+
+@pytest.mark.parametrize("value,text", [
+    (2_793_664, "2,793,664"), (1704, "1,704"), (0, "0"), (-12_345, "-12,345"),
+])
+def test_integers_have_thousands_separators(value, text):
+    assert render.fmt_int(value) == text
+    assert render.fmt_num(value) == text
+
+
+@pytest.mark.parametrize("value,text", [
+    (29_601_234.5, "29,600,000"), (12.9187, "12.92"), (59.474, "59.47"), (0.012345, "0.01235"),
+    (3.0, "3"), (241.1658, "241.2"), (113_523.13, "113,500"), (1e-7, "1.000e-07"),
+])
+def test_floats_have_four_significant_digits(value, text):
+    assert render.fmt_float(value) == text
+
+
+@pytest.mark.parametrize("n,text", [(300, "300 B"), (36 * 1024, "36 KiB"),
+                                    (135 * 1024 + 500, "135 KiB"), (5 * 2**30 // 4, "1.25 GiB")])
+def test_memory_in_binary_units(n, text):
+    assert render.fmt_bytes(n) == text
+
+
+def test_gapminder_text_has_one_number_format():
+    facts = prof.profile_frame(pdata.gapminder(), name="gapminder")
+    text = prof.to_text(facts)
+    assert "1,704 rows × 8 columns, 135 KiB in memory" in text
+    year = text[text.index("year ("):text.index("lifeExp (")]
+    assert "min 1952  max 2007" in year and "1,9" not in year and "2,0" not in year
+    pop = text[text.index("pop ("):text.index("gdpPercap (")]
+    assert "max 1,318,683,096" in pop and "mean 29,600,000" in pop
+    assert not re.search(r"\de[+-]\d", text)  # no exponents for everyday magnitudes
+    assert "0.0 MB" not in text
+
+
+def _bundled_frames():
+    frames = {}
+    for name in dir(pdata):
+        fn = getattr(pdata, name)
+        if name.startswith("_") or not callable(fn):
+            continue
+        try:
+            df = fn()
+        except TypeError:
+            continue
+        if isinstance(df, pd.DataFrame):
+            frames[f"plotly:{name}"] = df
+    from vega_datasets import local_data
+    for name in local_data.list_datasets():
+        frames[f"vega:{name}"] = getattr(local_data, name.replace("-", "_"))()
+    return frames
+
+
+#: Columns that are IDs in plotly's and vega's bundled data; every other column is not
+#: (unique measurements like gapminder's pop, runs of years, dates stored as text, 16
+#: bacteria names).
+EXPECTED_IDS = {"plotly:election": {"district_id"}, "vega:airports": {"iata"}}
+
+
+def test_id_rule_over_bundled_datasets():
+    frames = _bundled_frames()
+    assert len(frames) >= 25
+    for name, df in frames.items():
+        facts = prof.profile_frame(df, name=name)
+        flagged = {a["column"] for a in facts["alerts"] if a["kind"] == "likely_id"}
+        assert flagged == EXPECTED_IDS.get(name, set()), name
+        text = prof.to_text(facts)
+        assert not re.search(r"\d\.\d+e[+-]\d", text), name
+        assert re.search(r"in memory", text) and " MB in memory" not in text or \
+            facts["memory_bytes"] >= 2**20, name
+
+
+def test_id_signals():
+    n = 200
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "customerKey": rng.permutation(n) * 7 + 3,          # name says so
+        "row": np.arange(10, 10 + n),                       # monotonic sequence
+        "token": [f"t{x:08x}" for x in rng.permutation(n)],  # text, one per row
+        "population": rng.permutation(n) * 1000 + 5,        # unique measurement
+        "year": np.arange(1800, 1800 + n),                  # a run of years
+        "when": pd.date_range("2020-01-01", periods=n).astype(str),  # dates as text
+    })
+    facts = prof.profile_frame(df)
+    flagged = {a["column"] for a in facts["alerts"] if a["kind"] == "likely_id"}
+    assert flagged == {"customerKey", "row", "token"}
+
+
+def test_html_escapes_names_and_values():
+    df = pd.DataFrame({"<b>x</b>": ["<script>alert(1)</script>"] * 3 + ["a&b"]})
+    html_text = prof.to_html(prof.profile_frame(df, name="<i>f</i>"))
+    assert "<script>" not in html_text and "<b>x</b>" not in html_text and "<i>f</i>" not in html_text
+    assert "&lt;b&gt;x&lt;/b&gt;" in html_text and "a&amp;b" in html_text

@@ -13,11 +13,11 @@ Row duplicates use one combined 64-bit row hash, skipped when a column is unique
 Correlations over more than CORR_SAMPLE rows use a fixed random sample (said in the output).
 Columns are profiled on a small thread pool (numpy/pyarrow release the GIL), text first.
 
-The same facts dict feeds the JSON, HTML (static, inline SVG, no JavaScript) and text outputs.
+The same facts dict feeds the JSON, HTML (static, inline SVG, no JavaScript) and text outputs
+(rendered in anyviz.data.profile_render).
 """
 from __future__ import annotations
 
-import html
 import math
 import re
 import time
@@ -217,20 +217,6 @@ def _text_summary(s: pd.Series, out: _Col, info: dict) -> pa.Array:
     out.codes = indices.astype(np.uint64)
     out.sample = enc.dictionary.slice(0, 500).to_pylist()
     return arr
-
-
-def _svg_bars(counts, width=120, height=28, color="#4c78a8") -> str:
-    counts = [c or 0 for c in counts]
-    if not counts or max(counts) <= 0:
-        return ""
-    n, peak = len(counts), max(counts)
-    bw = width / n
-    rects = "".join(
-        f"<rect x='{i * bw:.1f}' y='{height - h:.1f}' width='{max(bw - 1, 0.5):.1f}' "
-        f"height='{h:.1f}' fill='{color}'/>"
-        for i, h in ((i, height * c / peak) for i, c in enumerate(counts)) if h > 0)
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}' role='img'>{rects}</svg>")
 
 
 def _quantiles_sorted(srt: np.ndarray) -> list:
@@ -480,6 +466,56 @@ def _text_type_alerts(top_sample: list) -> str | None:
     return None
 
 
+_ID_WORDS = {"id", "ids", "key", "pk", "code", "uuid", "guid", "sku", "ref", "identifier"}
+
+
+def _name_says_id(name: str) -> bool:
+    """order_id, OrderID, userId, customer key, UUID, zip_code ... (a word of the name)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return any(w.lower() in _ID_WORDS for w in words)
+
+
+#: Below this many rows, text that never repeats is too weak a sign of an ID (16 bacteria
+#: names, 63 first names); a name or a monotonic sequence still counts.
+ID_TEXT_MIN_ROWS = 100
+
+
+def _looks_like_id(col: str, s: pd.Series, kind: str, distinct: int, count: int, rows: int,
+                   info: dict, stored: str | None = None) -> bool:
+    """Unique on every row AND shaped like an identifier: an ID-like name, a monotonic integer
+    sequence that is not a run of years (row numbers, auto-increment keys), or text with one
+    value per row that is not dates or numbers stored as text. A unique measurement (a
+    population, a price) is not an ID."""
+    if not (distinct == count == rows and rows >= 10 and not info.get("distinct_approx")):
+        return False
+    if kind not in ("numeric", "text", "categorical"):
+        return False
+    if _name_says_id(col):
+        info["id_reason"] = "its name says so"
+    elif kind == "numeric" and pd.api.types.is_integer_dtype(s.dtype) and \
+            not info.get("year_like") and \
+            (s.is_monotonic_increasing or s.is_monotonic_decreasing):
+        info["id_reason"] = "a monotonic integer sequence"
+    elif kind == "text" and stored is None and rows >= ID_TEXT_MIN_ROWS:
+        info["id_reason"] = "text with a different value on every row"
+    else:
+        return False
+    return True
+
+
+def _year_like(col: str, s: pd.Series, info: dict) -> bool:
+    """Whole numbers between 1000 and 2999 in a column named like a year, or with few
+    distinct values: shown as 2007, not 2,007."""
+    lo, hi = info.get("min"), info.get("max")
+    if lo is None or hi is None or not (1000 <= lo and hi <= 2999):
+        return False
+    whole = pd.api.types.is_integer_dtype(s.dtype) or all(
+        float(x) == round(x) for x in (lo, hi) + tuple((info.get("quantiles") or {}).values())
+        if x is not None)
+    named = bool(re.search(r"year|yr|jahr|année|anno|año", col, re.I))
+    return whole and (named or info.get("distinct", 10**9) <= 300)
+
+
 def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
     kind = _kind(s)
     missing = int(s.isna().sum())
@@ -515,6 +551,11 @@ def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
     info["top"] = [{"value": _py(v), "count": int(c)} for v, c in zip(top, top_counts)]
 
     col = str(name)
+    if kind == "numeric" and pd.api.types.is_integer_dtype(s.dtype):
+        info["integer"] = True
+    if kind == "numeric" and _year_like(col, s, info):
+        info["year_like"] = True
+    stored = _text_type_alerts(out.sample) if kind == "text" and count else None
 
     def alert(kind_, message):
         alerts.append({"column": col, "kind": kind_, "message": message})
@@ -525,20 +566,17 @@ def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
         alert("empty", f"{col} has no values")
     elif distinct == 1:
         alert("constant", f"{col} has a single value ({_py(top[0])!r})")
-    elif distinct == count == rows and rows >= 10 and kind in ("numeric", "text") and \
-            (kind == "text" or pd.api.types.is_integer_dtype(s.dtype)):
+    elif _looks_like_id(col, s, kind, distinct, count, rows, info, stored):
         info["likely_id"] = True
-        alert("likely_id", f"{col} is unique on every row: likely an ID")
+        alert("likely_id", f"{col} is unique on every row and {info['id_reason']}: likely an ID")
     elif kind in ("text", "categorical") and distinct > 50 and distinct / count > 0.5:
         alert("high_cardinality", f"{col} has {distinct:,} distinct values "
                                   f"({100 * distinct / count:.0f}% of rows)")
     if kind == "numeric" and info.get("skew") is not None and abs(info["skew"]) > 2:
         alert("skewed", f"{col} is heavily skewed (skew {info['skew']:.1f})")
-    if kind == "text" and count:
-        stored = _text_type_alerts(out.sample)
-        if stored:
-            alert(f"{stored}_as_text", f"{col} holds {stored} stored as text; convert it "
-                                       f"(pd.to_{'numeric' if stored == 'numbers' else 'datetime'})")
+    if stored:
+        alert(f"{stored}_as_text", f"{col} holds {stored} stored as text; convert it "
+                                   f"(pd.to_{'numeric' if stored == 'numbers' else 'datetime'})")
     return info
 
 
@@ -664,92 +702,5 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
 
 
 # --------------------------------------------------------------------------- rendering
-
-
-def _num(x, digits=4) -> str:
-    """Readable numbers; four-digit integers stay unseparated, so years read as 2007."""
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        if x == int(x) and abs(x) < 1e15:
-            return _int(int(x))
-        return f"{x:,.{digits}g}" if abs(x) < 1e6 else f"{x:.3e}"
-    if isinstance(x, int):
-        return _int(x)
-    return str(x)
-
-
-def _int(n: int) -> str:
-    return str(n) if abs(n) < 10_000 else f"{n:,}"
-
-
-def _stats_lines(v: dict) -> list[str]:
-    out = [f"count {v['count']:,}", f"missing {v['missing']:,} ({v['missing_pct']:.1f}%)",
-           f"distinct ≈{v['distinct']:,} (estimated)" if v.get("distinct_approx")
-           else f"distinct {v['distinct']:,}"]
-    if v["kind"] == "numeric" and "mean" in v:
-        q = v["quantiles"]
-        out += [f"min {_num(v['min'])}  max {_num(v['max'])}",
-                f"mean {_num(v['mean'])}  std {_num(v['std'])}",
-                f"5% {_num(q['5%'])}  25% {_num(q['25%'])}  50% {_num(q['50%'])}  "
-                f"75% {_num(q['75%'])}  95% {_num(q['95%'])}"]
-    elif v["kind"] == "datetime" and "min" in v:
-        out += [f"from {v['min']}", f"to {v['max']} ({_num(v['range_days'])} days)"]
-    elif "length_min" in v:
-        out += [f"length {v['length_min']}–{v['length_max']} (mean {_num(v['length_mean'], 3)})"]
-    if v["top"] and v["kind"] != "numeric" or (v["kind"] == "numeric" and v["distinct"] <= 10):
-        out.append("top: " + ", ".join(f"{t['value']!s:.30} ({t['count']:,})" for t in v["top"]))
-    return out
-
-
-_CSS_TD = "border-top:1px solid #e5e5e5;padding:4px 8px;vertical-align:top;font-size:12px;text-align:left"
-
-
-def to_html(facts: dict) -> str:
-    """Static HTML: inline styles and SVG only, no scripts (safe in untrusted notebooks)."""
-    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
-    parts = ["<div style='font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif'>",
-             f"<div style='font-size:14px;margin-bottom:4px'><b>Profile of {e(facts['name'])}</b>: "
-             f"{facts['rows']:,} rows × {facts['columns']:,} columns, "
-             f"{facts['memory_bytes'] / 2**20:,.1f} MB in memory, "
-             f"{facts['duplicate_rows']:,} duplicate rows "
-             f"<span style='color:#888'>({facts['seconds']:.2f} s)</span></div>"]
-    if facts["alerts"]:
-        parts.append("<div style='background:#fff4e5;border-left:4px solid #f0a020;padding:4px 8px;"
-                     "margin:4px 0;font-size:12px'><b>Alerts</b><ul style='margin:2px 0'>"
-                     + "".join(f"<li>{e(a['message'])}</li>" for a in facts["alerts"])
-                     + "</ul></div>")
-    if facts["correlations"]:
-        note = (f" (on a sample of {facts['correlation_sample_rows']:,} rows)"
-                if facts["correlation_sample_rows"] else "")
-        parts.append(f"<div style='font-size:12px;margin:4px 0'><b>Strongest correlations{note}</b>: "
-                     + "; ".join(f"{e(c['a'])} ~ {e(c['b'])}: r = {c['r']:.2f}"
-                                 for c in facts["correlations"]) + "</div>")
-    parts.append("<table style='border-collapse:collapse'><tbody>")
-    for v in facts["variables"]:
-        chart = ""
-        if "histogram" in v:
-            chart = _svg_bars(v["histogram"]["counts"])
-        elif v["top"]:
-            chart = _svg_bars([t["count"] for t in v["top"]], color="#72b7b2")
-        parts.append(
-            f"<tr><td style='{_CSS_TD}'><b>{e(v['name'])}</b><br>"
-            f"<span style='color:#888'>{e(v['kind'])} · {e(v['dtype'])}</span></td>"
-            f"<td style='{_CSS_TD}'>" + "<br>".join(e(x) for x in _stats_lines(v)) + "</td>"
-            f"<td style='{_CSS_TD}'>{chart}</td></tr>")
-    parts.append("</tbody></table></div>")
-    return "".join(parts)
-
-
-def to_text(facts: dict) -> str:
-    lines = [f"Profile of {facts['name']}: {facts['rows']:,} rows x {facts['columns']:,} columns, "
-             f"{facts['memory_bytes'] / 2**20:,.1f} MB, {facts['duplicate_rows']:,} duplicate rows"]
-    for a in facts["alerts"]:
-        lines.append(f"ALERT: {a['message']}")
-    if facts["correlations"]:
-        lines.append("Strongest correlations: " + "; ".join(
-            f"{c['a']} ~ {c['b']}: r={c['r']:.2f}" for c in facts["correlations"]))
-    for v in facts["variables"]:
-        lines.append(f"\n{v['name']} ({v['kind']}, {v['dtype']})")
-        lines.extend("  " + x for x in _stats_lines(v))
-    return "\n".join(lines)
+# In anyviz.data.profile_render; re-exported because callers know them from here.
+from .profile_render import to_html, to_text  # noqa: E402,F401
