@@ -43,7 +43,7 @@ DATA_DIR = Path(ROOT) / "tests" / "data"
 REPORT_DIR = Path(ARTIFACTS) / "notebook-corpus"
 REFERENCE_KERNEL = "python3"
 PARALLEL = 2
-CELL_TIMEOUT_S = 180
+CELL_TIMEOUT_S = 60
 STARTUP_TIMEOUT_S = 90
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 RAISES_TAG = "raises-exception"  # nbclient's own tag for cells that are meant to fail
@@ -138,13 +138,16 @@ def runner():
         runner.submit(name, KERNEL)
     yield runner
     runner.close()
+    write_summary(KERNEL)
 
 
-def _result(future: Future, what):
+def _result(future: Future, name, kernel):
     try:
         return future.result(timeout=CELL_TIMEOUT_S * 20)
     except Exception as exc:  # the run itself broke (kernel died, timeout): say which
-        pytest.fail(f"{what}: the notebook did not run to the end: {type(exc).__name__}: {exc}")
+        why = f"the notebook did not run to the end under {kernel!r}: {type(exc).__name__}: {exc}"
+        _SUMMARY[name] = [(-1, "", why)]
+        pytest.fail(f"{name}: {why}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,7 +346,7 @@ def _code_cells(run):
 
 
 def compare_runs(reference, candidate, kernel):
-    """List of (cell index, source, diff lines) for every cell whose outputs differ."""
+    """(cell index, source, diff lines, one-line reason) for every cell whose outputs differ."""
     differences = []
     for (index, ref_cell), (_, cand_cell) in zip(_code_cells(reference), _code_cells(candidate)):
         expected = canonical_outputs(ref_cell, reference.replies.get(index), reference.workdir)
@@ -352,13 +355,13 @@ def compare_runs(reference, candidate, kernel):
             diff = list(difflib.unified_diff(render(expected), render(actual),
                                              fromfile="ipykernel", tofile=kernel, lineterm="",
                                              n=4))
-            differences.append((index, ref_cell.source, diff))
+            differences.append((index, ref_cell.source, diff, reason(expected, actual)))
     return differences
 
 
 def _describe(name, differences, kernel, limit_lines=120):
-    first_index, source, diff = differences[0]
-    indices = ", ".join(str(i) for i, _, _ in differences)
+    first_index, source, diff, _ = differences[0]
+    indices = ", ".join(str(d[0]) for d in differences)
     lines = [f"{name}: {len(differences)} cell(s) differ from ipykernel under {kernel!r} "
              f"(cells {indices}). First differing cell, #{first_index}:",
              *(f"    {line}" for line in source.split("\n")), "", *diff[:limit_lines]]
@@ -368,6 +371,56 @@ def _describe(name, differences, kernel, limit_lines=120):
     return "\n".join(lines)
 
 
+def _shape(items):
+    """Output types in order, e.g. `stream:stdout, display_data[text/html,text/plain]`."""
+    parts = []
+    for item in items:
+        if item["type"] == "stream":
+            parts.append(f"stream:{item['name']}")
+        elif item["type"] == "error":
+            parts.append(f"error:{item['ename']}")
+        elif "data" in item:
+            parts.append(f"{item['type']}[{','.join(item['data'])}]")
+        else:
+            parts.append(item["type"])
+    return ", ".join(parts) or "nothing"
+
+
+def reason(expected, actual):
+    """One line saying how a cell differs (for the summary the kernel engineers read)."""
+    if _shape(expected) != _shape(actual):
+        return f"outputs: ipykernel {_shape(expected)} | got {_shape(actual)}"
+    for want, got in zip(expected, actual):
+        if want != got:
+            for key in ("text", "evalue", "traceback", "data", "metadata", "execution_count"):
+                if want.get(key) != got.get(key):
+                    w, g = (json.dumps(v, sort_keys=True, ensure_ascii=False)[:90]
+                            for v in (want.get(key), got.get(key)))
+                    return f"{_shape([want])} {key} differs: ipykernel {w} | got {g}"
+    return "differs"
+
+
+_SUMMARY = {}
+
+
+def write_summary(kernel):
+    """artifacts/notebook-corpus/SUMMARY.md: every notebook, every differing cell, one line."""
+    if not _SUMMARY:
+        return
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Notebook corpus under {kernel!r} vs ipykernel", ""]
+    passed = sorted(n for n, cells in _SUMMARY.items() if cells == [])
+    lines.append(f"{len(passed)} of {len(_SUMMARY)} notebooks match: {', '.join(passed) or '-'}")
+    for name, cells in sorted(_SUMMARY.items()):
+        if not cells:
+            continue
+        lines += ["", f"## {name} ({len(cells)} cell(s) differ)"]
+        for index, source, why in cells:
+            first = source.strip().split("\n")[0][:70]
+            lines.append(f"- cell {index} `{first}`: {why}")
+    (REPORT_DIR / "SUMMARY.md").write_text("\n".join(lines) + "\n")
+
+
 def _write_report(name, differences, kernel):
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     path = REPORT_DIR / f"{name}.diff.txt"
@@ -375,17 +428,18 @@ def _write_report(name, differences, kernel):
         path.write_text(f"{name}: every cell matches ipykernel under {kernel!r}\n")
         return
     chunks = []
-    for index, source, diff in differences:
+    for index, source, diff, _ in differences:
         chunks.append(f"=== cell {index}\n{source}\n---\n" + "\n".join(diff))
     path.write_text("\n\n".join(chunks) + "\n")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_matches_ipykernel(runner, name):
-    reference = _result(runner.submit(name, REFERENCE_KERNEL), f"{name} under ipykernel")
-    candidate = _result(runner.submit(name, KERNEL), f"{name} under {KERNEL!r}")
+    reference = _result(runner.submit(name, REFERENCE_KERNEL), name, REFERENCE_KERNEL)
+    candidate = _result(runner.submit(name, KERNEL), name, KERNEL)
     differences = compare_runs(reference, candidate, KERNEL)
     _write_report(name, differences, KERNEL)
+    _SUMMARY[name] = [(index, source, why) for index, source, _, why in differences]
     assert not differences, _describe(name, differences, KERNEL)
 
 
@@ -420,7 +474,7 @@ def test_reference_run_fails_only_where_intended(runner, name):
     This keeps the corpus honest: a notebook that breaks under ipykernel itself (a typo, a
     missing package) would otherwise compare two identical failures and prove nothing.
     """
-    reference = _result(runner.submit(name, REFERENCE_KERNEL), f"{name} under ipykernel")
+    reference = _result(runner.submit(name, REFERENCE_KERNEL), name, REFERENCE_KERNEL)
     wrong = []
     for index, cell in _code_cells(reference):
         errors = [o for o in cell.outputs if o.output_type == "error"]
