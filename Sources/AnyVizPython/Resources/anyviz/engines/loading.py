@@ -208,7 +208,7 @@ def _open(spec: dict) -> tuple[LazyFrame, str]:
             db, table = db.rsplit("/", 1)
         backend = _frame.duckdb_file_backend(db)
         if not table:
-            tables = backend.list_tables()
+            tables = _list_tables(backend)
             if len(tables) != 1:
                 listed = ", ".join(tables[:20]) or "none"
                 raise DataError(f"{db} has {len(tables)} tables ({listed}); name one: "
@@ -230,12 +230,22 @@ def _open(spec: dict) -> tuple[LazyFrame, str]:
     return lazy, _stem(path)
 
 
+def _list_tables(backend) -> list[str]:
+    """Table names, through the engine's own catalog for DuckDB (portable across versions)."""
+    raw = getattr(backend, "con", None)
+    if raw is not None and hasattr(raw, "interrupt"):
+        rows = raw.execute("SELECT table_name FROM information_schema.tables "
+                           "WHERE table_schema = 'main' ORDER BY table_name").fetchall()
+        return [r[0] for r in rows]
+    return list(backend.list_tables())
+
+
 def _table(backend, table: str, engine: str, source: str) -> LazyFrame:
     try:
         t = backend.table(table)
     except Exception as exc:  # noqa: BLE001
         try:
-            tables = ", ".join(backend.list_tables()[:20]) or "none"
+            tables = ", ".join(_list_tables(backend)[:20]) or "none"
         except Exception:  # noqa: BLE001
             tables = "unknown"
         raise DataError(f"There is no table {table!r} in {source} ({_frame._short(exc, 160)}). "

@@ -1,0 +1,187 @@
+"""Engine tables in DuckDB without a kernel (the fake bridge records what %load, %viz and
+%profile publish): the planner's chart specification compiled to DuckDB draws the same numbers
+as the planner's pandas code on the whole frame, the preview reads no more than it shows, and
+bad input leaves the session as it was."""
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine_cases import REQUESTS, assert_same_drawing, pandas_figure, sales_frame, write_parts
+
+
+@pytest.fixture(scope="module")
+def sales_df():
+    return sales_frame()
+
+
+@pytest.fixture(scope="module")
+def folder(sales_df, tmp_path_factory):
+    return write_parts(sales_df, str(tmp_path_factory.mktemp("sales") / "sales"))
+
+
+@pytest.fixture
+def sales(folder, bridge, clean_data_session):
+    from anyviz import session
+    from anyviz.data import magics
+
+    magics.load(f"--engine duckdb {folder} as sales")
+    return session.user_ns["sales"]
+
+
+def _engine_figure(frame, spec):
+    from anyviz.engines import compile as compiler
+    from anyviz.engines import run, viz
+
+    return viz.draw(compiler.compile_chart(frame, spec, run.execute))
+
+
+@pytest.mark.parametrize("request_text", REQUESTS)
+def test_engine_chart_draws_the_same_numbers_as_pandas(sales, sales_df, request_text):
+    from anyviz.viz import planner
+
+    plan = planner.plan_chart(sales_df, request_text, frame_name="df")
+    expected = pandas_figure(sales_df, plan.code)
+    got = _engine_figure(sales, plan.to_dict())
+    assert_same_drawing(got, expected, request_text)
+
+
+def test_load_binds_a_lazy_table_and_previews_without_reading_rows(sales, bridge, folder):
+    from anyviz import session
+    from anyviz.engines import LazyFrame
+
+    assert isinstance(sales, LazyFrame) and sales.engine == "duckdb"
+    assert session.current_frame == "sales"
+    assert sales.rows_known == 30_000  # from Parquet metadata, shown in the preview
+    text = bridge.of_type("display_data")[-1]["data"]["text/plain"]
+    assert "sales: 30,000 rows × 5 columns in duckdb" in text
+    assert "Lazy table" in text
+    assert sales.columns == ["ts", "region", "product", "revenue", "qty"]
+
+
+def test_viz_api_plans_and_renders_an_engine_chart(sales, bridge):
+    from anyviz.viz import api
+
+    plan = json.loads(api.plan(json.dumps({"frame": "sales",
+                                           "request": "total revenue by region"})))
+    assert "computed in duckdb over all 30,000 rows" in plan["explanation"]
+    assert "chart(sales," in plan["code"]
+    shown = json.loads(api.render(json.dumps({"frame": "sales", "code": plan["code"],
+                                              "explanation": plan["explanation"]})))
+    assert shown["status"] == "ok", shown
+    figure = bridge.of_type("display_data")[-2]["data"]["application/vnd.plotly.v1+json"]
+    assert figure["data"][0]["type"] == "bar"
+    # %customize edits the small drawn frame's chart, not the lazy table
+    assert api._last["frame"] == "sales" and len(api._last["data"]) == 4
+
+
+def test_llm_code_is_refused_on_an_engine_table_with_the_reason(sales):
+    from anyviz.viz import api
+
+    shown = json.loads(api.render(json.dumps({"frame": "sales", "code": "fig = px.bar(df)"})))
+    assert shown["status"] == "error"
+    assert "table in duckdb" in shown["message"]
+    context = json.loads(api.context(json.dumps({"frame": "sales"})))
+    assert "built-in planner" in context["engine_note"]
+
+
+def test_split_frame_recognises_an_engine_table(sales):
+    from anyviz.viz import api
+
+    out = json.loads(api.split_frame(json.dumps({"request": "sales revenue by region"})))
+    assert out == {"frame": "sales", "request": "revenue by region"}
+
+
+def test_long_line_is_reduced_in_the_engine_keeping_every_extreme(sales, sales_df, monkeypatch):
+    from anyviz.engines import compile as compiler
+
+    monkeypatch.setattr(compiler, "RAW_ROWS", 1_000)
+    spec = {"chart": "line", "x": "ts", "y": "revenue", "reduce_points": 200}
+    fig = _engine_figure(sales, spec)
+    y = np.asarray(fig.data[0].y, dtype=float)
+    assert len(y) <= 4 * 200 < len(sales_df)
+    assert y.max() == sales_df["revenue"].max()
+    assert y.min() == sales_df["revenue"].min()
+
+
+def test_histogram_bins_are_counted_in_the_engine(sales, sales_df):
+    fig = _engine_figure(sales, {"chart": "histogram", "x": "revenue"})
+    counts, edges = np.histogram(sales_df["revenue"].dropna(), bins=50)
+    got = dict(zip(np.round(np.asarray(fig.data[0].x, dtype=float), 6),
+                   np.asarray(fig.data[0].y, dtype=int)))
+    centers = np.round((edges[:-1] + edges[1:]) / 2, 6)
+    want = {c: n for c, n in zip(centers, counts) if n}
+    assert sum(got.values()) == counts.sum()
+    assert got == want
+
+
+def test_profile_is_computed_in_the_engine(sales, sales_df, bridge):
+    from anyviz.data import magics
+
+    magics.profile("sales")
+    data = bridge.of_type("display_data")[-1]["data"]
+    facts = data["application/vnd.anyviz.profile+json"]
+    assert facts["rows"] == 30_000 and facts["engine"] == "duckdb"
+    by_name = {v["name"]: v for v in facts["variables"]}
+    rev = by_name["revenue"]
+    assert rev["missing"] == int(sales_df["revenue"].isna().sum())
+    assert rev["min"] == sales_df["revenue"].min() and rev["max"] == sales_df["revenue"].max()
+    assert rev["mean"] == pytest.approx(sales_df["revenue"].mean())
+    assert rev["quantiles"]["50%"] == pytest.approx(sales_df["revenue"].median(), rel=0.05)
+    assert by_name["region"]["distinct"] == 4
+    top = sales_df["region"].value_counts()
+    assert by_name["region"]["top"][0] == {"value": top.index[0], "count": int(top.iloc[0])}
+    assert "estimates" in data["text/plain"]
+
+
+def test_duckdb_file_and_url_load_a_table(tmp_path, bridge, clean_data_session, sales_df):
+    import duckdb
+
+    from anyviz import session
+    from anyviz.data import magics
+
+    db = str(tmp_path / "shop.duckdb")
+    con = duckdb.connect(db)
+    con.register("src", sales_df)
+    con.execute("CREATE TABLE orders AS SELECT * FROM src")
+    con.execute("CREATE TABLE other AS SELECT 1 AS x")
+    con.close()
+    magics.load(f"duckdb://{db}/orders")
+    assert session.user_ns["orders"].count() == len(sales_df)
+    with pytest.raises(Exception) as err:
+        magics.load(db)  # two tables: the user must name one
+    assert "2 tables" in str(err.value) and "orders" in str(err.value)
+
+
+def test_bad_input_says_what_is_wrong_and_keeps_what_was_loaded(tmp_path, sales, bridge):
+    from anyviz import session
+    from anyviz.data import magics
+    from anyviz.errors import DataError
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "part-0.parquet").write_bytes(b"this is not parquet at all" * 10)
+    with pytest.raises(DataError) as err:
+        magics.load(f"--engine duckdb {bad} as broken")
+    assert "valid Parquet" in str(err.value)
+    with pytest.raises(DataError) as err:
+        magics.load(f"duckdb://{tmp_path / 'missing.duckdb'}/t")
+    assert "No DuckDB database" in str(err.value)
+    assert "broken" not in session.user_ns
+    assert session.user_ns["sales"] is sales and sales.count() == 30_000
+
+
+def test_load_goes_lazy_above_the_threshold_only(folder, monkeypatch):
+    from anyviz.engines import loading
+
+    part = os.path.join(folder, "part-0.parquet")
+    monkeypatch.setenv("ANYVIZ_LAZY_THRESHOLD_MB", "100")
+    assert not loading.wants(part)
+    assert loading.wants(folder)  # a folder of parts is one table
+    assert loading.wants(f"{part} --engine duckdb")
+    assert not loading.wants(f"{part} --engine pandas")
+    monkeypatch.setenv("ANYVIZ_LAZY_THRESHOLD_MB", "0.01")
+    assert loading.wants(part)
+    assert loading.wants("spark://cluster:7077/sales") and loading.wants("sc://h:15002/t")
