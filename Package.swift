@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // AnyViz: a Jupyter kernel in Swift that turns data into interactive charts.
-// Data flows one way: transport → protocol → kernel → Python bridge → magics → viz pipeline.
+// Data flows one way: transport → protocol → kernel → Python bridge (IPython shell, magics) → services (viz pipeline, LLM).
 import PackageDescription
 
 let pythonInclude = "/usr/include/python3.11"
@@ -56,14 +56,13 @@ let package = Package(
                                                    .product(name: "Metrics", package: "swift-metrics"),
                                                    .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
-        // Magic registry and the magics.
-        .target(name: "AnyVizMagics", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol", "AnyVizKernel",
-                                                      .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                                      .product(name: "Logging", package: "swift-log")],
+        // Native services Python reaches through `_anyviz.call` (chart pipeline, LLM, downloads).
+        .target(name: "AnyVizServices", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol",
+                                                        .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         .executableTarget(
             name: "anyviz-kernel",
-            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizMagics", "AnyVizProtocol", "AnyVizViz",
+            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizServices", "AnyVizProtocol", "AnyVizViz",
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -74,8 +73,8 @@ let package = Package(
         .testTarget(name: "AnyVizTransportTests", dependencies: ["AnyVizTransport", "CZmq"]),
         .testTarget(name: "AnyVizKernelTests", dependencies: ["AnyVizKernel", "AnyVizProtocol"]),
         .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
-        .testTarget(name: "AnyVizMagicsTests", dependencies: ["AnyVizMagics", "AnyVizPython",
-                                                            .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "AnyVizServicesTests", dependencies: ["AnyVizServices", "AnyVizPython", "AnyVizViz", "AnyVizLLM",
+                                                              .product(name: "Logging", package: "swift-log")],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
     ]
 )

@@ -30,10 +30,15 @@ public struct ExecuteOutcome: Sendable {
         public var ename: String
         public var evalue: String
         public var traceback: [String]
-        public init(ename: String, evalue: String, traceback: [String]) {
+        /// The interpreter already published the `error` message (in order with the cell's
+        /// other outputs, as ipykernel does), or chose not to (IPython's UsageError is one line
+        /// on stderr): the kernel only builds the reply.
+        public var published: Bool
+        public init(ename: String, evalue: String, traceback: [String], published: Bool = false) {
             self.ename = ename
             self.evalue = evalue
             self.traceback = traceback
+            self.published = published
         }
     }
 
@@ -57,6 +62,8 @@ public enum InputError: Error, Sendable {
 /// Lets an interpreter publish outputs and ask for input while it runs a request. Everything it
 /// publishes carries the running request as parent.
 public protocol ExecutionContext: AnyObject, Sendable {
+    /// The header of the request being served (the parent of everything published).
+    var parentHeader: JSONValue { get }
     func publish(_ msgType: String, content: Data)
     /// Sends input_request and waits for the reply; `abandon` is polled while waiting, so an
     /// interrupt that only the interpreter sees (a signal) also ends the wait.
@@ -78,4 +85,23 @@ public protocol Interpreter: AnyObject, Sendable {
     /// Called from the control thread while a request may be running: stop it promptly.
     func interruptImpl()
     func shutdownImpl(restart: Bool)
+    /// `comm_open`, `comm_msg` or `comm_close` from the front end; outputs go under `context`.
+    func commImpl(msgType: String, content: JSONValue, context: ExecutionContext)
+    /// The open comms (`{comm_id: {"target_name": ...}}`), optionally of one target.
+    func commInfoImpl(targetName: String?) -> JSONValue
+    /// history_reply content, or nil to let the kernel answer from its own record.
+    func historyImpl(_ request: JSONValue) -> JSONValue?
+}
+
+extension Interpreter {
+    /// Without comm support a comm_open is closed at once, so the front end does not wait on it.
+    public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
+        guard msgType == "comm_open" else { return }
+        let close: JSONValue = ["comm_id": content["comm_id"] ?? "", "data": [:]]
+        context.publish("comm_close", content: close.data)
+    }
+
+    public func commInfoImpl(targetName: String?) -> JSONValue { [:] }
+
+    public func historyImpl(_ request: JSONValue) -> JSONValue? { nil }
 }

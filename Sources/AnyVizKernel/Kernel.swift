@@ -131,17 +131,15 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
             let result = interpreter.isCompleteImpl(code: content["code"]?.stringValue ?? "")
             reply(to: message, on: .shell, type: "is_complete_reply", content: result)
         case "history_request":
-            reply(to: message, on: .shell, type: "history_reply",
-                  content: ["status": "ok", "history": .array(history.reply(for: content))])
+            let answer = interpreter.historyImpl(content)
+                ?? ["status": "ok", "history": .array(history.reply(for: content))]
+            reply(to: message, on: .shell, type: "history_reply", content: answer)
         case "comm_info_request":
-            reply(to: message, on: .shell, type: "comm_info_reply", content: ["status": "ok", "comms": [:]])
-        case "comm_open":
-            // No comm targets exist: close it again so the front end does not wait on it.
-            let commID = content["comm_id"]?.stringValue ?? ""
-            logger.info("comm_open for unknown target", metadata: ["target": "\(content["target_name"]?.stringValue ?? "")"])
-            publish(message, type: "comm_close", content: ["comm_id": .string(commID), "data": [:]])
-        case "comm_msg", "comm_close":
-            break
+            let comms = interpreter.commInfoImpl(targetName: content["target_name"]?.stringValue)
+            reply(to: message, on: .shell, type: "comm_info_reply", content: ["status": "ok", "comms": comms])
+        case "comm_open", "comm_msg", "comm_close":
+            let context = RequestContext(kernel: self, request: message, allowStdin: false, historyLine: nil)
+            interpreter.commImpl(msgType: message.msgType, content: content, context: context)
         case "shutdown_request":
             let restart = content["restart"]?.boolValue ?? false
             reply(to: message, on: .shell, type: "shutdown_reply", content: ["status": "ok", "restart": .bool(restart)])
@@ -188,11 +186,14 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         if let failure = outcome.failure {
             let error: JSONValue = ["ename": .string(failure.ename), "evalue": .string(failure.evalue),
                                     "traceback": .array(failure.traceback.map(JSONValue.string))]
-            if !silent { publish(message, type: "error", content: error) }
+            if !silent, !failure.published { publish(message, type: "error", content: error) }
+            // Only requests queued before the error are aborted: once the reply is out the
+            // client may send its next cell, which must run.
+            let aborted = stopOnError ? shellQueue.drain(where: { $0.msgType == "execute_request" }) : []
             reply(to: message, on: .shell, type: "execute_reply",
                   content: merge(error, ["status": "error", "execution_count": .int(shownCount), "user_expressions": [:]]),
                   metadata: ["status": "error"])
-            if stopOnError { abortQueuedExecutes() }
+            answerAborted(aborted)
         } else {
             reply(to: message, on: .shell, type: "execute_reply",
                   content: ["status": "ok", "execution_count": .int(shownCount),
@@ -202,8 +203,8 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
     }
 
     /// After an error with stop_on_error, requests already queued are answered as aborted, not run.
-    private func abortQueuedExecutes() {
-        for queued in shellQueue.drain(where: { $0.msgType == "execute_request" }) {
+    private func answerAborted(_ requests: [Message]) {
+        for queued in requests {
             publishStatus("busy", parent: queued)
             reply(to: queued, on: .shell, type: "execute_reply",
                   content: ["status": "aborted", "execution_count": .int(stateLock.withLock { executionCount })],
@@ -282,6 +283,10 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
         self.request = request
         self.allowStdin = allowStdin
         self.historyLine = historyLine
+    }
+
+    var parentHeader: JSONValue {
+        (try? JSONValue.parse(request.headerData)) ?? [:]
     }
 
     func publish(_ msgType: String, content: Data) {

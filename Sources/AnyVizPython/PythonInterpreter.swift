@@ -12,8 +12,6 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     private let resourcePath: String
     private let stateLock = NSLock()
     private var executing = false
-    /// Magic names for completion; set before `startImpl`.
-    public var magicNames: [String] = []
     public private(set) var startupError: String?
 
     public init(runtime: PythonRuntime, resourcePath: String, logger: Logger) {
@@ -35,7 +33,9 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         do {
             try runtime.start(resourcePath: resourcePath)
-            _ = try runtime.call("anyviz.runtime", "configure", (["magics": .array(magicNames.map(JSONValue.string))] as JSONValue).jsonString)
+            // IPython's shell is built here, on the shell thread, while kernel_info is already
+            // answered by the I/O thread: the first cell waits for it, nothing else does.
+            _ = try runtime.call("anyviz.runtime", "configure", "{}")
         } catch {
             startupError = "\(error)"
             logger.critical("python failed to start", metadata: ["error": "\(error)"])
@@ -71,9 +71,7 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
                                                  traceback: ["The embedded Python could not start: \(startupError)",
                                                              "Run the setup command in README.md, or point ANYVIZ_PYTHON_VENV at a venv with pandas and plotly."]))
         }
-        let bridge = ContextBridge(context: context)
-        PythonRuntime.context = bridge
-        PythonRuntime.payloads = []
+        let token = PythonRuntime.begin(ContextBridge(context: context))
         runtime.clearPendingInterrupt()
         stateLock.withLock { executing = true }
         defer {
@@ -85,17 +83,19 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             "code": .string(request.code), "silent": .bool(request.silent), "store_history": .bool(request.storeHistory),
             "execution_count": .int(request.executionCount), "user_expressions": request.userExpressions,
             "allow_stdin": .bool(request.allowStdin),
+            "parent_token": .int(token), "parent_header": context.parentHeader,
         ]
         do {
             let reply = try runtime.callJSON("anyviz.runtime", "execute", payload)
+            let payload = reply["payload"] ?? []
             if reply["status"]?.stringValue == "error" {
                 return ExecuteOutcome(failure: .init(ename: reply["ename"]?.stringValue ?? "Error",
                                                      evalue: reply["evalue"]?.stringValue ?? "",
-                                                     traceback: reply["traceback"]?.arrayValue?.compactMap(\.stringValue) ?? []),
-                                      userExpressions: reply["user_expressions"] ?? [:])
+                                                     traceback: reply["traceback"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                                                     published: reply["error_published"]?.boolValue ?? false),
+                                      userExpressions: reply["user_expressions"] ?? [:], payload: payload)
             }
-            let payload = (reply["payload"]?.arrayValue ?? []) + PythonRuntime.payloads
-            return ExecuteOutcome(userExpressions: reply["user_expressions"] ?? [:], payload: .array(payload))
+            return ExecuteOutcome(userExpressions: reply["user_expressions"] ?? [:], payload: payload)
         } catch let error as PythonError {
             return ExecuteOutcome(failure: .init(ename: error.typeName, evalue: error.message, traceback: ["\(error)"]))
         } catch {
@@ -122,6 +122,30 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     }
 
     public func shutdownImpl(restart: Bool) {}
+
+    public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
+        guard startupError == nil else { return }
+        let token = PythonRuntime.begin(ContextBridge(context: context))
+        runtime.clearPendingInterrupt()
+        stateLock.withLock { executing = true }
+        defer {
+            stateLock.withLock { executing = false }
+            runtime.clearPendingInterrupt()
+            PythonRuntime.context = nil
+        }
+        let payload: JSONValue = ["msg_type": .string(msgType), "content": content,
+                                  "parent_token": .int(token), "parent_header": context.parentHeader]
+        _ = request("comm", payload, fallback: [:])
+    }
+
+    public func commInfoImpl(targetName: String?) -> JSONValue {
+        request("comm_info", ["target_name": targetName.map(JSONValue.string) ?? .null], fallback: ["comms": [:]])["comms"] ?? [:]
+    }
+
+    public func historyImpl(_ request: JSONValue) -> JSONValue? {
+        guard startupError == nil else { return nil }
+        return self.request("history", request, fallback: ["status": "ok", "history": []])
+    }
 
     private func request(_ function: String, _ payload: JSONValue, fallback: JSONValue) -> JSONValue {
         guard startupError == nil else { return fallback }

@@ -58,6 +58,28 @@ public final class PythonRuntime: @unchecked Sendable {
     }
     private static let contextLock = NSLock()
     nonisolated(unsafe) private static var currentContext: (any BridgeContext)?
+    /// Recent requests by parent token: a thread that prints after its cell ended publishes
+    /// under that cell (Python threads remember the token of the request that created them).
+    nonisolated(unsafe) private static var recentContexts: [Int: any BridgeContext] = [:]
+    nonisolated(unsafe) private static var nextToken = 0
+    private static let recentLimit = 64
+
+    /// Makes `context` the running request's and returns its parent token for Python.
+    public static func begin(_ context: any BridgeContext) -> Int {
+        contextLock.withLock {
+            nextToken += 1
+            recentContexts[nextToken] = context
+            recentContexts.removeValue(forKey: nextToken - recentLimit)
+            currentContext = context
+            return nextToken
+        }
+    }
+
+    /// Where output tagged with `token` goes: that request if it is still remembered, else the
+    /// running one.
+    static func context(for token: Int) -> (any BridgeContext)? {
+        contextLock.withLock { token == 0 ? currentContext : (recentContexts[token] ?? currentContext) }
+    }
     nonisolated(unsafe) public static var services: ((String, String) -> ServiceResult)?
 
     public init(environment: PythonEnvironment, logger: Logger) {
@@ -158,8 +180,8 @@ public protocol BridgeContext: AnyObject {
 
 private func duplicate(_ s: String) -> UnsafeMutablePointer<CChar>? { strdup(s) }
 
-private let bridgeEmit: anyviz_emit_fn = { type, json, length in
-    guard let type, let json, let context = PythonRuntime.context else { return }
+private let bridgeEmit: anyviz_emit_fn = { type, json, length, parent in
+    guard let type, let json, let context = PythonRuntime.context(for: parent) else { return }
     let data = Data(bytes: json, count: Int(length))
     context.publish(String(cString: type), content: data)
 }
@@ -200,13 +222,6 @@ private let bridgeCall: anyviz_call_fn = { service, json, status in
 }
 
 extension PythonRuntime {
-    /// Payloads (e.g. `set_next_input`) that Swift magics add to the running execute reply.
-    nonisolated(unsafe) public internal(set) static var payloads: [JSONValue] = []
-
-    public static func addPayload(_ payload: JSONValue) {
-        payloads.append(payload)
-    }
-
     /// Publishes on IOPub as part of the running request's output (no-op outside a request).
     public static func publish(_ msgType: String, content: JSONValue) {
         context?.publish(msgType, content: content.data)

@@ -66,8 +66,9 @@ static PyObject *py_emit(PyObject *self, PyObject *args) {
     const char *msg_type;
     const char *json;
     Py_ssize_t length;
-    if (!PyArg_ParseTuple(args, "ss#", &msg_type, &json, &length)) return NULL;
-    if (emit_cb) emit_cb(msg_type, json, length);
+    long parent = 0;
+    if (!PyArg_ParseTuple(args, "ss#|l", &msg_type, &json, &length, &parent)) return NULL;
+    if (emit_cb) emit_cb(msg_type, json, length, parent);
     Py_RETURN_NONE;
 }
 
@@ -117,7 +118,7 @@ static PyObject *py_call(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json)."},
+    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json[, parent_token])."},
     {"input", py_input, METH_VARARGS, "Ask the front end for a line of input (prompt, password)."},
     {"call", py_call, METH_VARARGS, "Run a kernel service (service, payload_json) -> result_json."},
     {NULL, NULL, 0, NULL},

@@ -1,7 +1,7 @@
 import AnyVizKernel
-import AnyVizMagics
 import AnyVizProtocol
 import AnyVizPython
+import AnyVizServices
 import AnyVizTransport
 import AnyVizViz
 import ArgumentParser
@@ -54,12 +54,14 @@ struct Run: ParsableCommand {
         let server = try ZMQServer(connection: connection, logger: logger)
         let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
         let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
-        let magics = MagicRegistry.standard(runtime: runtime, logger: logger)
+        // Magics are Python (anyviz.magics); what needs native code is a service they call.
+        let services = KernelServices(logger: logger)
         let pipeline = VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger)
-        magics.registerVisualization(pipeline: pipeline)
-        magics.registerHealth(settings: pipeline.settings)
+        services.registerVisualization(pipeline: pipeline)
+        services.registerLLM(settings: pipeline.settings)
+        services.registerFetch()
         _ = telemetry
-        magics.install(in: interpreter)
+        services.install()
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
         kernel.onShutdown = { _ in server.shutdownAndExit() }
         server.start(handler: kernel)

@@ -19,7 +19,8 @@ enum {
 };
 
 /* Callbacks into Swift. */
-typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length);
+/* `parent` is the token of the request the output belongs to (0: the one running now). */
+typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length, long parent);
 typedef char *(*anyviz_input_fn)(const char *prompt, int password, int *status);
 typedef char *(*anyviz_call_fn)(const char *service, const char *json, int *status);
 

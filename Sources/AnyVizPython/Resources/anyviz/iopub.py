@@ -1,11 +1,17 @@
 """Publishing on IOPub through the kernel's `_anyviz` builtin module.
 
-Every output the runtime produces (streams, rich displays, updates) goes through here, so the
-parent header and NaN-free JSON are handled in exactly one place.
+Every output the runtime produces (streams, rich displays, updates, comm messages) goes through
+here, so the parent header and NaN-free JSON are handled in exactly one place.
+
+Parents: the kernel numbers every request it hands to Python (a *parent token*) and keeps the
+recent ones. Output from the thread running the request goes under the running request; a
+thread remembers the token of the request during which it was created, so a `threading.Timer`
+or a progress callback that prints after its cell ended still publishes under that cell (as
+ipykernel 6+ does).
 """
 from __future__ import annotations
 
-import sys
+import threading
 import uuid
 
 from . import jsonutil
@@ -14,6 +20,12 @@ try:
     import _anyviz  # provided by the Swift kernel (CAnyVizPython)
 except ImportError:  # plain Python (unit tests install a fake before importing)
     _anyviz = None
+
+#: Token of the request being served (0: none / the kernel's current request).
+current_token = 0
+#: Header of the request being served, for code that asks the shell for its parent
+#: (ipywidgets' Output widget captures outputs by the parent's msg_id).
+current_header: dict = {}
 
 
 def _bridge():
@@ -25,18 +37,57 @@ def _bridge():
     return _anyviz
 
 
-def emit(msg_type: str, content: dict) -> None:
+def begin_request(token: int, header: dict | None) -> None:
+    """Called by the runtime when the kernel hands it a request."""
+    global current_token, current_header
+    current_token = int(token or 0)
+    current_header = dict(header or {})
+
+
+def thread_token() -> int:
+    """The parent token output from the calling thread belongs to."""
+    thread = threading.current_thread()
+    if thread is threading.main_thread():
+        return current_token
+    token = getattr(thread, "_anyviz_parent", None)
+    return current_token if token is None else token
+
+
+def _remember_parent(init):
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._anyviz_parent = thread_token()
+    __init__.__wrapped__ = init
+    return __init__
+
+
+def install_thread_parents() -> None:
+    """Threads created from now on remember the request that created them (idempotent)."""
+    if not hasattr(threading.Thread.__init__, "__wrapped__"):
+        threading.Thread.__init__ = _remember_parent(threading.Thread.__init__)
+
+
+def emit(msg_type: str, content: dict, token: int | None = None) -> None:
     if msg_type != "stream":
         # Text printed before a display must reach the front end before it.
+        import sys
+
         streams = sys.modules.get("anyviz.streams")
         if streams is not None:
             streams.flush_all()
-    _bridge().emit(msg_type, jsonutil.dumps(content))
+    if token is None:
+        token = thread_token()
+    bridge = _bridge()
+    payload = jsonutil.dumps(content)
+    if token:
+        bridge.emit(msg_type, payload, token)
+    else:
+        bridge.emit(msg_type, payload)
 
 
-def stream(name: str, text: str) -> None:
+def stream(name: str, text: str, token: int | None = None) -> None:
     if text:
-        emit("stream", {"name": name, "text": text})
+        emit("stream", {"name": name, "text": text}, token)
 
 
 def new_display_id() -> str:
@@ -61,5 +112,15 @@ def input_line(prompt: str = "", password: bool = False) -> str:
 
 
 def call(service: str, payload: dict) -> dict:
-    """Ask the Swift side for a service (`magic`, `fetch`, ...); see docs/ARCHITECTURE.md."""
+    """Ask the Swift side for a service (`viz`, `fetch`, ...); see docs/ARCHITECTURE.md."""
     return jsonutil.loads(_bridge().call(service, jsonutil.dumps(payload)))
+
+
+def dumps(value) -> str:
+    return jsonutil.dumps(value)
+
+
+def loads_reply(text: str) -> dict:
+    """A JSON reply of an `anyviz.viz.api` function as a dict."""
+    value = jsonutil.loads(text)
+    return value if isinstance(value, dict) else {}

@@ -1,153 +1,32 @@
-"""Entry points the Swift kernel calls: execute, complete, inspect, is_complete, configure.
+"""Entry points the Swift kernel calls: configure, execute, complete, inspect, is_complete,
+history, comm, comm_info.
 
 Every entry point takes and returns a JSON string (see docs/ARCHITECTURE.md). They run on the
-interpreter's main thread, one at a time. Cells run in `anyviz.session.user_ns` with IPython's
-conventions: the last expression is displayed, `_`/`Out[N]` hold results, `%magic` lines call the
-Swift magic registry, `obj?` pages help, tracebacks say "Cell In[N], line X".
-
-This module is imported when the kernel starts, so it imports only small standard modules; the
-rest (completion, inspection, traceback formatting, pandas) loads on first use.
+interpreter's main thread, one at a time, and hand the work to IPython's InteractiveShell
+(`anyviz.shell`), as ipykernel's `ipkernel.py` does.
 """
 from __future__ import annotations
 
-import builtins
-import itertools
 import json
-import linecache
-import os
-import re
 import sys
 
-from . import display as _display
-from . import iopub, jsonutil, session, streams
-from .errors import AnyVizError
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_RUNTIME_FILES = {os.path.join(_HERE, f) for f in
-                  ("runtime.py", "display.py", "transform.py", "streams.py")}
-_CELL_FILE = re.compile(r"<anyviz-cell-(\d+)-\d+>")
-_serial = itertools.count(1)
-
-_magics: list[str] = []
-_installed = False
+from . import iopub, jsonutil
 
 
-class StdinNotImplementedError(NotImplementedError):
-    """input() in a cell whose front end cannot answer input requests (ipykernel's name)."""
+def _shell():
+    from . import shell
+
+    return shell.get()
 
 
-class _State:
-    """What the cell being run needs from its request."""
-    payload: list = []
-    allow_stdin: bool = False
+def _begin(request: dict) -> None:
+    iopub.begin_request(request.get("parent_token") or 0, request.get("parent_header"))
 
 
-_state = _State()
-
-
-# --- helpers the transformed cell source calls --------------------------------------------------
-
-class ShellEscapeError(AnyVizError):
-    """`!cmd` is IPython syntax this kernel does not run."""
-
-
-class CellMagicError(AnyVizError):
-    """`%%name` cell magics do not exist in AnyViz."""
-
-
-class _CellHelpers:
-    """Installed in builtins as `__anyviz__`; see anyviz.transform."""
-
-    @staticmethod
-    def magic(name: str, line: str):
-        streams.flush_all()
-        iopub.call("magic", {"name": name, "line": line})
-        return None
-
-    @staticmethod
-    def cell_magic(name: str, line: str):
-        raise CellMagicError(
-            f"%%{name}: cell magics are not supported by AnyViz, only line magics (%name). "
-            "Run %lsmagic to list them.")
-
-    @staticmethod
-    def shell(command: str):
-        raise ShellEscapeError(
-            f"Shell commands (!{command}) are not supported by the AnyViz kernel. Use Python "
-            f"instead, e.g. import subprocess; print(subprocess.run({command!r}, shell=True, "
-            "capture_output=True, text=True).stdout)")
-
-    @staticmethod
-    def help(name: str, detail_level: int = 0):
-        from . import inspection
-
-        obj = inspection.resolve(name, session.user_ns)
-        if obj is inspection._MISSING:
-            print(f"Object `{name}` not found.")
-            return None
-        text = inspection.info_text(obj, name, detail_level)
-        _state.payload.append({"source": "page", "data": {"text/plain": text}, "start": 0})
-        return None
-
-
-class _Exit:
-    """`exit`/`quit` in builtins: calling it ends the cell with SystemExit, not the kernel."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self):
-        return (f"Use {self.name}() to stop the current cell; the kernel keeps running. "
-                "To stop the kernel use Kernel > Shut Down.")
-
-    def __call__(self, code=None, *args, **kwargs):
-        raise SystemExit(code)
-
-
-def _input(prompt=""):
-    streams.flush_all()
-    if not _state.allow_stdin:
-        raise StdinNotImplementedError(
-            "raw_input was called, but this frontend does not support input requests.")
-    return iopub.input_line(str(prompt), False)
-
-
-def _getpass(prompt="Password: ", stream=None):
-    streams.flush_all()
-    if not _state.allow_stdin:
-        raise StdinNotImplementedError(
-            "getpass was called, but this frontend does not support input requests.")
-    return iopub.input_line(str(prompt), True)
-
-
-def _install() -> None:
-    """Put display/exit/quit/__anyviz__ in builtins and In/Out in the namespace (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    builtins.display = _display.display
-    builtins.exit = _Exit("exit")
-    builtins.quit = _Exit("quit")
-    setattr(builtins, "__anyviz__", _CellHelpers)
-    ns = session.user_ns
-    ns.setdefault("In", [""])
-    ns.setdefault("Out", {})
-    ns.setdefault("_ih", ns["In"])
-    ns.setdefault("_oh", ns["Out"])
-    for name in ("_", "__", "___", "_i", "_ii", "_iii"):
-        ns.setdefault(name, "")
-    _display.install_ipython_hook()
-    _installed = True
-
-
-def configure(config_json: str) -> str:
-    """Called once at start: `{"magics": [names]}` (used for `%` completion)."""
-    config = json.loads(config_json or "{}")
-    _magics[:] = sorted({str(m).lstrip("%") for m in config.get("magics", [])})
-    # matplotlib figures appear as PNG outputs, like IPython's inline backend (a user's own
-    # MPLBACKEND wins).
-    os.environ.setdefault("MPLBACKEND", "module://anyviz.mpl_inline")
-    _install()
+def configure(config_json: str = "{}") -> str:
+    """Called once at start, off the critical path of kernel_info: builds the shell."""
+    iopub.install_thread_parents()
+    _shell()
     return jsonutil.dumps({"status": "ok"})
 
 
@@ -166,231 +45,60 @@ def _noop():
     return None
 
 
-def _register_source(code: str, count: int) -> str:
-    filename = f"<anyviz-cell-{count}-{next(_serial)}>"
-    lines = code.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    linecache.cache[filename] = (len(code), None, lines, filename)
-    return filename
-
-
-def _store_input(code: str, count: int) -> None:
-    ns = session.user_ns
-    history = ns.get("In")
-    if isinstance(history, list):
-        while len(history) < count:
-            history.append("")
-        if len(history) == count:
-            history.append(code)
-        else:
-            history[count] = code
-    ns["_iii"], ns["_ii"], ns["_i"] = ns.get("_ii", ""), ns.get("_i", ""), code
-    ns[f"_i{count}"] = code
-
-
-def _display_result(value, count: int, store_history: bool) -> None:
-    """The display hook for the cell's last expression."""
-    if value is None:
-        return
-    data, metadata = _display.format_bundle(value)
-    streams.flush_all()
-    iopub.emit("execute_result", {"execution_count": count, "data": data, "metadata": metadata})
-    ns = session.user_ns
-    if value is not ns.get("_"):
-        ns["___"], ns["__"], ns["_"] = ns.get("__", ""), ns.get("_", ""), value
-    if store_history:
-        ns[f"_{count}"] = value
-        out = ns.get("Out")
-        if isinstance(out, dict):
-            out[count] = value
-
-
-_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast at start
-_CO_COROUTINE = 0x0080
-_loop = None
-
-
-def _eval(code, ns):
-    """Run compiled cell code; code using top-level `await` compiles to a coroutine, which runs
-    to completion on one persistent event loop (so loop-bound objects survive between cells)."""
-    global _loop
-    if not code.co_flags & _CO_COROUTINE:
-        return eval(code, ns)
-    import asyncio
-
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    return _loop.run_until_complete(eval(code, ns))
-
-
-def _run(code: str, filename: str, count: int, silent: bool, store_history: bool) -> None:
-    import ast
-
-    from . import transform
-
-    source = transform.transform_cell(code)
-    try:
-        tree = ast.parse(source, filename, "exec")
-    except SyntaxError as exc:  # show the line the user wrote, not its transformed form
-        lines = code.split("\n")
-        if exc.lineno and 0 < exc.lineno <= len(lines) and exc.text is not None:
-            original = lines[exc.lineno - 1]
-            if original != exc.text.rstrip("\n"):
-                exc.text, exc.offset, exc.end_offset = original + "\n", None, None
-        raise
-    ns = session.user_ns
-    body = tree.body
-    last = body[-1] if body and isinstance(body[-1], ast.Expr) else None
-    if last is not None:
-        body = body[:-1]
-    if body:
-        _eval(compile(ast.Module(body=body, type_ignores=[]), filename, "exec",
-                      flags=_TOP_LEVEL_AWAIT, dont_inherit=True), ns)
-    if last is not None:
-        value = _eval(compile(ast.Expression(body=last.value), filename, "eval",
-                              flags=_TOP_LEVEL_AWAIT, dont_inherit=True), ns)
-        if not silent and not transform.ends_with_semicolon(source):
-            _display_result(value, count, store_history)
-
-
-def _drop_runtime_frames(te) -> None:
-    """Remove the runtime's own frames (exec, display hook, input...) from every exception in
-    the chain: users should see their code, not ours. Keep them if nothing else is left."""
-    seen = set()
-    while te is not None and id(te) not in seen:
-        seen.add(id(te))
-        kept = [f for f in te.stack if f.filename not in _RUNTIME_FILES]
-        if kept:
-            te.stack[:] = kept
-        te = te.__cause__ or te.__context__
-
-
-def _cell_names(text: str) -> str:
-    """`File "<anyviz-cell-3-7>", line 2, in <module>` -> `Cell In[3], line 2`."""
-    text = re.sub(r'File "<anyviz-cell-(\d+)-\d+>", line (\d+), in <module>',
-                  r"Cell In[\1], line \2", text)
-    return re.sub(r'File "<anyviz-cell-(\d+)-\d+>", line (\d+)', r"Cell In[\1], line \2", text)
-
-
-def _error_reply(exc: BaseException) -> dict:
-    ename = type(exc).__name__
-    if isinstance(exc, SystemExit):
-        evalue = str(exc.code)
-        traceback = [f"SystemExit: {evalue}",
-                     "The kernel keeps running: sys.exit(), exit() and quit() only stop this "
-                     "cell. To stop the kernel use Kernel > Shut Down."]
-    elif isinstance(exc, AnyVizError):
-        evalue = _safe_str(exc)
-        lines = evalue.split("\n") or [""]
-        traceback = [f"{ename}: {lines[0]}"] + lines[1:]
-    else:
-        import traceback as tb_module
-
-        evalue = _safe_str(exc)
-        te = tb_module.TracebackException(type(exc), exc, exc.__traceback__)
-        if isinstance(exc, SyntaxError) and _CELL_FILE.fullmatch(str(exc.filename or "")):
-            # the cell did not compile: only the error and the offending line
-            text = _cell_names("".join(te.format_exception_only()))
-        else:
-            _drop_runtime_frames(te)
-            text = _cell_names("".join(te.format()))
-        traceback = text.rstrip("\n").split("\n")
-    return {"status": "error", "ename": ename, "evalue": evalue, "traceback": traceback,
-            "user_expressions": {}, "payload": []}
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<unprintable {type(exc).__name__} object>"
-
-
-def _user_expressions(expressions: dict) -> dict:
-    results = {}
-    for key, expr in (expressions or {}).items():
-        try:
-            value = eval(compile(str(expr), "<user_expression>", "eval", dont_inherit=True),
-                         session.user_ns)
-            data, metadata = _display.format_bundle(value)
-            results[key] = {"status": "ok", "data": data, "metadata": metadata}
-        except Exception as exc:
-            err = _error_reply(exc)
-            results[key] = {"status": "error", "ename": err["ename"], "evalue": err["evalue"],
-                            "traceback": err["traceback"]}
-    return results
-
-
-class _Redirected:
-    """stdout/stderr/input/getpass swapped in for the duration of a cell."""
-
-    def __enter__(self):
-        import getpass
-
-        self.saved = (sys.stdout, sys.stderr, builtins.input, getpass.getpass)
-        sys.stdout, sys.stderr = streams.stdout, streams.stderr
-        builtins.input = _input
-        getpass.getpass = _getpass
-        return self
-
-    def __exit__(self, *exc):
-        import getpass
-
-        try:
-            streams.flush_all()
-        finally:
-            sys.stdout, sys.stderr, builtins.input, getpass.getpass = self.saved
-        return False
-
-
 def _execute(request: dict) -> dict:
-    _install()
+    from . import shell as shell_module
+    from . import streams
+
+    shell = _shell()
     _drain_pending_interrupt()
     code = str(request.get("code", ""))
-    count = int(request.get("execution_count") or 0)
     silent = bool(request.get("silent", False))
     store_history = bool(request.get("store_history", not silent)) and not silent
-    _state.payload = []
-    _state.allow_stdin = bool(request.get("allow_stdin", False))
-    if store_history:
-        _store_input(code, count)
-    filename = _register_source(code, count)
-    reply = {"status": "ok", "user_expressions": {}, "payload": _state.payload}
-    streams.start_cell()  # output from background threads belongs before this cell's
-    with _Redirected():
-        try:
-            _run(code, filename, count, silent, store_history)
-        except BaseException as exc:  # noqa: B902 - SystemExit/KeyboardInterrupt are cell errors
-            reply = _error_reply(exc)
-            reply["payload"] = _state.payload
-    if reply["status"] == "ok":
-        reply["user_expressions"] = _user_expressions(request.get("user_expressions") or {})
+    count = int(request.get("execution_count") or 0)
+    if count > 0:
+        shell.execution_count = count  # the kernel numbers cells; IPython follows
+    shell.allow_stdin = bool(request.get("allow_stdin", False))
+    shell_module.reset_error()
+    streams.start_cell()
+    result = None
+    try:
+        result = shell.run_cell(code, store_history=store_history, silent=silent)
+    except BaseException as exc:  # noqa: B902 - an interrupt landing in IPython's own code
+        shell.showtraceback((type(exc), exc, exc.__traceback__))
+    finally:
+        streams.flush_all()
+    error = None
+    if result is None:
+        error = shell_module.last_error() or {"ename": "KeyboardInterrupt", "evalue": "",
+                                              "traceback": []}
+    elif not result.success:
+        err = result.error_before_exec if result.error_before_exec is not None \
+            else result.error_in_exec
+        last = shell_module.last_error()
+        error = {"ename": type(err).__name__, "evalue": shell_module._safe_str(err),
+                 "traceback": (last or {}).get("traceback", [])}
+    reply = {"status": "ok", "user_expressions": {}, "error_published": True}
+    if error is not None:
+        reply.update(status="error", **error)
+    else:
+        reply["user_expressions"] = shell.user_expressions(request.get("user_expressions") or {})
+    reply["payload"] = shell.payload_manager.read_payload()
+    shell.payload_manager.clear_payload()
     return reply
 
 
 def execute(request_json: str) -> str:
     """Run one cell; returns the execute_reply content as JSON (errors never escape)."""
+    request = json.loads(request_json)
+    _begin(request)
     try:
-        reply = _execute(json.loads(request_json))
-    except BaseException as exc:  # e.g. an interrupt landing in the runtime itself
-        reply = _error_reply(exc)
-    _show_open_figures()
+        reply = _execute(request)
+    except BaseException as exc:  # noqa: B902 - the kernel must always get a reply
+        reply = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc),
+                 "traceback": [f"{type(exc).__name__}: {exc}"], "user_expressions": {},
+                 "payload": []}
     _warm_chart_sandbox()
     return jsonutil.dumps(reply)
-
-
-def _show_open_figures() -> None:
-    """Figures the cell drew but did not show are displayed at its end (inline backend)."""
-    inline = sys.modules.get("anyviz.mpl_inline")
-    if inline is None:
-        return
-    try:
-        inline.flush()
-    except Exception as exc:  # a figure that cannot render must not break the reply
-        from . import iopub
-
-        iopub.stream("stderr", f"matplotlib figure could not be shown: {exc}\n")
 
 
 _sandbox_started = False
@@ -412,92 +120,127 @@ def _warm_chart_sandbox() -> None:
         pass
 
 
-# --- completion, inspection, is_complete -------------------------------------------------------
+# --- completion, inspection, is_complete, history ------------------------------------------------
+
+def _complete(code: str, cursor_pos: int) -> dict:
+    from IPython.core.completer import provisionalcompleter, rectify_completions
+
+    shell = _shell()
+    with provisionalcompleter():
+        completions = list(rectify_completions(
+            code, shell.Completer.completions(code, cursor_pos)))
+    types = [{"start": c.start, "end": c.end, "text": c.text, "type": c.type,
+              "signature": c.signature} for c in completions]
+    if completions:
+        start, end = completions[0].start, completions[0].end
+    else:
+        start = end = cursor_pos
+    return {"matches": [c.text for c in completions], "cursor_start": start,
+            "cursor_end": end, "metadata": {"_jupyter_types_experimental": types}}
+
 
 def complete(request_json: str) -> str:
-    """complete_request -> complete_reply content (JSON)."""
-    from . import completion
-
+    """complete_request -> complete_reply content (JSON), like ipykernel's jedi completions."""
     request = json.loads(request_json)
     code = str(request.get("code", ""))
+    pos = int(request.get("cursor_pos", len(code)))
     try:
-        reply = completion.complete(code, int(request.get("cursor_pos", len(code))),
-                                    session.user_ns, _magics)
+        reply = _complete(code, pos)
     except Exception:  # completion must never fail loudly while the user types
-        pos = int(request.get("cursor_pos", len(code)))
         reply = {"matches": [], "cursor_start": pos, "cursor_end": pos, "metadata": {}}
     reply["status"] = "ok"
     return jsonutil.dumps(reply)
 
 
 def inspect(request_json: str) -> str:
-    """inspect_request -> inspect_reply content (JSON)."""
-    from . import inspection
+    """inspect_request -> inspect_reply content (JSON) from IPython's inspector."""
+    from IPython.utils.tokenutil import token_at_cursor
 
     request = json.loads(request_json)
     code = str(request.get("code", ""))
-    reply = inspection.inspect_request(code, int(request.get("cursor_pos", len(code))),
-                                       int(request.get("detail_level", 0) or 0), session.user_ns)
-    reply["status"] = "ok"
-    return jsonutil.dumps(reply)
-
-
-_DEDENT_AFTER = re.compile(r"^\s*(return|pass|break|continue|raise)\b")
-
-
-def _is_complete(code: str) -> dict:
-    import codeop
-    import warnings
-
-    from . import transform
-
-    if not code.strip():
-        return {"status": "complete"}
-    source = transform.transform_cell(code)
-    if source.rstrip(" \t").endswith("\\"):
-        return {"status": "incomplete", "indent": _indent_of(source, extra=False)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compiled = codeop.compile_command(source, "<input>", "exec")
-        except (SyntaxError, OverflowError, ValueError):
-            return {"status": "invalid"}
-    if compiled is None:
-        return {"status": "incomplete", "indent": _indent_of(source, extra=True)}
-    last = source.rstrip("\n").split("\n")[-1]
-    # Like IPython: a block (def, for, if ...) whose last line is still indented may continue
-    # until a blank line; an indented continuation inside brackets is complete.
-    if last[:1] in (" ", "\t") and not source.endswith("\n") and _ends_in_block(source):
-        return {"status": "incomplete", "indent": _indent_of(source, extra=False)}
-    return {"status": "complete"}
-
-
-def _ends_in_block(source: str) -> bool:
-    import ast
-
+    pos = int(request.get("cursor_pos", len(code)))
+    reply = {"status": "ok", "data": {}, "metadata": {}, "found": False}
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return False
-    return bool(tree.body) and hasattr(tree.body[-1], "body")
-
-
-def _indent_of(source: str, extra: bool) -> str:
-    last = source.rstrip("\n").split("\n")[-1]
-    indent = last[: len(last) - len(last.lstrip())]
-    stripped = last.split("#", 1)[0].rstrip()
-    if extra and stripped.endswith(":"):
-        return indent + "    "
-    if _DEDENT_AFTER.match(last):
-        return indent[:-4] if len(indent) >= 4 else ""
-    return indent
+        name = token_at_cursor(code, pos)
+        bundle = _shell().object_inspect_mime(name, detail_level=int(
+            request.get("detail_level", 0) or 0))
+        bundle.pop("text/html", None)  # like ipykernel without its HTML pager
+        reply["data"] = bundle
+        reply["found"] = True
+    except KeyError:
+        pass
+    except Exception:  # inspection of a broken object must not fail the request
+        pass
+    return jsonutil.dumps(reply)
 
 
 def is_complete(request_json: str) -> str:
     """is_complete_request -> {"status": "complete"|"incomplete"|"invalid", "indent"?}."""
     request = json.loads(request_json)
     try:
-        reply = _is_complete(str(request.get("code", "")))
+        status, indent = _shell().input_transformer_manager.check_complete(
+            str(request.get("code", "")))
+        reply = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = " " * (indent or 0)
     except Exception:
         reply = {"status": "unknown"}
     return jsonutil.dumps(reply)
+
+
+def history(request_json: str) -> str:
+    """history_request -> history_reply content from IPython's history manager."""
+    request = json.loads(request_json)
+    manager = _shell().history_manager
+    raw = bool(request.get("raw", True))
+    output = bool(request.get("output", False))
+    kind = request.get("hist_access_type")
+    if kind == "tail":
+        items = manager.get_tail(int(request.get("n") or 10), raw=raw, output=output,
+                                 include_latest=True)
+    elif kind == "range":
+        stop = request.get("stop")
+        items = manager.get_range(int(request.get("session") or 0),
+                                  int(request.get("start") or 0),
+                                  None if stop is None else int(stop), raw=raw, output=output)
+    elif kind == "search":
+        n = request.get("n")
+        items = manager.search(str(request.get("pattern") or "*"), raw=raw, output=output,
+                               n=None if n is None else int(n),
+                               unique=bool(request.get("unique", False)))
+    else:
+        items = []
+    # IPython numbers the running session 0 in range replies; clients compare sessions across
+    # tail and range replies, so every entry carries the real number.
+    current = manager.session_number
+    return jsonutil.dumps({"status": "ok", "history": [[item[0] or current, *item[1:]]
+                                                       for item in items]})
+
+
+# --- comms -----------------------------------------------------------------------------------------
+
+def comm(request_json: str) -> str:
+    """comm_open / comm_msg / comm_close from the front end."""
+    from . import comms
+
+    request = json.loads(request_json)
+    _begin(request)
+    _shell()
+    try:
+        comms.handle(str(request.get("msg_type")), request.get("content") or {},
+                     request.get("parent_header"))
+    except BaseException as exc:  # noqa: B902 - a widget callback must not stop the kernel
+        print(f"comm {request.get('msg_type')} failed: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+    finally:
+        from . import streams
+
+        streams.flush_all()
+    return jsonutil.dumps({"status": "ok"})
+
+
+def comm_info(request_json: str) -> str:
+    from . import comms
+
+    request = json.loads(request_json)
+    return jsonutil.dumps({"status": "ok", "comms": comms.info(request.get("target_name"))})

@@ -8,7 +8,9 @@ and sent:
   * by a daemon flusher thread at most `INTERVAL` after text arrived (text without a newline, or
     lines that came too soon after the previous send), and
   * on `flush()` and at the end of every cell (the runtime calls `flush_all`).
-Writes from any thread are accepted; a lock keeps them whole and in order.
+Writes from any thread are accepted; a lock keeps them whole and in order. Text is kept apart
+by parent (see `anyviz.iopub`): a thread that prints after its cell ended publishes under that
+cell, not under the one running now.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ class StreamWriter(io.TextIOBase):
         super().__init__()
         self.name = name
         self._flusher = flusher
-        self._parts: list[str] = []
+        self._parts: dict[int, list[str]] = {}  # parent token -> text, in arrival order
         self._size = 0
         self._last_send = 0.0
         self._cell_chars = 0                # published or buffered in this cell
@@ -74,7 +76,10 @@ class StreamWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
+        from . import iopub
+
         accepted = len(text)
+        token = iopub.thread_token()
         with self._lock:
             if self._truncated:
                 return accepted
@@ -86,7 +91,7 @@ class StreamWriter(io.TextIOBase):
                     f"write large output to a file, or print a summary such as df.head()]\n")
             self._cell_chars += len(text)
             was_empty = not self._parts
-            self._parts.append(text)
+            self._parts.setdefault(token, []).append(text)
             self._size += len(text)
             send_now = self._size > MAX_BUFFER or (
                 "\n" in text and time.monotonic() - self._last_send >= INTERVAL)
@@ -108,11 +113,12 @@ class StreamWriter(io.TextIOBase):
             with self._lock:
                 if not self._parts:
                     return
-                text = "".join(self._parts)
+                texts = [(token, "".join(parts)) for token, parts in self._parts.items()]
                 self._parts.clear()
                 self._size = 0
                 self._last_send = time.monotonic()
-            iopub.stream(self.name, text)
+            for token, text in texts:
+                iopub.stream(self.name, text, token)
 
     @property
     def pending(self) -> bool:

@@ -1,0 +1,84 @@
+"""AnyViz's magics, as IPython magics.
+
+Adding a magic means writing one Python function: a method of `AnyVizMagics` decorated with
+`@line_magic` (or `@cell_magic`), whose docstring is its `%name?` help. Work that needs the
+kernel's native side (the LLM client over libcurl, downloads, metrics) goes through
+`anyviz.iopub.call(service, payload)`, which releases the GIL while Swift works.
+
+`%load` is AnyViz's (data files into DataFrames); IPython's own `%load` (code from a file or
+URL into the next cell) stays available as `%loadpy`.
+"""
+from __future__ import annotations
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from ..data import magics as data_magics
+from . import viz as viz_magics
+
+
+def _doc(func):
+    """Use an implementation's docstring as the magic's help."""
+    def decorate(method):
+        method.__doc__ = func.__doc__
+        return method
+    return decorate
+
+
+@magics_class
+class AnyVizMagics(Magics):
+    """Data loading, profiling and charts."""
+
+    @line_magic
+    @_doc(data_magics.load)
+    def load(self, line):
+        data_magics.load(line)
+        viz_magics.warm_sandbox()
+
+    @line_magic
+    @_doc(data_magics.profile)
+    def profile(self, line):
+        data_magics.profile(line)
+
+    @line_magic
+    @_doc(data_magics.frames)
+    def frames(self, line):
+        data_magics.frames(line)
+
+    @line_magic
+    @_doc(data_magics.drop)
+    def drop(self, line):
+        data_magics.drop(line)
+
+    @line_magic
+    @_doc(viz_magics.viz)
+    def viz(self, line):
+        viz_magics.viz(line)
+
+    @line_magic
+    @_doc(viz_magics.customize)
+    def customize(self, line):
+        viz_magics.customize(line)
+
+    @line_magic
+    @_doc(viz_magics.llm)
+    def llm(self, line):
+        viz_magics.llm(line)
+
+    @line_magic
+    @_doc(viz_magics.cache)
+    def cache(self, line):
+        viz_magics.cache(line)
+
+    @line_magic
+    @_doc(viz_magics.health)
+    def health(self, line):
+        viz_magics.health(line)
+
+
+def install(shell) -> None:
+    """Register the AnyViz magics; IPython's code-loading %load moves to %loadpy."""
+    manager = shell.magics_manager
+    ipython_load = manager.magics["line"].get("load")
+    if ipython_load is not None and "loadpy" not in manager.magics["line"]:
+        manager.magics["line"]["loadpy"] = ipython_load
+    shell.register_magics(AnyVizMagics)

@@ -1,0 +1,339 @@
+"""IPython's InteractiveShell inside the kernel, with its outputs wired to the Swift kernel.
+
+The design follows xeus-python's `xeus-python-shell` and ipykernel's `zmqshell`: a shell subclass
+whose display publisher and display hook publish through `anyviz.iopub` (so every message carries
+the parent header of the request that caused it), help pages go into the execute reply's
+payload, tracebacks are published as `error` messages, and `!cmd` output streams into the cell.
+Everything a Python user touches (magics, `%history`, completion, `?`) is IPython's own.
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import tempfile
+
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
+from IPython.core.autocall import ExitAutocall
+from traitlets import Any, CBool, Instance, Type, default
+
+from . import iopub, jsonutil, streams
+from .errors import AnyVizError
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def _with_plotly_html(data: dict, metadata: dict) -> tuple[dict, dict]:
+    """A bundle from plotly's own renderers (fig.show(), pio.show) carries only the plotly MIME
+    type; add the HTML form (plotly.js once per session) so exported notebooks show the chart."""
+    if PLOTLY_MIME not in data or "text/html" in data:
+        return data, metadata
+    try:
+        from .viz.output import figure_bundle
+
+        spec = data[PLOTLY_MIME]
+        bundle, extra = figure_bundle({"data": spec.get("data") or [],
+                                       "layout": spec.get("layout") or {}})
+        bundle[PLOTLY_MIME] = spec
+        return bundle, {**(metadata or {}), **extra}
+    except Exception:  # a broken viz package must not hide the chart: plotly's MIME type stays
+        return data, metadata
+
+
+class KernelDisplayPublisher(DisplayPublisher):
+    """display(), update_display() and clear_output() become IOPub messages."""
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False,
+                **kwargs) -> None:
+        data, metadata = _with_plotly_html(data, metadata or {})
+        content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        iopub.emit("update_display_data" if update else "display_data", content)
+
+    def clear_output(self, wait=False) -> None:
+        streams.flush_all()
+        iopub.emit("clear_output", {"wait": bool(wait)})
+
+
+class KernelDisplayHook(DisplayHook):
+    """The value of a cell's last expression becomes `execute_result` with the cell's count."""
+
+    def start_displayhook(self):
+        self.content = {"execution_count": self.prompt_count, "data": {}, "metadata": {}}
+
+    def write_output_prompt(self):
+        self.content["execution_count"] = self.prompt_count
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.content["data"] = format_dict
+        self.content["metadata"] = md_dict or {}
+
+    def finish_displayhook(self):
+        content, self.content = getattr(self, "content", None), None
+        streams.flush_all()
+        if content and content["data"]:
+            iopub.emit("execute_result", content)
+
+
+class KernelExitAutocall(ExitAutocall):
+    """`exit`/`quit` ask the front end to close the notebook (ipykernel's `ask_exit` payload);
+    the kernel keeps running until the front end shuts it down."""
+
+    def __call__(self, keep_kernel=False):
+        self._ip.keepkernel_on_exit = keep_kernel
+        self._ip.ask_exit()
+
+
+class ZMQInteractiveShell(InteractiveShell):
+    """The interactive shell of the AnyViz kernel.
+
+    Named like ipykernel's shell on purpose: libraries (rich, tqdm, halo, user helpers) decide
+    "am I in a notebook?" by `get_ipython().__class__.__name__ == "ZMQInteractiveShell"`.
+    """
+
+    displayhook_class = Type(KernelDisplayHook)
+    display_pub_class = Type(KernelDisplayPublisher)
+    readline_use = CBool(False)
+    autoindent = CBool(False)
+    exiter = Instance(ExitAutocall)
+    keepkernel_on_exit = Any(None)
+    allow_stdin = CBool(False)
+    #: What ipywidgets' Output widget asks for the running request (`kernel.get_parent()`).
+    kernel = Any(None)
+
+    @default("exiter")
+    def _exiter_default(self):
+        return KernelExitAutocall(self)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._last_error: dict | None = None
+        self.set_custom_exc((AnyVizError,), _show_anyviz_error)
+
+    # -- parent request (ipywidgets' Output widget captures outputs by its msg_id) -----------
+    def get_parent(self):
+        return {"header": dict(iopub.current_header)} if iopub.current_header else {}
+
+    def set_parent(self, parent):
+        """Parents are kept by the kernel per request and per thread (see anyviz.iopub)."""
+
+    # -- environment ---------------------------------------------------------------------------
+    def init_environment(self):
+        """Subprocesses have no terminal: no pagers, but colours like ipykernel."""
+        env = os.environ
+        env["TERM"] = "xterm-color"
+        env["CLICOLOR"] = "1"
+        env["FORCE_COLOR"] = "1"
+        env["CLICOLOR_FORCE"] = "1"
+        env["PAGER"] = "cat"
+        env["GIT_PAGER"] = "cat"
+
+    def init_virtualenv(self):
+        """The kernel already runs inside the venv it embeds."""
+
+    def enable_gui(self, gui=None):
+        raise UsageError(f"GUI event loops ({gui}) are not available in a notebook kernel; "
+                         "use %matplotlib inline (the default) or interactive Plotly charts.")
+
+    # -- pager, payloads, exit -----------------------------------------------------------------
+    def init_hooks(self):
+        super().init_hooks()
+        from IPython.core import page
+
+        self.set_hook("show_in_pager", page.as_hook(self._page_payload), 99)
+
+    def _page_payload(self, strg, start=0, screen_lines=0, pager_cmd=None):
+        data = strg if isinstance(strg, dict) else {"text/plain": strg}
+        self.payload_manager.write_payload({"source": "page", "data": data,
+                                           "start": max(0, int(start or 0))})
+
+    def ask_exit(self):
+        self.payload_manager.write_payload({"source": "ask_exit",
+                                           "keepkernel": self.keepkernel_on_exit})
+
+    def set_next_input(self, text, replace=False):
+        self.payload_manager.write_payload({"source": "set_next_input", "text": text,
+                                           "replace": replace})
+
+    # -- errors --------------------------------------------------------------------------------
+    def _showtraceback(self, etype, evalue, stb):
+        """Publish the error at once (as ipykernel does) and keep it for the execute reply."""
+        streams.flush_all()
+        content = {"traceback": list(stb), "ename": str(etype.__name__),
+                   "evalue": _safe_str(evalue)}
+        self._last_error = content
+        iopub.emit("error", content)
+
+    def show_usage_error(self, exc):
+        """UsageError: one line on stderr, like IPython, without a traceback."""
+        print(f"UsageError: {exc}", file=sys.stderr)
+
+    def run_line_magic(self, magic_name, line, _stack_depth=1):
+        if self.find_line_magic(magic_name) is None and self.find_cell_magic(magic_name) is None:
+            raise UsageError(_unknown_magic(self, magic_name, "%"))
+        return super().run_line_magic(magic_name, line, _stack_depth + 1)
+
+    def run_cell_magic(self, magic_name, line, cell):
+        if self.find_cell_magic(magic_name) is None and self.find_line_magic(magic_name) is None:
+            raise UsageError(_unknown_magic(self, magic_name, "%%"))
+        return super().run_cell_magic(magic_name, line, cell)
+
+    # -- shell commands ------------------------------------------------------------------------
+    def system_piped(self, cmd):
+        """`!cmd`: run in a shell, its output streamed into the cell; `_exit_code` keeps the
+        status (a return value would be displayed)."""
+        if cmd.rstrip().endswith("&"):
+            raise OSError("Background processes are not supported; use subprocess.Popen.")
+        from IPython.utils.process import system
+
+        exit_code = system(self.var_expand(cmd, depth=1))
+        self.user_ns["_exit_code"] = exit_code
+        if getattr(self, "system_raise_on_error", False) and exit_code != 0:
+            from subprocess import CalledProcessError
+
+            raise CalledProcessError(exit_code, cmd)
+
+    system = system_piped
+
+
+AnyVizShell = ZMQInteractiveShell
+InteractiveShellABC.register(ZMQInteractiveShell)
+
+
+def _safe_str(value) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__} object>"
+
+
+def _show_anyviz_error(shell, etype, value, tb, tb_offset=None):
+    """AnyViz's own errors say what to do: shown as their message, without Python internals."""
+    lines = _safe_str(value).split("\n") or [""]
+    stb = [f"{etype.__name__}: {lines[0]}"] + lines[1:]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def _unknown_magic(shell, name: str, prefix: str) -> str:
+    import difflib
+
+    known = set(shell.magics_manager.magics["line"]) | set(shell.magics_manager.magics["cell"])
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    kind = "Cell" if prefix == "%%" else "Line"
+    hint = f" Did you mean {', '.join('%' + c for c in close)}?" if close else ""
+    return (f"{kind} magic function `{prefix}{name}` not found.{hint} "
+            "Run %lsmagic to list the magics.")
+
+
+# --- input() and getpass --------------------------------------------------------------------
+
+class StdinNotImplementedError(NotImplementedError):
+    """input() in a cell whose front end cannot answer input requests (ipykernel's name)."""
+
+
+def _input(prompt=""):
+    streams.flush_all()
+    if not _shell().allow_stdin:
+        raise StdinNotImplementedError(
+            "raw_input was called, but this frontend does not support input requests.")
+    return iopub.input_line(str(prompt), False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    streams.flush_all()
+    if not _shell().allow_stdin:
+        raise StdinNotImplementedError(
+            "getpass was called, but this frontend does not support input requests.")
+    return iopub.input_line(str(prompt), True)
+
+
+# --- the one shell ----------------------------------------------------------------------------
+
+_instance: AnyVizShell | None = None
+
+
+def _shell() -> AnyVizShell:
+    return _instance if _instance is not None else get()
+
+
+def _ipython_dir() -> str:
+    """IPython keeps its profile under ~/.ipython; a read-only or missing HOME gets a private
+    temporary folder instead of a warning on every start."""
+    if os.environ.get("IPYTHONDIR"):
+        return os.environ["IPYTHONDIR"]
+    home = os.path.expanduser("~")
+    target = os.path.join(home, ".ipython")
+    if os.access(target if os.path.isdir(target) else home, os.W_OK):
+        return target
+    return tempfile.mkdtemp(prefix="anyviz-ipython-")
+
+
+def get() -> AnyVizShell:
+    """The shell, created on first use (the kernel creates it right after start)."""
+    global _instance
+    if _instance is not None:
+        return _instance
+    from traitlets.config import Config
+
+    from . import session
+
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ["IPYTHONDIR"] = _ipython_dir()
+    config = Config()
+    # History lives in memory: no sqlite file (HOME may be read-only) and no fsync per cell.
+    config.HistoryManager.hist_file = ":memory:"
+    config.HistoryManager.db_log_output = True
+    # tqdm picks its notebook progress bars when it sees this section (as under ipykernel).
+    config.IPKernelApp.anyviz = True
+    shell = AnyVizShell.instance(config=config, user_module=session.main_module,
+                                 user_ns=session.user_ns)
+    _instance = shell
+    shell.kernel = _Kernel(shell)
+    _redirect_streams()
+    from . import comms, display, magics
+
+    display.install(shell)
+    magics.install(shell)
+    comms.install()
+    return shell
+
+
+class _Kernel:
+    """`get_ipython().kernel`: the little of ipykernel's Kernel object libraries look at."""
+
+    implementation = "anyviz"
+
+    def __init__(self, shell):
+        self.shell = shell
+
+    def get_parent(self, channel=None):
+        return self.shell.get_parent()
+
+    @property
+    def _parent_header(self):
+        return self.shell.get_parent()
+
+
+def _redirect_streams() -> None:
+    """stdout/stderr publish to the cell that is running, or to the cell that started the
+    writing thread (threads keep their cell, as in ipykernel)."""
+    sys.stdout, sys.stderr = streams.stdout, streams.stderr
+    builtins.input = _input
+    import getpass
+
+    getpass.getpass = _getpass
+
+
+def reset_error() -> None:
+    _shell()._last_error = None
+
+
+def last_error() -> dict | None:
+    return _shell()._last_error
+
+
+def dumps(value) -> str:
+    return jsonutil.dumps(value)
