@@ -370,6 +370,8 @@ class ChartReply:
 
 
 _FENCE = re.compile(r"^\s*```")
+#: "Here is the code:" and similar lead-ins carry nothing for the explanation.
+_LEAD_IN = re.compile(r"^(here('s| is| are)|below is|the following)\b.*:$", re.I)
 _PYTHON_LANGUAGES = {"", "python", "py", "python3", "ipython", "ipython3"}
 
 
@@ -476,7 +478,7 @@ def parse_chart_reply(text: str) -> ChartReply:
         if _has_code(code):
             inside = set().union(*(set(span) for _, _, span in blocks))
             prose = [line.strip() for i, line in enumerate(text.split("\n"))
-                     if i not in inside and line.strip()]
+                     if i not in inside and line.strip() and not _LEAD_IN.match(line.strip())]
             return ChartReply(code, "\n".join(prose))
     raise LLMError("the reply had no code: " + _snippet(text, 160), kind="no_code")
 
