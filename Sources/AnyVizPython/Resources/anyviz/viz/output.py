@@ -141,8 +141,9 @@ class FigureTooLarge(AnyVizError):
 
 
 def _cut_strings(value, budget: list, depth: int = 0):
-    """`value` with every string over MAX_FIGURE_STRING cut (visibly), counting the characters
-    kept in budget[0] and the strings cut in budget[1]. Lists of numbers are skipped cheaply."""
+    """`value` with every string over MAX_FIGURE_STRING cut (visibly) and without direction
+    controls (a label from a file must read as what it is), counting the characters kept in
+    budget[0] and the strings cut in budget[1]. Lists of numbers are skipped cheaply."""
     if depth > _MAX_DEPTH:
         raise FigureTooLarge("the figure is nested too deeply to be a Plotly figure")
     if isinstance(value, str):
@@ -150,7 +151,7 @@ def _cut_strings(value, budget: list, depth: int = 0):
             budget[1] += 1
             value = safety.cap(value, MAX_FIGURE_STRING)
         budget[0] += len(value)
-        return value
+        return safety.strip_bidi(value) if safety.has_bidi(value) else value
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
