@@ -377,6 +377,7 @@ class Guard:
         self._frames: list[str] = []  # keys the zygote holds (its LRU order)
         self.restarts = 0
         self._atexit = False
+        self._env: dict | None = None  # fixed at the first start: restarts get the same
 
     # -- process management
     def start(self) -> None:
@@ -385,12 +386,14 @@ class Guard:
             if self._proc is not None and self._proc.poll() is None:
                 return
             _remove_stale_frames()
+            if self._env is None:
+                self._env = _worker_env()
             here = os.path.dirname(os.path.abspath(__file__))
             resources = os.path.dirname(os.path.dirname(here))
             self._proc = subprocess.Popen(
                 [_python_executable(), "-B", os.path.join(here, "guard_worker.py"), resources],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                close_fds=True, start_new_session=True, env=_worker_env(), cwd="/")
+                close_fds=True, start_new_session=True, env=self._env, cwd="/")
             self._ready = False
             self._frames = []
             if not self._atexit:  # kernel shutdown takes the worker and its charts along

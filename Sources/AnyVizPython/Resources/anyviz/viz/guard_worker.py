@@ -357,25 +357,59 @@ def _death_message(status: int) -> str:
     return f"the chart process ended without a result (exit status {os.WEXITSTATUS(status)})"
 
 
+def _complete(buf: bytearray) -> bool:
+    if len(buf) < _HDR.size:
+        return False
+    hlen, plen = _HDR.unpack_from(buf)
+    return len(buf) >= _HDR.size + hlen + plen
+
+
 def _collect(r: int, pid: int, deadline: float) -> tuple[bytearray, bool]:
-    """Read the child's result until EOF or the deadline; notice the kernel going away."""
+    """Read the child's result until it is complete, the child exits, or the deadline passes.
+
+    Neither EOF nor the child's exit alone is enough: processes the chart started may hold
+    the pipe open (so no EOF), and a result may still sit in the pipe after the exit. The
+    child's pidfd says when it is gone; the kernel going away (stdin hang-up) ends everything.
+    """
     buf = bytearray()
     poller = select.poll()
     poller.register(r, select.POLLIN)
     poller.register(_IN_FD, 0)  # only POLLHUP/POLLERR: the kernel is gone
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return buf, True
-        for fd, event in poller.poll(max(1, int(left * 1000))):
-            if fd == _IN_FD and event & (select.POLLHUP | select.POLLERR):
-                _kill_chart(pid)
-                raise _KernelGone()
-            if fd == r:
+    try:
+        pidfd = os.pidfd_open(pid)
+        poller.register(pidfd, select.POLLIN)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while not _complete(buf):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return buf, True
+            events = poller.poll(max(1, int(left * 1000)))
+            for fd, event in events:
+                if fd == _IN_FD and event & (select.POLLHUP | select.POLLERR):
+                    _kill_chart(pid)
+                    raise _KernelGone()
+            if any(fd == r for fd, _ in events):
                 chunk = os.read(r, 1 << 22)
                 if not chunk:
-                    return buf, False
+                    break
                 buf += chunk
+            elif any(fd == pidfd for fd, _ in events):
+                os.set_blocking(r, False)  # the child is gone: take what it left, then stop
+                try:
+                    while not _complete(buf):
+                        chunk = os.read(r, 1 << 22)
+                        if not chunk:
+                            break
+                        buf += chunk
+                except BlockingIOError:
+                    pass
+                break
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+    return buf, False
 
 
 def _run(req: dict, frames: dict, resources_dir: str) -> tuple[dict, bytes]:
@@ -408,7 +442,7 @@ def _run(req: dict, frames: dict, resources_dir: str) -> tuple[dict, bytes]:
                 "message": f"the chart code ran longer than {req['timeout_s']:g} s and was "
                            f"stopped"}, b""
     header = payload = None
-    if len(buf) >= _HDR.size:
+    if _complete(buf):
         hlen, plen = _HDR.unpack_from(buf)
         if len(buf) == _HDR.size + hlen + plen:
             header = json.loads(bytes(buf[_HDR.size:_HDR.size + hlen]))

@@ -49,6 +49,7 @@ _CLONE_NEWPID = 0x20000000
 _CLONE_THREAD = 0x00010000
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 _NOBODY = 65534
 
 #: Modules chart code never needs; their entries in sys.modules become stubs in the child and
@@ -220,8 +221,10 @@ def install(resources_dir: str, memory_mb: int, cpu_s: float, violations: list,
     layers.append("session")
     roots = allowed_read_roots(resources_dir)
     layers += _namespaces_and_credentials(missing)
-    _rlimits(memory_mb, cpu_s, "userns" in layers or os.geteuid() != 0, layers)
     libc = _state["libc"]
+    if libc is not None:  # a dead worker takes its chart along (set after the uid change,
+        libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # which would clear it)
+    _rlimits(memory_mb, cpu_s, "userns" in layers or os.geteuid() != 0, layers)
     if libc is not None:
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if "landlock" not in missing:
