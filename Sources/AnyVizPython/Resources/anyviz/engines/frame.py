@@ -92,6 +92,11 @@ def spark_backend(master: str | None = None, remote: str | None = None):
     local mode (ANYVIZ_SPARK_MASTER, default local[2]) for files.
     """
     global _spark
+    for url in (remote, master):
+        if url and "://" in url:
+            parts = urllib.parse.urlparse(url)
+            _check_reachable(parts.hostname or "localhost",
+                             parts.port or (15002 if url.startswith("sc:") else 7077), url)
     with _lock:
         wanted = remote or master or os.environ.get("ANYVIZ_SPARK_MASTER", "local[2]")
         if _spark is not None:
@@ -99,10 +104,6 @@ def spark_backend(master: str | None = None, remote: str | None = None):
                 raise DataError(f"This session already uses Spark at {_spark[0]}; one Spark "
                                 f"cluster per kernel. Restart the kernel to use {wanted}.")
             return _spark[1]
-        for url in (remote, master):
-            if url and "://" in url:
-                parts = urllib.parse.urlparse(url)
-                _check_reachable(parts.hostname or "localhost", parts.port or 7077, url)
         import signal
 
         import ibis
@@ -116,10 +117,14 @@ def spark_backend(master: str | None = None, remote: str | None = None):
             if remote:
                 builder = builder.remote(remote)
             else:
+                # Aggregates are small: a few shuffle partitions, not Spark's 200 (each one
+                # is a task; in local mode that overhead dominates the query).
+                partitions = os.environ.get("ANYVIZ_SPARK_PARTITIONS",
+                                            "4" if wanted.startswith("local") else "64")
                 builder = (builder.master(wanted)
                            .config("spark.ui.showConsoleProgress", "false")
-                           .config("spark.sql.shuffle.partitions",
-                                   os.environ.get("ANYVIZ_SPARK_PARTITIONS", "8"))
+                           .config("spark.ui.enabled", "false")
+                           .config("spark.sql.shuffle.partitions", partitions)
                            .config("spark.sql.session.timeZone", "UTC"))
             session = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001

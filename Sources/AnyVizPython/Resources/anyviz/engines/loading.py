@@ -176,10 +176,12 @@ def _file_table(backend, files: list[str], source: str):
     if parquet and len(parquet) != len(files):
         raise DataError(f"{source} mixes Parquet and other files; load one format at a time "
                         f"(e.g. {os.path.join(os.path.dirname(files[0]), '*.parquet')}).")
+    # Spark reads folders and globs itself (and takes one path); DuckDB gets the file list.
+    where = os.path.expanduser(source) if backend.name == "pyspark" else files
     try:
         if parquet:
-            return backend.read_parquet(files), True
-        return backend.read_csv(files), False
+            return backend.read_parquet(where), True
+        return backend.read_csv(where), False
     except Exception as exc:  # noqa: BLE001 - corrupt file, bad CSV, permissions
         raise DataError(f"Could not read {source}: {_frame._short(exc)}. Check that every file "
                         f"is valid {'Parquet' if parquet else 'CSV'}; nothing was loaded.") \
