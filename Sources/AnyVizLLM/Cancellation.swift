@@ -8,8 +8,13 @@ import Foundation
 public final class CancellationFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
+    private let probe: (@Sendable () -> Bool)?
 
-    public init() {}
+    public init() { probe = nil }
+
+    /// A flag that also counts as set while `probe` returns true: e.g. the kernel's interrupt
+    /// flag, so a download started by Python stops when the user interrupts the cell.
+    public init(observing probe: @escaping @Sendable () -> Bool) { self.probe = probe }
 
     /// Request cancellation; any transfer or sleep observing this flag stops soon after.
     public func cancel() {
@@ -22,8 +27,10 @@ public final class CancellationFlag: @unchecked Sendable {
     }
 
     public var isCancelled: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return cancelled
+        lock.lock()
+        let set = cancelled
+        lock.unlock()
+        return set || (probe?() ?? false)
     }
 
     /// Sleep `seconds` in short slices; returns false (early) if cancelled meanwhile.

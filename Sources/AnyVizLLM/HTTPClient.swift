@@ -33,6 +33,13 @@ public enum HTTPClientError: Error, Sendable, Equatable {
     case transport(String)
     /// The download target could not be written.
     case file(String)
+    /// A download passed `limitBytes` (counted after decompression) and was stopped.
+    case tooLarge(limitBytes: Int)
+    /// A download (or one of its redirects) led to a loopback/private address although the
+    /// URL's own host is not one.
+    case refusedAddress(String)
+    /// Only http and https URLs (and redirects to them) are fetched.
+    case unsupportedScheme(String)
 
     public var userMessage: String {
         switch self {
@@ -44,7 +51,29 @@ public enum HTTPClientError: Error, Sendable, Equatable {
             return "The request failed before any answer arrived: \(why). Check the URL and the network."
         case .file(let why):
             return "The download could not be saved: \(why). Check that the folder exists and is writable."
+        case .tooLarge(let limit):
+            return "The download was stopped at the limit of \(formatBytes(limit)) (counting decompressed bytes). Download the file yourself and %load the local copy, or raise ANYVIZ_MAX_DOWNLOAD_MB."
+        case .refusedAddress(let address):
+            return "The download was refused: it led to the local or private network address \(address), and the URL's own host is not local (a redirect or DNS answer pointing inside the network). Use a URL on that host directly, or set ANYVIZ_ALLOW_PRIVATE_REDIRECTS=1 if this is intended."
+        case .unsupportedScheme(let scheme):
+            return "Only http:// and https:// URLs can be downloaded (this one is \(scheme)://, or redirects there). Download the file yourself and %load the local copy."
         }
+    }
+}
+
+func formatBytes(_ bytes: Int) -> String {
+    bytes % (1 << 20) == 0 ? "\(bytes >> 20) MB" : "\(bytes) bytes"
+}
+
+/// How much a download may write: `ANYVIZ_MAX_DOWNLOAD_MB` (default 1024), counted after
+/// content decoding so a small compressed answer cannot expand past it.
+public enum DownloadLimit {
+    public static let defaultMB = 1024
+
+    public static func bytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+        guard let raw = environment["ANYVIZ_MAX_DOWNLOAD_MB"], let mb = Double(raw.trimmingCharacters(in: .whitespaces)),
+              mb > 0, mb <= Double(1 << 30) else { return defaultMB << 20 }
+        return Int(mb * Double(1 << 20))
     }
 }
 
@@ -66,6 +95,12 @@ private final class Transfer {
     var headers: [String: String] = [:]
     var bytes = 0
     var fileError: String?
+    /// Body bytes allowed (decoded); past it the write callback stops the transfer.
+    var maxBytes = Int.max
+    var exceeded = false
+    /// Checked for every connection libcurl opens; nil: no check (LLM calls to a set URL).
+    var policy: AddressPolicy?
+    var refusedAddress: IPAddress?
 
     init(cancellation: CancellationFlag) { self.cancellation = cancellation }
 }
@@ -91,12 +126,28 @@ public final class HTTPClient: Sendable {
     }
 
     /// GET `url` into the file at `path` (redirects followed; written to a temporary name and
-    /// renamed at the end, so a failed or cancelled download never leaves a partial file).
+    /// renamed at the end, so a failed, cancelled or oversized download never leaves a file).
     /// A non-2xx status returns normally with the start of the error page in `body` and no file.
-    public func download(url: String, to path: String, timeout: Double,
-                         cancellation: CancellationFlag) throws -> HTTPResponse {
-        try perform(url: url, headers: [:], body: nil, downloadPath: path,
-                    followRedirects: true, timeout: timeout, cancellation: cancellation)
+    ///
+    /// Only http/https; at most `maxBytes` decoded bytes (default `DownloadLimit`); no
+    /// connection to a loopback/private address unless the URL's own host is one (`AddressPolicy`).
+    public func download(url: String, to path: String, timeout: Double, cancellation: CancellationFlag,
+                         maxBytes: Int? = nil,
+                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HTTPResponse {
+        guard let parts = URLParts(url) else {
+            throw HTTPClientError.transport("\(url) is not a valid URL")
+        }
+        guard ["http", "https"].contains(parts.scheme) else { throw HTTPClientError.unsupportedScheme(parts.scheme) }
+        let policy = try AddressPolicy.forDownload(of: url, environment: environment, cancellation: cancellation)
+        return try download(url: url, to: path, timeout: timeout, cancellation: cancellation,
+                            maxBytes: maxBytes ?? DownloadLimit.bytes(environment: environment), policy: policy)
+    }
+
+    /// A download with the address policy already decided.
+    func download(url: String, to path: String, timeout: Double, cancellation: CancellationFlag,
+                  maxBytes: Int, policy: AddressPolicy) throws -> HTTPResponse {
+        try perform(url: url, headers: [:], body: nil, downloadPath: path, followRedirects: true,
+                    timeout: timeout, cancellation: cancellation, maxBytes: maxBytes, policy: policy)
     }
 
     /// GET into memory (small resources, health checks).
@@ -117,8 +168,8 @@ public final class HTTPClient: Sendable {
     // MARK: - libcurl
 
     private func perform(url: String, headers: [String: String], body: Data?, downloadPath: String?,
-                         followRedirects: Bool, timeout: Double,
-                         cancellation: CancellationFlag) throws -> HTTPResponse {
+                         followRedirects: Bool, timeout: Double, cancellation: CancellationFlag,
+                         maxBytes: Int? = nil, policy: AddressPolicy? = nil) throws -> HTTPResponse {
         guard curlReady else { throw HTTPClientError.transport("libcurl could not be initialised") }
         if cancellation.isCancelled { throw HTTPClientError.cancelled }
         guard let easy = curl_easy_init() else {
@@ -127,6 +178,8 @@ public final class HTTPClient: Sendable {
         defer { curl_easy_cleanup(easy) }
 
         let transfer = Transfer(cancellation: cancellation)
+        transfer.policy = policy
+        if let maxBytes { transfer.maxBytes = maxBytes }
         let partPath = downloadPath.map { $0 + ".anyviz-part" }
         if let partPath {
             guard let f = fopen(partPath, "wb") else {
@@ -167,6 +220,10 @@ public final class HTTPClient: Sendable {
             let n = size * count
             if t.cancellation.isCancelled { return 0 }
             if n == 0 { return 0 }
+            if n > t.maxBytes - t.bytes {
+                t.exceeded = true
+                return 0
+            }
             if let f = t.file {
                 if fwrite(data, 1, n, f) != n {
                     t.fileError = String(cString: strerror(errno))
@@ -201,6 +258,23 @@ public final class HTTPClient: Sendable {
             Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue().cancellation.isCancelled ? 1 : 0
         }
         _ = anyviz_curl_setopt_pointer(easy, CURLOPT_XFERINFODATA, opaque)
+        if let maxBytes {
+            // Refused at once when the announced length is already over (compressed or not).
+            _ = anyviz_curl_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maxBytes))
+        }
+        if policy != nil {
+            _ = anyviz_curl_setopt_opensocket(easy) { user, _, address in
+                let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                guard let address else { return CURL_SOCKET_BAD }
+                if let policy = t.policy, let ip = IPAddress(socketAddress: anyviz_curl_sockaddr(address)),
+                   !policy.permits(ip) {
+                    t.refusedAddress = ip
+                    return CURL_SOCKET_BAD
+                }
+                return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
+            }
+            _ = anyviz_curl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, opaque)
+        }
 
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -228,6 +302,14 @@ public final class HTTPClient: Sendable {
 
         if code != CURLE_OK {
             if cancellation.isCancelled || code == CURLE_ABORTED_BY_CALLBACK { throw HTTPClientError.cancelled }
+            if transfer.exceeded || code == CURLE_FILESIZE_EXCEEDED {
+                throw HTTPClientError.tooLarge(limitBytes: maxBytes ?? transfer.maxBytes)
+            }
+            if let refused = transfer.refusedAddress { throw HTTPClientError.refusedAddress("\(refused)") }
+            if code == CURLE_UNSUPPORTED_PROTOCOL {
+                let scheme = String(cString: errorBuffer).split(separator: "\"").dropFirst().first.map(String.init) ?? "that"
+                throw HTTPClientError.unsupportedScheme(scheme)
+            }
             if code == CURLE_OPERATION_TIMEDOUT { throw HTTPClientError.timeout(seconds: timeout) }
             if let fileError = transfer.fileError { throw HTTPClientError.file(fileError) }
             let detail = String(cString: errorBuffer)

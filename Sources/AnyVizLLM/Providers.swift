@@ -218,6 +218,7 @@ func sendWithRetries(http: HTTPClient, url: String, headers: [String: String], b
             case .cancelled: throw LLMError.cancelled
             case .timeout(let s): throw LLMError.timeout(seconds: s)
             case .transport(let why), .file(let why): failure = .transport(config.redact(why))
+            case .tooLarge, .refusedAddress, .unsupportedScheme: failure = .transport(config.redact(error.userMessage))
             }
         }
         guard failure.isRetryable, attempt < attempts else { throw failure }

@@ -15,4 +15,9 @@ static inline CURLcode anyviz_curl_getinfo_long(CURL *c, CURLINFO i, long *v) { 
 /* Added for AnyVizLLM: response headers (Retry-After) and 64-bit sizes (POSTFIELDSIZE_LARGE). */
 static inline CURLcode anyviz_curl_setopt_header(CURL *c, anyviz_curl_write_cb f) { return curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, f); }
 static inline CURLcode anyviz_curl_setopt_off(CURL *c, CURLoption o, curl_off_t v) { return curl_easy_setopt(c, o, v); }
+/* Downloads check the address of every connection libcurl opens (redirects, DNS rebinding). */
+typedef curl_socket_t (*anyviz_curl_opensocket_cb)(void *, curlsocktype, struct curl_sockaddr *);
+static inline CURLcode anyviz_curl_setopt_opensocket(CURL *c, anyviz_curl_opensocket_cb f) { return curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, f); }
+/* The socket address inside curl_sockaddr (its storage is larger than `struct sockaddr`). */
+static inline const struct sockaddr *anyviz_curl_sockaddr(const struct curl_sockaddr *a) { return &a->addr; }
 #endif

@@ -284,7 +284,7 @@ final class ProviderHTTPTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.path
         XCTAssertThrowsError(try HTTPClient().download(url: "file:///etc/passwd", to: "\(dir)/x-\(UUID())", timeout: 5,
                                                        cancellation: CancellationFlag())) { error in
-            guard case HTTPClientError.transport = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? HTTPClientError, .unsupportedScheme("file"))
         }
         XCTAssertThrowsError(try HTTPClient().download(url: "http://127.0.0.1:9/x", to: "/nonexistent-dir/x.csv", timeout: 5,
                                                        cancellation: CancellationFlag())) { error in
