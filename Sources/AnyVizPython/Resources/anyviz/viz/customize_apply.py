@@ -106,7 +106,11 @@ def _flip_code(target: str) -> str:
         "        order = axis.get('categoryorder') or ''\n"
         "        if order.startswith('total'):  # first category: left when vertical, top when horizontal\n"
         "            axis['categoryorder'] = 'total ' + ('ascending' if order.endswith('descending') else 'descending')\n"
-        "        swapped[name] = axis\n"
+        + ("        if name.startswith('yaxis') and not order:  # first bar on top, as it was at the left\n"
+           "            axis['autorange'] = 'reversed'\n" if target == "h" else
+           "        if name.startswith('xaxis') and axis.get('autorange') == 'reversed':\n"
+           "            axis.pop('autorange')\n")
+        + "        swapped[name] = axis\n"
         "    for name in names:\n"
         "        fig.layout[name] = swapped[name]\n")
 
