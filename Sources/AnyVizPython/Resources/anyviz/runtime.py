@@ -45,6 +45,15 @@ def _noop():
     return None
 
 
+def _follow_kernel_count(shell, count: int) -> None:
+    """The kernel numbers cells; IPython follows, and In[n] stays the cell shown as In [n]."""
+    shell.execution_count = count
+    history = shell.history_manager
+    while len(history.input_hist_parsed) < count:
+        history.input_hist_parsed.append("")
+        history.input_hist_raw.append("")
+
+
 def _execute(request: dict) -> dict:
     from . import shell as shell_module
     from . import streams
@@ -55,8 +64,8 @@ def _execute(request: dict) -> dict:
     silent = bool(request.get("silent", False))
     store_history = bool(request.get("store_history", not silent)) and not silent
     count = int(request.get("execution_count") or 0)
-    if count > 0:
-        shell.execution_count = count  # the kernel numbers cells; IPython follows
+    if count > 0 and store_history:
+        _follow_kernel_count(shell, count)
     shell.allow_stdin = bool(request.get("allow_stdin", False))
     shell_module.reset_error()
     streams.start_cell()

@@ -134,6 +134,9 @@ class ZMQInteractiveShell(InteractiveShell):
         """The kernel already runs inside the venv it embeds."""
 
     def enable_gui(self, gui=None):
+        """Inline figures need no event loop; GUI toolkits have no screen in a kernel."""
+        if gui in (None, "inline"):
+            return
         raise UsageError(f"GUI event loops ({gui}) are not available in a notebook kernel; "
                          "use %matplotlib inline (the default) or interactive Plotly charts.")
 

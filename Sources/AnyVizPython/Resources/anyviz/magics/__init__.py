@@ -78,7 +78,10 @@ class AnyVizMagics(Magics):
 def install(shell) -> None:
     """Register the AnyViz magics; IPython's code-loading %load moves to %loadpy."""
     manager = shell.magics_manager
-    ipython_load = manager.magics["line"].get("load")
-    if ipython_load is not None and "loadpy" not in manager.magics["line"]:
+    # IPython registers its code magics lazily; load them now, or using %save later would load
+    # them and put IPython's %load back over ours.
+    ipython_load = shell.find_line_magic("load")
+    if ipython_load is not None and getattr(ipython_load, "__self__", None) is not None \
+            and not isinstance(ipython_load.__self__, AnyVizMagics):
         manager.magics["line"]["loadpy"] = ipython_load
     shell.register_magics(AnyVizMagics)
