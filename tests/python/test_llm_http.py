@@ -130,3 +130,16 @@ def test_prompt_is_capped():
     user = messages[1]["content"]
     assert len(user.encode()) < 11_000 and "characters cut" in user and "bytes cut" in user
     assert "The user fixed these choices: x=a" in user
+
+
+def test_prompt_matches_the_kernels_prompt_word_for_word():
+    """Both kernels must send the same prompt: llm_http.RULES copies PromptBuilder.swift."""
+    import re
+
+    swift = open(os.path.join(ROOT, "Sources", "AnyVizViz", "PromptBuilder.swift")).read()
+    rules = re.search(r'static let rules = """\n(.*?)\n\s*"""', swift, re.S).group(1)
+    lines = rules.split("\n")
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    assert "\n".join(line[indent:] for line in lines) == llm_http.RULES
+    version = re.search(r'static let version = "([^"]+)"', swift).group(1)
+    assert version == llm_http.PROMPT_VERSION
