@@ -358,7 +358,9 @@ def test_viz_code_output_runs_as_the_next_cell():
         rerun = execute(kc, payload["text"].rstrip("\n") + "\nfig", timeout=60)
         assert rerun.status == "ok", (f"the --code cell fails: {rerun.content.get('ename')}: "
                                       f"{rerun.content.get('evalue')}\n{payload['text']}")
-        result = rerun.of_type("execute_result")[-1]["content"]["data"][PLOTLY]
+        # a bare `fig` is shown through plotly's display hook, as display_data (as in ipykernel)
+        shown = rerun.of_type("execute_result") + rerun.of_type("display_data")
+        result = [m for m in shown if PLOTLY in m["content"]["data"]][-1]["content"]["data"][PLOTLY]
         assert result["data"] == chart["content"]["data"][PLOTLY]["data"]
     finally:
         stop_kernel(km, kc)
