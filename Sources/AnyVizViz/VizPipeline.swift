@@ -90,6 +90,10 @@ public final class VizPipeline: @unchecked Sendable {
         }
         let context = try api("context", ["frame": frameArgument])
         let frame = context["frame"]?.stringValue ?? "df"
+        if let engineNote = context["engine_note"]?.stringValue {
+            // A table in DuckDB or Spark: the planner's spec runs there; LLM pandas code cannot.
+            return try fallback(frame: frame, request: request, note: engineNote, llmCalls: 0)
+        }
         let key = cacheKey(config: settings.current, request: request, context: context)
         if request.useCache, let outcome = try cachedChart(key: key, frame: frame, request: request) {
             return outcome
