@@ -305,7 +305,10 @@ def _weather_hist(df, plan, fig):
 
 def _weather_rain_days(df, plan, fig):
     d = df[df.weather == "rain"]
-    same(dict(zip(ts(fig.data[0].x), fig.data[0].y)), d.groupby(d.date.dt.to_period("M").dt.start_time).size())
+    months = d.groupby(d.date.dt.to_period("M").dt.start_time).size()
+    full = months.reindex(pd.date_range(months.index.min(), months.index.max(), freq="MS"), fill_value=0)
+    assert (full == 0).any()  # months without rain are drawn as 0, not skipped
+    same(dict(zip(ts(fig.data[0].x), fig.data[0].y)), full)
 
 
 def _stocks_by_symbol(df, plan, fig):

@@ -260,7 +260,7 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
             add(m.span(), Filter(col, "notnull" if m.group(2) else "isnull", None))
     # comparisons: the operator and value, then the column named just before them
     for pat, op in _CMP:
-        for m in re.finditer(rf"\b{pat}\s+(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
+        for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
                              rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", low):
             if _spans_overlap(m.span(), taken + [(s, e) for s, e, _ in found]):
                 continue

@@ -75,6 +75,7 @@ class Reading:
     distribution: bool = False
     dependent_first: bool = False  # "A against B", "how does A relate to B": A is y
     map: bool = False
+    slot_unknown: list = field(default_factory=list)  # unknown words where a column belongs
     entity: bool = False         # "for each cinema": the frame's rows, labelled by a name column
     unknown: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -127,6 +128,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     mentions = _drop_keyword_mentions(tokens, mentions, frame)
     mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
     _read_values(tokens, r, frame)
+    mentions = _read_fuzzy(tokens, mentions, matcher, r)
     _read_columns(tokens, mentions, r, frame)
     _read_count(tokens, r, frame_name, matcher)
     r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
@@ -174,7 +176,7 @@ def _read_keywords(tokens, r: Reading, low: str) -> None:
         prev = tokens[i - 1].text if i else ""
         if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")) \
                 and not (w in ("points", "dots", "lines", "line", "area", "bars") and r.chart) \
-                and not (w == "heat" and nxt != "map") and not (w == "area" and nxt not in ("chart", "plot", "graph")) \
+                and not (w == "heat" and nxt != "map") and not (w == "area" and nxt not in ("chart", "plot", "graph", "of") and prev not in ("stacked", "an")) \
                 and not (w in ("line", "lines") and nxt not in ("chart", "charts", "graph", "plot", "")
                          and prev not in ("a", "as", "in", "with")):
             chart = CHART_WORDS[w]
@@ -258,6 +260,32 @@ def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
             continue
         keep.append(m)
     return keep
+
+
+#: Words after which an unknown word is an attempted column name: "average salary".
+MEASURE_SLOT = {"average", "mean", "avg", "median", "sum", "total", "maximum", "minimum", "max", "min"}
+
+
+def _read_fuzzy(tokens, mentions, matcher: ColumnMatcher, r: Reading) -> list:
+    """Misspelled column names are matched to the closest name (and said so); unknown words in
+    a measure slot ("average salary") are remembered as not understood."""
+    new = []
+    for i, t in enumerate(tokens):
+        if t.used or t.text in STOPWORDS or t.text in _GRAMMAR_WORDS or t.text in AGG_BEFORE or \
+                len(t.text) < 4 or t.text.isdigit():
+            continue
+        close = matcher.closest(t.text)
+        if close:
+            t.used = "column"
+            r.notes.append(f"there is no column '{t.raw}'; used the closest name, {close}")
+            new.append(Mention(close, i, i + 1, "fuzzy", t.raw))
+            continue
+        prev = tokens[i - 1].text if i else ""
+        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+        if prev in MEASURE_SLOT or nxt in ("vs", "versus", "against") or prev in ("vs", "versus", "against") \
+                or t.quoted:
+            r.slot_unknown.append(t.raw)
+    return sorted(mentions + new, key=lambda m: m.start)
 
 
 def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
@@ -360,6 +388,9 @@ def _read_columns(tokens, mentions, r: Reading, frame: FrameInfo) -> None:
             role = "group"
         if before == "group" and conn == "by" or (conn == "by" and before in ("grouped", "groups")):
             role = "group"
+        if conn in ("and", ",", "&") and r.columns and r.columns[-1].role in ("group", "color") and \
+                r.columns[-1].start >= m.start - 3 and agg is None:
+            role = "group"  # "by day and time"
         r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn))
         for k in range(m.start, m.end):
             tokens[k].used = "column"

@@ -88,6 +88,7 @@ def plan_chart(df, request: str, options: dict | None = None, frame_name: str = 
     ctx.matcher = matcher
     if not options:
         reading = intents.read(request, frame, matcher, frame_name)
+        ctx.notes.extend(reading.notes)
         spec = spec_builder.build(reading, ctx)
         if spec is not None:
             return finish(_finish_reading(spec, reading, ctx), ctx, reading)

@@ -25,10 +25,11 @@ _ADVERB_UNIT = {"monthly": "month", "yearly": "year", "annual": "year", "annuall
 
 def build(r: Reading, ctx) -> Spec | None:
     """The chart specification for a Reading, or None to let the distribution planner decide."""
+    if r.slot_unknown and not r.named("subject"):
+        raise not_understood(r, ctx)
     if r.chart in ("histogram", "box", "violin", "heatmap") and not _category_histogram(r, ctx):
         return None
-    if r.distribution and r.chart is None and not r.count and not any(c.agg for c in r.columns) \
-            and len(r.named()) <= 1 and not r.bin:
+    if r.distribution and r.chart in (None, "histogram") and _one_number_distribution(r, ctx):
         return None
     if r.relationship and len(r.named()) < 2 and r.chart is None:
         return None
@@ -46,6 +47,8 @@ def build(r: Reading, ctx) -> Spec | None:
 # --------------------------------------------------------------------------- helpers
 
 def _numeric(ctx, col) -> bool:
+    if isinstance(col, list):
+        return all(_numeric(ctx, c) for c in col)
     return col in ctx.frame.columns and ctx.kind(col) == "quantitative"
 
 
@@ -54,14 +57,71 @@ def _category_histogram(r: Reading, ctx) -> bool:
     if r.chart != "histogram":
         return False
     cols = r.named()
+    subj = r.named("subject")
+    if r.named("color") or (len(subj) == 1 and _numeric(ctx, subj[0]) and not ctx.categorical(subj[0])
+                            and not r.named("group") and not r.count):
+        return False
     return bool(cols) and (len(cols) >= 2 or not _numeric(ctx, cols[0]) or ctx.categorical(cols[0])
                            or r.count) and not (len(cols) == 1 and _numeric(ctx, cols[0])
                                                 and not ctx.categorical(cols[0]))
 
 
+def _one_number_distribution(r: Reading, ctx) -> bool:
+    """"distribution of tip by day", "weight distribution by origin": one measure's spread."""
+    if r.count or r.bin or any(c.agg for c in r.columns):
+        return False
+    subj = [c for c in r.columns if c.role == "subject"]
+    return len(subj) == 1 and _numeric(ctx, subj[0].name) and not ctx.categorical(subj[0].name) \
+        or not r.columns
+
+
+def not_understood(r: Reading, ctx):
+    """A clear message instead of a guessed chart: the words not understood, the closest
+    columns and requests that would work on this frame (with --df, so they run as shown)."""
+    import difflib
+
+    from anyviz.errors import AnyVizError
+    cols = list(ctx.frame.columns)
+    words = r.slot_unknown or r.unknown
+    close = []
+    for w in words:
+        close += difflib.get_close_matches(w.lower(), [c.lower() for c in cols], n=3, cutoff=0.4)
+    close_cols = [c for c in cols if c.lower() in close][:3]
+    shown = ", ".join(f"'{w}'" for w in words[:4]) or "the request"
+    msg = f"Not understood: {shown} (no column of {ctx.frame_name} has that name)."
+    if close_cols:
+        msg += " Closest columns: " + ", ".join(close_cols) + "."
+    msg += " All columns: " + ", ".join(cols[:30]) + ("…" if len(cols) > 30 else "") + "."
+    examples = suggestions(ctx)
+    if examples:
+        msg += " Requests that would work: " + "; ".join(examples) + "."
+    return AnyVizError(msg)
+
+
+def suggestions(ctx) -> list[str]:
+    """Two or three requests that plan cleanly on this frame, naming it with --df."""
+    frame = ctx.frame
+    q = lambda c: c if str(c).replace("_", "").isalnum() else f"'{c}'"  # noqa: E731
+    nums = [c.name for c in frame.of_kind("quantitative") if not c.idlike]
+    cats = [c.name for c in frame.columns.values() if c.kind in ("nominal", "boolean")
+            and 2 <= c.distinct <= 30 and not c.idlike]
+    t = frame.first_temporal()
+    df = f"--df {ctx.frame_name} " if ctx.frame_name and ctx.frame_name.isidentifier() else ""
+    out = []
+    if nums and cats:
+        out.append(f"%viz {df}average {q(nums[0])} by {q(cats[0])}")
+    if cats:
+        out.append(f"%viz {df}count by {q(cats[0])}")
+    if t is not None and nums:
+        out.append(f"%viz {df}{q(nums[0])} over time")
+    elif len(nums) >= 2:
+        out.append(f"%viz {df}{q(nums[1])} vs {q(nums[0])}")
+    return out[:3]
+
+
 def _two_numbers(r: Reading, ctx) -> bool:
     subj = [c for c in r.columns if c.role == "subject" and not c.agg]
-    nums = [c for c in subj if _numeric(ctx, c.name) and not ctx.info(c.name).discrete]
+    nums = [c for c in subj if _numeric(ctx, c.name) and (r.dependent_first or not ctx.info(c.name).discrete)]
     return len({c.name for c in nums}) >= 2 and (r.relationship or r.dependent_first) and not r.bin
 
 
@@ -226,6 +286,8 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     colors = [c for c in cols if c.role == "color"]
     facets = [c for c in cols if c.role == "facet"]
     color = colors[0].name if colors else None
+    if not color and len({g.name for g in groups}) > 1 and not r.axes.get("x"):
+        color = [g.name for g in groups if g.name != groups[0].name][0]
     facet = facets[0].name if facets else None
     unit = None
     bin_src = None
@@ -246,6 +308,12 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         cand = [g for g in groups if not g.agg]
         x = (cand or groups)[0].name
     subjects = [c for c in cols if c.role == "subject" and c.name != x]
+    if x is not None and _numeric(ctx, x) and not ctx.categorical(x) and r.axes.get("x") is None and not r.bin:
+        cats = [c for c in subjects if not _numeric(ctx, c.name) and ctx.kind(c.name) == "nominal"]
+        if cats and y is None and not [c for c in subjects if _numeric(ctx, c.name)]:
+            y, x = x, cats[0].name  # "countries by population": rank the category by the number
+            subjects = [c for c in cols if c.role == "subject" and c.name not in (x, y)]
+            ctx.why.append(f"{x} ranked by {y}")
     if derived:
         subjects = [c for c in subjects if c.name not in derived[1:3]]
     # y: the axis named, a mention with an aggregate word, else the first numeric mention
@@ -256,12 +324,26 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
             y, agg = with_agg[0].name, with_agg[0].agg
     else:
         agg = r.axis_agg or next((c.agg for c in cols if c.name == y and c.agg), None)
+    if x is None and not groups:
+        named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None)
+        if named_values and (y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
+            x = named_values  # "tips between lunch and dinner": one bar per value named
+            r.compare_values = True
+            ctx.why.append(f"one bar per {x} named")
     if x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != y]:
         x = _label_column(ctx)
         if x:
             ctx.why.append(f"each row is labelled by {x}")
     if x is None and counted and not [c for c in subjects if c.agg != "count"]:
         x = counted[0].name
+    if x is None and (r.over_time or unit) and _time_column(ctx) and not any(
+            ctx.kind(c.name) == "temporal" for c in subjects):
+        x = _time_column(ctx)
+        nums = [c.name for c in subjects if _numeric(ctx, c.name) and c.name != y]
+        if y is None and len(nums) > 1 and not any(c.agg for c in subjects):
+            y = nums  # a wide frame: one line per named column
+        elif y is None and nums:
+            y = nums[0]
     if x is None:
         if unit and not subjects:
             x = _time_column(ctx)
@@ -342,8 +424,10 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     if chart not in ("bar", "line", "pie", "area"):
         return None
 
+    if isinstance(y, list) and chart not in ("line", "area"):
+        y = y[0]
     spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
-                agg="count" if count and y is None else agg, filters=r.filters, top=r.top,
+                agg="count" if y is None and not derived else agg, filters=r.filters, top=r.top,
                 horizontal=r.horizontal, rows=frame.rows)
     if derived:
         name, num, den, scale = derived
@@ -370,7 +454,13 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     spec._sort_explicit = spec.sort is not None  # type: ignore[attr-defined]
     # raw values, not an aggregate: a listing ("name and age of the drivers") keeps every row
     spec._listing = (spec.agg is None and not derived and not any(  # type: ignore[attr-defined]
-        c.role == "group" and c.name == x for c in cols) and not r.bin and not unit)
+        c.role in ("group", "color") for c in cols) and not r.bin and not unit and not r.over_time
+        and not getattr(r, "compare_values", False))
+    distinct = [c.name for c in cols if c.connector == "many" and c.name not in (x, color)
+                and ctx.kind(c.name) == "nominal"]
+    if spec.agg == "count" and distinct and ctx.info(distinct[0]).distinct < 0.9 * ctx.frame.rows:
+        spec.agg, spec.y = "nunique", distinct[0]  # "how many countries per continent": distinct ones
+        ctx.why.append(f"'how many {distinct[0]}' counts distinct {distinct[0]} values in each group")
     if x is not None and spec.x in ctx.frame.columns and ctx.kind(x) == "temporal" and spec.chart == "bar" and \
             not unit and spec.agg is None and getattr(spec, "_listing", False):
         pass
