@@ -171,7 +171,7 @@ def test_load_profile_viz_customize_render(app, tmp_path, driver):  # noqa: F811
 _CHART_STATE = """
     const plots = out.querySelectorAll('.js-plotly-plot');
     const p = plots[0];
-    const info = [...out.querySelectorAll('.jp-RenderedMarkdown')].map(m => m.textContent).join('\\n');
+    const info = [...out.querySelectorAll('.jp-RenderedHTML, .jp-RenderedMarkdown')].map(m => m.textContent).join('\\n');
     if (!p) return {charts: 0, bars: 0, ticks: [], title: null, info};
     return {charts: plots.length,
             bars: p.querySelectorAll('.main-svg .barlayer .point').length,
