@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -231,7 +232,7 @@ def test_fork_exec_of_a_shell_runs_nothing(kernel_layers_only, df, mark_path):
                  f"{OPT}('os').execv('/bin/sh', ['sh', '-c', 'touch {mark_path}'])"):
         r = run(g, df, code + PLOT)
         assert r.status != "ok", (code, r.message)
-        assert "uid=" not in r.message
+        assert not re.search(r"uid=\d+\(", r.message)
         assert not os.path.exists(mark_path), code
     # os.system reports a failed fork as its return value instead of raising.
     r = run(g, df, f"rc = {OPT}('os').system('touch {mark_path}')\n"
