@@ -655,9 +655,13 @@ def test_customize_sends_current_code_and_updates_the_same_display(openai_kernel
     assert "log scale y" in prompt
     updates = [m for m in res.outputs if m["msg_type"] == "update_display_data"
                and PLOTLY in m["content"]["data"]]
-    assert len(updates) == 1 and not [m for m in res.outputs if m["msg_type"] == "display_data"
-                                      and PLOTLY in m["content"]["data"]]
+    assert len(updates) == 1
     assert updates[0]["content"]["transient"]["display_id"] == display_id
+    # the %customize cell confirms and shows the same chart under the same display id
+    copies = [m for m in res.outputs if m["msg_type"] == "display_data" and PLOTLY in m["content"]["data"]]
+    assert len(copies) == 1 and copies[0]["content"]["transient"]["display_id"] == display_id
+    assert any(m["content"]["data"].get("text/plain", "").startswith("Changed the chart")
+               for m in res.outputs if m["msg_type"] == "display_data")
     fig = updates[0]["content"]["data"][PLOTLY]
     title = fig["layout"]["title"]
     assert (title["text"] if isinstance(title, dict) else title) == "World population, summed"
