@@ -162,7 +162,9 @@ def _result(future: Future, name, kernel):
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")
-_TIME = r"\d+(?:\.\d+)?\s?(?:ns|us|µs|μs|ms|s|min|h)(?: \d+(?:\.\d+)?\s?(?:min|s))*"
+# IPython's _format_time: "1.23 ms", "1e+03 ns" (3 significant digits), "1min 3s", "1h 2min 3s".
+_NUMBER = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"
+_TIME = rf"{_NUMBER}\s?(?:ns|us|µs|μs|ms|s|min|h)(?: {_NUMBER}\s?(?:min|s))*"
 _TIMEIT = re.compile(
     rf"{_TIME} ± {_TIME} per loop \(mean ± std\. dev\. of (\d+) runs?, [\d,]+ loops? each\)")
 _TIMEIT_SLOWEST = re.compile(
@@ -492,3 +494,48 @@ def test_reference_run_fails_only_where_intended(runner, name):
             wrong.append(f"cell {index} ({'tagged' if tagged else 'untagged'}): {what}\n"
                          f"    {cell.source[:200]}")
     assert not wrong, f"{name} under ipykernel:\n" + "\n".join(wrong)
+
+
+# ---------------------------------------------------------------------------------------------
+# The normalisation itself (no kernel): it hides what varies, and nothing else
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("first, second", [
+    ("CPU times: user 53 μs, sys: 1e+03 ns, total: 54 μs\nWall time: 5.01 µs\n",
+     "CPU times: user 1.2 ms, sys: 0 ns, total: 1.2 ms\nWall time: 1min 3s\n"),
+    ("611 ns ± 116 ns per loop (mean ± std. dev. of 7 runs, 1,000,000 loops each)\n",
+     "The slowest run took 5.12 times longer than the fastest. This could mean that an "
+     "intermediate result is being cached.\n"
+     "1.1 µs ± 2 ns per loop (mean ± std. dev. of 7 runs, 100,000 loops each)\n"),
+    ("[<matplotlib.lines.Line2D at 0x7f2cc6b60e90>]", "[<matplotlib.lines.Line2D at 0x7fa0c1>]"),
+    ("File:      /tmp/ipykernel_4242/3481892709.py", "File:      /tmp/ipykernel_7/3481892709.py"),
+    ("/tmp/corpus-a/data", "/tmp/corpus-b/data"),
+    (f"Run at {dt.date.today()} 10:11", f"Run at {dt.date.today()} 23:59:59.5"),
+])
+def test_normalisation_hides_what_varies(first, second):
+    workdir = "/tmp/corpus-a" if "corpus-a" in first else "/tmp/x"
+    other = "/tmp/corpus-b" if "corpus-b" in second else "/tmp/y"
+    assert normalise_text(first, workdir) == normalise_text(second, other)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("611 ns ± 116 ns per loop (mean ± std. dev. of 7 runs, 10 loops each)",
+     "611 ns ± 116 ns per loop (mean ± std. dev. of 3 runs, 10 loops each)"),
+    ("2024-01-03 00:00:00", "2024-01-04 00:00:00"),  # dates in the data are data
+    ("File: /tmp/ipykernel_1/3481892709.py", "File: /tmp/ipykernel_1/3481892710.py"),
+    ("incomplete input (3481892709.py, line 1)", "incomplete input (<ipython-input-6-2a>, line 1)"),
+    ("a\t b\t \n", "a\t anyviz\t b\t \n"),
+])
+def test_normalisation_keeps_real_differences(first, second):
+    assert normalise_text(first, "/tmp/x") != normalise_text(second, "/tmp/x")
+
+
+def test_plotly_bundles_compare_by_figure():
+    figure = {"data": [{"type": "bar", "x": {"dtype": "i1", "bdata": "AQI="}, "y": [3, 4]}],
+              "layout": {"title": {"text": "t"}}}
+    with_html = {PLOTLY_MIME: figure, "text/html": "<div>plotly.js</div>", "text/plain": "Figure"}
+    assert _canonical_bundle(with_html) == {PLOTLY_MIME: figure}
+    summary = _plotly_summary(figure)
+    assert summary["traces"] == [{"type": "bar", "name": None, "mode": None,
+                                  "points": {"x": 2, "y": 2}}]
+    assert summary["title"] == "t"
