@@ -157,7 +157,7 @@ def read_axes(text: str) -> tuple[dict, list]:
         other = "y" if axis == "x" else "x"
         m = re.search(rf"\b{axis}[- ]?axis\s+(?:is\s+|as\s+|shows?\s+|for\s+|of\s+)?(?:the\s+)?"
                       rf"([a-z0-9_ ]+?)(?=\s*(?:,|\.|;|\band\b|\b{other}[- ]?axis\b|$|\bwith\b|\bin\b|\bby\b|\bbin\b))", low)
-        if m and not re.match(r"(in|from|by)\b", m.group(1)):
+        if m and not re.match(r"(in|from|by|and|as|to|is|of|shows?|with)\b", m.group(1)):
             out[axis] = m.group(1).strip()
             spans.append(m.span())
             continue
@@ -196,13 +196,19 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
 
     def column_at(words: str, implied: str | None = None):
         words = words.strip()
+        if implied:
+            hit = matcher.lookup(implied) or next(((c, "") for c in matcher.columns
+                                                   if implied.split()[0] in c.lower()), None)
+            if hit:
+                return hit[0]
         toks = words.split()
         for k in range(len(toks)):  # longest suffix that names a column
             hit = matcher.lookup(" ".join(toks[k:]))
             if hit:
                 return hit[0]
         for k in range(len(toks) - 1, -1, -1):
-            cols = matcher.partial.get(_singular(toks[k]))
+            cols = [c for c in matcher.partial.get(_singular(toks[k]), [])
+                    if not frame.columns[c].idlike and "id" not in c.lower().replace("_", " ").split()[-1:]]
             if cols and toks[k] not in ("number", "name", "id", "code", "type"):
                 return cols[0]
         if implied:
@@ -267,7 +273,7 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
             before = low[max(0, m.start() - 60):m.start()]
             words = re.split(r"[,.;?]", before)[-1].split()[-5:]
             implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
-            col = None
+            col, tail = None, ""
             if words and words[-1] in ("or", "and") or not words:
                 prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
                 col = prev.column if prev is not None and prev.op not in ("or", "and") else None
@@ -297,7 +303,8 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
             if info.kind == "temporal" and info.temporal != "year" and isinstance(value, (int, float)):
                 add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
                 continue
-            add((m.start(), m.end()), Filter(col, op, value))
+            lead = len(tail.rstrip()) if col is not None and not implied else 0
+            add((max(0, m.start() - lead - 1), m.end()), Filter(col, op, value))
     # years: "in the year 1999 or 2000", "in 2007", "since 1990"
     ycol = _year_col(frame)
     if ycol:

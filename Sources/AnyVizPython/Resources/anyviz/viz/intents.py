@@ -128,6 +128,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     mentions = _drop_keyword_mentions(tokens, mentions, frame)
     mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
     _read_values(tokens, r, frame)
+    mentions = _read_ids(tokens, mentions, frame, frame_name)
     mentions = _read_fuzzy(tokens, mentions, matcher, r)
     _read_columns(tokens, mentions, r, frame)
     _read_count(tokens, r, frame_name, matcher)
@@ -158,11 +159,11 @@ def _resolve_words(words: str, matcher: ColumnMatcher, frame: FrameInfo, r: Read
         return hit[0]
     toks = words.split()
     for size in range(len(toks), 0, -1):
-        for i in range(0, len(toks) - size + 1):
+        for i in range(len(toks) - size, -1, -1):  # the head noun comes last: "institution types"
             hit = matcher.lookup(" ".join(toks[i:i + size]))
             if hit:
                 return hit[0]
-    for t in toks:
+    for t in reversed(toks):
         cols = matcher.partial.get(singular(t))
         if cols:
             return cols[0]
@@ -250,7 +251,7 @@ def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
         if m.how in ("partial", "fuzzy") and m.end - m.start == 1 and info is not None and (
                 word in table or singular(word) in table) and (
                 info.idlike or words_of(m.column)[-1:] == ["id"] or word not in words_of(m.column)[:1]):
-            t.used = ""
+            t.used = "rows"
             prev = tokens[m.start - 1].text if m.start else ""
             prev2 = tokens[m.start - 2].text if m.start > 1 else ""
             if prev in ("each", "every", "all", "per") or prev2 in ("each", "every", "all") or \
@@ -286,6 +287,21 @@ def _read_fuzzy(tokens, mentions, matcher: ColumnMatcher, r: Reading) -> list:
                 or t.quoted:
             r.slot_unknown.append(t.raw)
     return sorted(mentions + new, key=lambda m: m.start)
+
+
+def _read_ids(tokens, mentions, frame: FrameInfo, frame_name: str) -> list:
+    """"id"/"ids" names the frame's own id column (customer_id in customers, or plain ID)."""
+    table = _table_words(frame_name)
+    ids = [c for c in frame.columns if words_of(c)[-1:] == ["id"]]
+    if not ids:
+        return mentions
+    own = [c for c in ids if len(words_of(c)) == 1 or set(words_of(c)[:-1]) & table] or ids
+    out = list(mentions)
+    for i, t in enumerate(tokens):
+        if not t.used and t.text in ("id", "ids"):
+            t.used = "column"
+            out.append(Mention(own[0], i, i + 1, "partial", t.raw))
+    return sorted(out, key=lambda m: m.start)
 
 
 def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
@@ -344,7 +360,8 @@ def _connector(tokens, start: int) -> tuple[str, str, str | None]:
     skipped = []
     unknown_skips = 0
     while j >= 0 and not tokens[j].used and tokens[j].text not in STOPWORDS and tokens[j].text not in AGG_BEFORE \
-            and unknown_skips < 1 and j > 0 and tokens[j - 1].text in AGG_BEFORE:
+            and unknown_skips < 1 and j > 0 and (tokens[j - 1].text in AGG_BEFORE or tokens[j - 1].text in (
+                "each", "every", "per", "by")):
         j -= 1  # "highest student GPA": a word between the aggregate and the column
         unknown_skips += 1
     while j >= 0 and tokens[j].text in ("the", "a", "an", "of", "its", "their", "all", "different", "each",
