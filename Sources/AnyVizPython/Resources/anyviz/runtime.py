@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
-from . import iopub, jsonutil
+from . import iopub, jsonutil, streams
+from . import shell as shell_module
 
 
 def _shell():
-    from . import shell
-
-    return shell.get()
+    return shell_module.get()
 
 
 def _begin(request: dict) -> None:
@@ -55,9 +54,6 @@ def _follow_kernel_count(shell, count: int) -> None:
 
 
 def _execute(request: dict) -> dict:
-    from . import shell as shell_module
-    from . import streams
-
     shell = _shell()
     _drain_pending_interrupt()
     code = str(request.get("code", ""))
@@ -92,7 +88,8 @@ def _execute(request: dict) -> dict:
     else:
         reply["user_expressions"] = shell.user_expressions(request.get("user_expressions") or {})
     reply["payload"] = shell.payload_manager.read_payload()
-    shell.payload_manager.clear_payload()
+    if reply["payload"]:
+        shell.payload_manager.clear_payload()
     return reply
 
 
@@ -242,8 +239,6 @@ def comm(request_json: str) -> str:
         print(f"comm {request.get('msg_type')} failed: {type(exc).__name__}: {exc}",
               file=sys.stderr)
     finally:
-        from . import streams
-
         streams.flush_all()
     return jsonutil.dumps({"status": "ok"})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import sys
 import tempfile
 
@@ -17,7 +18,8 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
-from IPython.core.autocall import ExitAutocall
+from IPython.core.autocall import ExitAutocall, IPyAutocall
+from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
 from . import iopub, jsonutil, streams
@@ -183,6 +185,21 @@ class ZMQInteractiveShell(InteractiveShell):
             raise UsageError(_unknown_magic(self, magic_name, "%%"))
         return super().run_cell_magic(magic_name, line, cell)
 
+    # -- the hot path ----------------------------------------------------------------------------
+    def transform_cell(self, raw_cell):
+        """IPython's transformation, skipped for plain Python: most cells contain none of the
+        syntax IPython rewrites, and the token passes cost more than running `x = 1` does."""
+        if not _is_plain_python(self, raw_cell):
+            return super().transform_cell(raw_cell)
+        return raw_cell if raw_cell.endswith("\n") else raw_cell + "\n"
+
+    def should_run_async(self, raw_cell, *, transformed_cell=None, preprocessing_exc_tuple=None):
+        """Only code that mentions await/async can need the coroutine runner (skips a compile)."""
+        if "await" not in raw_cell and "async" not in raw_cell:
+            return False
+        return super().should_run_async(raw_cell, transformed_cell=transformed_cell,
+                                        preprocessing_exc_tuple=preprocessing_exc_tuple)
+
     # -- shell commands ------------------------------------------------------------------------
     def system_piped(self, cmd):
         """`!cmd`: run in a shell, its output streamed into the cell; `_exit_code` keeps the
@@ -203,6 +220,28 @@ class ZMQInteractiveShell(InteractiveShell):
 
 AnyVizShell = ZMQInteractiveShell
 InteractiveShellABC.register(ZMQInteractiveShell)
+
+
+# Anything IPython's input transformers or prefilter could rewrite: magics, shell escapes, help,
+# autocall escapes, pasted prompts, a first line that is indented or blank, Emacs mode lines.
+_SPECIAL = re.compile(r"[%!?]|^[ \t]*[,;/]|^[ \t]*(>>>|\.\.\.|In \[)|\A\s|-\*-", re.M)
+_FIRST_NAME = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def _is_plain_python(shell, cell: str) -> bool:
+    """True when IPython's transform_cell would return the cell unchanged (plus a newline)."""
+    if not cell or _SPECIAL.search(cell) or shell.input_transformers_post:
+        return False
+    if "\n" in cell.rstrip("\n"):
+        return True  # the prefilter (automagic, autocall) only rewrites single-line cells
+    first = _FIRST_NAME.match(cell)
+    if first is None:
+        return True
+    name = first.group(0).split(".")[0]
+    if name in shell.magics_manager.magics["line"] and shell.automagic:
+        return False
+    value = shell.user_ns.get(name, getattr(builtins, name, None))
+    return not isinstance(value, (IPyAutocall, Macro))
 
 
 def _safe_str(value) -> str:

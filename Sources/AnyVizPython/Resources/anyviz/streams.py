@@ -107,6 +107,8 @@ class StreamWriter(io.TextIOBase):
 
     def flush(self) -> None:
         """Send everything buffered now (also what `print(..., flush=True)` calls)."""
+        if not self._parts:  # the common case at cell boundaries: nothing to send, no locks
+            return
         from . import iopub
 
         with self._send_lock:
