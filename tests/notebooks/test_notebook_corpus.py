@@ -136,10 +136,13 @@ def _save_artifact(nb, name, kernel):
 
 
 @pytest.fixture(scope="session")
-def runner():
+def runner(request):
     runner = NotebookRunner()
-    # Queue everything now: the first test waits for its own pair while the rest run.
-    for name in sorted(PATHS):
+    # Queue every selected notebook now: the first test waits for its own pair while the rest
+    # run (`-k 08` runs only what it selects).
+    selected = sorted({item.callspec.params["name"] for item in request.session.items
+                       if "name" in getattr(getattr(item, "callspec", None), "params", {})})
+    for name in selected:
         runner.submit(name, REFERENCE_KERNEL)
         runner.submit(name, KERNEL)
     yield runner
@@ -447,7 +450,8 @@ def test_notebook_matches_ipykernel(runner, name):
     differences = compare_runs(reference, candidate, KERNEL)
     _write_report(name, differences, KERNEL)
     _SUMMARY[name] = [(index, source, why) for index, source, _, why in differences]
-    assert not differences, _describe(name, differences, KERNEL)
+    if differences:
+        pytest.fail(_describe(name, differences, KERNEL), pytrace=False)
 
 
 # ---------------------------------------------------------------------------------------------
