@@ -367,3 +367,22 @@ def test_pandas_fallback_is_announced(bridge, tmp_path, monkeypatch):
     magics.load(str(p))
     assert session.user_ns["odd"]["b"].tolist() == ["x", "y"]
     assert "read with pandas' parser" in text_of(bridge)
+
+
+def test_types_pinned_from_the_first_block_widen_when_later_rows_differ(bridge, tmp_path):
+    """%load pins the first block's types for the whole read (lower peak memory); a column
+    whose later rows do not fit (ints, then a decimal; dates, then text) is read again as
+    Arrow would have read it without the pin."""
+    n = 120_000  # several 1 MB blocks
+    path = tmp_path / "later.csv"
+    with open(path, "w") as fh:
+        fh.write("id,amount,when,label\n")
+        for i in range(n):
+            fh.write(f"{i},{i % 97},2024-01-{1 + i % 28:02d},row{i}\n")
+        fh.write(f"{n},3.5,not a date,last\n")
+    magics.load(f"{path} as later --no-progress")
+    df = session.user_ns["later"]
+    assert len(df) == n + 1
+    assert df["id"].dtype == np.int64 and df["id"].iloc[-1] == n
+    assert df["amount"].iloc[-1] == 3.5 and df["amount"].iloc[0] == 0
+    assert df["when"].iloc[-1] == "not a date" and df["label"].iloc[-1] == "last"

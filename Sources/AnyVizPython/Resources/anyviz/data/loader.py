@@ -238,6 +238,33 @@ def _bad_line_error(info: FileInfo, read_opts, parse_kwargs, conv, stream_factor
                      f"--on-bad-lines warn (drop and list them); check --sep if every row fails.")
 
 
+def _first_block_types(open_stream, read_opts, parse_opts, conv_opts) -> dict:
+    """The column types Arrow infers from the file's first block, to pin for the whole read.
+
+    Arrow infers each column's type from the first block anyway, but while it does, the
+    threaded reader keeps reading and parsing the next blocks and holds them: the peak RSS of
+    a 100 MB CSV was ~2.7x the file, and ~1.5x with the types given up front (measured with
+    benchmarks/bench_load_profile.py). Reading one block with the streaming reader costs a
+    few ms. Columns with no value in the first block are left to inference; a pinned column
+    that fails later is un-pinned and the read retried (see _read_delimited). {} when the
+    first block cannot be read: the full read then reports the problem."""
+    opts = pacsv.ReadOptions(use_threads=False, block_size=read_opts.block_size,
+                             encoding=read_opts.encoding,
+                             autogenerate_column_names=read_opts.autogenerate_column_names)
+    try:
+        reader = pacsv.open_csv(open_stream(), read_options=opts, parse_options=parse_opts,
+                                convert_options=conv_opts)
+    except (pa.ArrowException, OSError, ValueError):
+        return {}
+    try:
+        schema = reader.schema
+    finally:
+        reader.close()
+    names = schema.names
+    return {f.name: f.type for f in schema
+            if not pa.types.is_null(f.type) and names.count(f.name) == 1}
+
+
 def _low_memory(size: int) -> bool:
     """Whether to read with the streaming CSV reader: ~1.6x the file at peak instead of ~2.7x
     (read_csv holds raw and parsed blocks of the whole file while it converts), but about
@@ -286,9 +313,11 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
         return pacsv.ParseOptions(**kw)
 
     column_types: dict = {}
+    first_block_types: dict = {}  # see _first_block_types
 
     def conv():
-        return pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True,
+        return pacsv.ConvertOptions(column_types={**first_block_types, **column_types},
+                                    strings_can_be_null=True,
                                     quoted_strings_can_be_null=False,
                                     decimal_point="," if info.decimal_comma else ".")
 
@@ -312,6 +341,11 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                     break
             table = pa.Table.from_batches(batches, schema=reader.schema)
             return table.slice(0, nrows) if nrows is not None else table
+        if not first_block_types:
+            quiet = pacsv.ParseOptions(invalid_row_handler=(lambda row: "skip") if skipping
+                                       else None, **parse_kwargs)
+            first_block_types.update(_first_block_types(  # its own stream: src may be a
+                lambda: stream_for(info.path), read_opts, quiet, conv()))  # progress reader
         return pacsv.read_csv(stream_for(src), read_options=read_opts,
                               parse_options=make_parse(), convert_options=conv())
 
@@ -338,6 +372,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                 col = _conversion_column(msg, lambda: pacsv.open_csv(
                     stream_for(info.path), read_options=read_opts,
                     parse_options=pacsv.ParseOptions(**parse_kwargs)).schema.names)
+                if col is not None and first_block_types.pop(col, None) is not None:
+                    continue  # typed from the first block only: let Arrow infer it again
                 if col is not None and col not in column_types:
                     column_types[col] = pa.string()  # mixed column: keep text, convert below
                     continue
