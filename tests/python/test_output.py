@@ -158,3 +158,35 @@ def test_user_figure_with_millions_of_points_is_reduced():
     assert size < 2_000_000
     assert "1,000,000 rows shown as" in data["text/plain"]
     assert metadata["anyviz"]["summary"]["points"] <= 4000
+
+
+# ------------------------------------------------------------------ anyviz.safety, the one rule
+def test_safety_markdown_text_renders_as_its_characters():
+    import html
+
+    import mistune  # nbconvert's Markdown renderer (HTML exports)
+
+    from anyviz import safety
+
+    for text in HOSTILE + ["# heading", "- item", "+ item", "1. first", "2) second", "> quote",
+                           "a | b", "$x$", "**bold** _em_ ~~s~~", "&lt;img&gt;",
+                           "snake_case_name", "<https://x.org>", "![i](x.png)"]:
+        rendered = mistune.html(safety.markdown_text(text))
+        assert rendered.startswith("<p>") and rendered.endswith("</p>\n"), (text, rendered)
+        inner = rendered[3:-5]
+        assert "<" not in inner, (text, rendered)
+        assert html.unescape(inner) == safety.plain(text), (text, rendered)
+
+
+def test_safety_caps_cleans_and_escapes():
+    from anyviz import safety
+
+    assert safety.cap("A" * 100, 10) == "A" * 10 + "… (90 characters cut)"
+    assert safety.plain("a\u202eb\u2066c\x1b[31md") == "abc\ufffd[31md"
+    assert safety.has_bidi("x\u202ey") and not safety.has_bidi("xy")
+    assert safety.html_text('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+    assert safety.html_code("`</code><b>`") == "<code>`&lt;/code&gt;&lt;b&gt;`</code>"
+    assert len(safety.plain("x" * 50_000_000)) < safety.TEXT_LIMIT + 40
+    assert safety.py_literal("it's \"q\"\n") == repr("it's \"q\"\n")
+    assert safety.prompt_value("v" * 100) == "v" * 39 + "…"
+    assert safety.prompt_name("a\nb") == "'a b'"

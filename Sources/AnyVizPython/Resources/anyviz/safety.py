@@ -44,7 +44,7 @@ _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # (GFM tables). `<` and `&` are written as entities (no tag, autolink or entity can start);
 # block markers (#, >, list bullets) only at the start of a line (_MD_LINE_START).
 _MD_SPECIAL = frozenset("\\`*_[]!|~$")
-_MD_LINE_START = re.compile(r"^([ \t]*)([-+=#>]|\d+(?=[.)]))", re.M)
+_MD_LINE_START = re.compile(r"^([ \t]*)(\d*)([-+=#>.)])", re.M)
 _MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 
 
@@ -118,7 +118,8 @@ def markdown_text(text, limit: int = TEXT_LIMIT) -> str:
             out.append("\\" + ch)
         else:
             out.append(ch)
-    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), "".join(out))
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3),
+                              "".join(out))
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
