@@ -110,6 +110,19 @@ def test_giant_figure_strings_are_cut_before_encoding(bridge):
     assert "over the output budget" in info["data"]["text/plain"]
 
 
+def test_typed_arrays_are_not_cut(bridge):
+    import base64
+
+    y = {"dtype": "f8", "bdata": base64.b64encode(np.arange(50_000, dtype="f8").tobytes())
+         .decode()}
+    fig = {"data": [{"type": "scatter", "mode": "markers", "y": y}], "layout": {}}
+    output.show_figure(fig)
+    chart = bridge.of_type("display_data")[0]["data"][output.PLOTLY_MIME]
+    trace = chart["data"][0]
+    assert isinstance(trace["y"], dict) and "characters cut" not in trace["y"]["bdata"]
+    assert len(trace["y"]["bdata"]) > output.MAX_FIGURE_STRING
+
+
 def test_too_many_traces_are_dropped_with_a_note(bridge):
     fig = {"data": [{"type": "scatter", "x": [i], "y": [i]} for i in range(2000)],
            "layout": {}}

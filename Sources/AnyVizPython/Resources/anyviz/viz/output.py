@@ -153,6 +153,8 @@ def _cut_strings(value, budget: list, depth: int = 0):
         budget[0] += len(value)
         return safety.strip_bidi(value) if safety.has_bidi(value) else value
     if isinstance(value, dict):
+        if "bdata" in value:
+            return value  # a typed array (numbers in base64): its size is reduce.py's business
         out = {}
         for k, v in value.items():
             out[k] = _cut_strings(v, budget, depth + 1)
