@@ -65,6 +65,8 @@ public protocol ExecutionContext: AnyObject, Sendable {
     /// The header of the request being served (the parent of everything published).
     var parentHeader: JSONValue { get }
     func publish(_ msgType: String, content: Data)
+    /// With message metadata (the widget protocol version travels there).
+    func publish(_ msgType: String, content: Data, metadata: Data)
     /// Sends input_request and waits for the reply; `abandon` is polled while waiting, so an
     /// interrupt that only the interpreter sees (a signal) also ends the wait.
     func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String
@@ -91,6 +93,12 @@ public protocol Interpreter: AnyObject, Sendable {
     func commInfoImpl(targetName: String?) -> JSONValue
     /// history_reply content, or nil to let the kernel answer from its own record.
     func historyImpl(_ request: JSONValue) -> JSONValue?
+}
+
+extension ExecutionContext {
+    public func publish(_ msgType: String, content: Data, metadata: Data) {
+        publish(msgType, content: content)
+    }
 }
 
 extension Interpreter {

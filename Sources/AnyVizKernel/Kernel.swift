@@ -247,8 +247,8 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         publishRaw(parent, type: type, content: content.data)
     }
 
-    fileprivate func publishRaw(_ parent: Message, type: String, content: Data) {
-        var message = parent.child(msgType: type, content: content, session: session)
+    fileprivate func publishRaw(_ parent: Message, type: String, content: Data, metadata: Data = Data("{}".utf8)) {
+        var message = parent.child(msgType: type, content: content, session: session, metadata: metadata)
         message.identities = [Data(type.utf8)]
         server.send(message, on: .iopub)
     }
@@ -295,6 +295,10 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
             kernel.history.recordOutput(line: line, output: text)
         }
         kernel.publishRaw(request, type: msgType, content: content)
+    }
+
+    func publish(_ msgType: String, content: Data, metadata: Data) {
+        kernel.publishRaw(request, type: msgType, content: content, metadata: metadata)
     }
 
     func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String {

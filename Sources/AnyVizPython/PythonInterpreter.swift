@@ -168,6 +168,10 @@ final class ContextBridge: BridgeContext {
         context.publish(msgType, content: content)
     }
 
+    func publish(_ msgType: String, content: Data, metadata: Data) {
+        context.publish(msgType, content: content, metadata: metadata)
+    }
+
     func requestInput(prompt: String, password: Bool) -> (String?, Int32) {
         do {
             return (try context.requestInput(prompt: prompt, password: password, abandon: { PythonRuntime.interruptRequested }),

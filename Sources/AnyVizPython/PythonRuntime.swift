@@ -174,16 +174,21 @@ public final class PythonRuntime: @unchecked Sendable {
 /// Where the bridge sends what Python publishes while a request runs.
 public protocol BridgeContext: AnyObject {
     func publish(_ msgType: String, content: Data)
+    func publish(_ msgType: String, content: Data, metadata: Data)
     /// The line typed, and an `ANYVIZ_*` status for the C bridge.
     func requestInput(prompt: String, password: Bool) -> (String?, Int32)
 }
 
 private func duplicate(_ s: String) -> UnsafeMutablePointer<CChar>? { strdup(s) }
 
-private let bridgeEmit: anyviz_emit_fn = { type, json, length, parent in
+private let bridgeEmit: anyviz_emit_fn = { type, json, length, parent, metadata, metadataLength in
     guard let type, let json, let context = PythonRuntime.context(for: parent) else { return }
     let data = Data(bytes: json, count: Int(length))
-    context.publish(String(cString: type), content: data)
+    if let metadata, metadataLength > 0 {
+        context.publish(String(cString: type), content: data, metadata: Data(bytes: metadata, count: Int(metadataLength)))
+    } else {
+        context.publish(String(cString: type), content: data)
+    }
 }
 
 private let bridgeInput: anyviz_input_fn = { prompt, password, status in

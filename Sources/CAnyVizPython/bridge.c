@@ -67,8 +67,11 @@ static PyObject *py_emit(PyObject *self, PyObject *args) {
     const char *json;
     Py_ssize_t length;
     long parent = 0;
-    if (!PyArg_ParseTuple(args, "ss#|l", &msg_type, &json, &length, &parent)) return NULL;
-    if (emit_cb) emit_cb(msg_type, json, length, parent);
+    const char *metadata = NULL;
+    Py_ssize_t metadata_length = 0;
+    if (!PyArg_ParseTuple(args, "ss#|lz#", &msg_type, &json, &length, &parent, &metadata, &metadata_length))
+        return NULL;
+    if (emit_cb) emit_cb(msg_type, json, length, parent, metadata, metadata_length);
     Py_RETURN_NONE;
 }
 
@@ -80,7 +83,11 @@ static PyObject *answer(char *result, int status) {
     switch (status) {
     case ANYVIZ_OK: value = PyUnicode_FromString(result ? result : ""); break;
     case ANYVIZ_USER_ERROR: raise_user_error(result ? result : "error"); break;
-    case ANYVIZ_INTERRUPTED: PyErr_SetNone(PyExc_KeyboardInterrupt); break;
+    case ANYVIZ_INTERRUPTED:
+        /* The SIGINT that stopped the service also tripped Python's handler: let it raise the
+           KeyboardInterrupt now, so a second one does not land later in the caller's cleanup. */
+        if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        break;
     case ANYVIZ_PYTHON_ERROR:
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "kernel service failed");
         break;
@@ -118,7 +125,7 @@ static PyObject *py_call(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json[, parent_token])."},
+    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json[, parent_token[, metadata_json]])."},
     {"input", py_input, METH_VARARGS, "Ask the front end for a line of input (prompt, password)."},
     {"call", py_call, METH_VARARGS, "Run a kernel service (service, payload_json) -> result_json."},
     {NULL, NULL, 0, NULL},

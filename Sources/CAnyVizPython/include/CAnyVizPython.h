@@ -19,8 +19,10 @@ enum {
 };
 
 /* Callbacks into Swift. */
-/* `parent` is the token of the request the output belongs to (0: the one running now). */
-typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length, long parent);
+/* `parent` is the token of the request the output belongs to (0: the one running now);
+   `metadata` the message's metadata JSON (NULL: empty), e.g. the widget protocol version. */
+typedef void (*anyviz_emit_fn)(const char *msg_type, const char *json, Py_ssize_t length, long parent,
+                               const char *metadata, Py_ssize_t metadata_length);
 typedef char *(*anyviz_input_fn)(const char *prompt, int password, int *status);
 typedef char *(*anyviz_call_fn)(const char *service, const char *json, int *status);
 

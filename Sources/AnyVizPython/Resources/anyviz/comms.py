@@ -27,7 +27,7 @@ class KernelComm(BaseComm):
                          self.comm_id, len(buffers))
         content = {"data": {} if data is None else data, "comm_id": self.comm_id}
         content.update({k: v for k, v in keys.items() if v is not None or k == "target_module"})
-        iopub.emit(msg_type, content)
+        iopub.emit(msg_type, content, metadata=metadata)
 
 
 _manager = CommManager()

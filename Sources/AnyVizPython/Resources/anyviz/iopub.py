@@ -67,7 +67,8 @@ def install_thread_parents() -> None:
         threading.Thread.__init__ = _remember_parent(threading.Thread.__init__)
 
 
-def emit(msg_type: str, content: dict, token: int | None = None) -> None:
+def emit(msg_type: str, content: dict, token: int | None = None,
+         metadata: dict | None = None) -> None:
     if msg_type != "stream":
         # Text printed before a display must reach the front end before it.
         import sys
@@ -79,7 +80,9 @@ def emit(msg_type: str, content: dict, token: int | None = None) -> None:
         token = thread_token()
     bridge = _bridge()
     payload = jsonutil.dumps(content)
-    if token:
+    if metadata:
+        bridge.emit(msg_type, payload, token, jsonutil.dumps(metadata))
+    elif token:
         bridge.emit(msg_type, payload, token)
     else:
         bridge.emit(msg_type, payload)
