@@ -12,6 +12,7 @@ serves until stdin closes (so a test that dies leaves no server behind).
 """
 import argparse
 import json
+import struct
 import sys
 import threading
 import time
@@ -27,12 +28,20 @@ LINE = b"1,2\n"
 
 @lru_cache(maxsize=4)
 def gzip_bomb(mib):
-    """`mib` MiB of CSV lines, gzip-compressed (about 1000:1), built in chunks."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    chunk = b"a,b\n" + LINE * ((1 << 20) // len(LINE) - 1)
-    parts = [compressor.compress(chunk) for _ in range(mib)]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    """A CSV of `mib` MiB (header `a,b`, then `1,2` rows) as one gzip stream (about 1000:1),
+    built without compressing every MiB: after a full flush deflate starts afresh, so each
+    further MiB of rows is the same compressed block."""
+    first = b"a,b\n" + LINE * ((1 << 20) // len(LINE) - 1)
+    rest = LINE * ((1 << 20) // len(LINE))
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(first) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(rest) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(first)
+    for _ in range(mib - 1):
+        crc = zlib.crc32(rest, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
+    return header + head + block * (mib - 1) + deflate.flush() + trailer
 
 
 class Handler(BaseHTTPRequestHandler):

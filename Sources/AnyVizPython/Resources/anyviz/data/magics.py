@@ -139,6 +139,8 @@ def _fetch(url: str, tmpdir: str) -> str:
         code = reply.get("http_code")
         why = (reply.get("message") or "download failed").rstrip(" .")
         # The transport's message may already carry advice; say each thing once.
+        if "yourself" in why.lower():
+            raise DataError(f"Could not download {url}: {why}.")
         advice = "" if "check the url" in why.lower() else " Check the URL (is it public?), or"
         raise DataError(f"Could not download {url}: {why}"
                         + (f" (HTTP {code})" if code else "")
