@@ -169,7 +169,8 @@ extension KernelServices {
             guard let url = payload["url"]?.stringValue, let path = payload["path"]?.stringValue else {
                 return ["status": "error", "message": "fetch needs url and path"]
             }
-            let cancel = CancellationFlag()
+            // An interrupt (signal or message mode) stops the transfer within ~50 ms.
+            let cancel = CancellationFlag(observing: { PythonRuntime.interruptRequested })
             do {
                 let response = try http.download(url: url, to: path, timeout: payload["timeout_s"]?.doubleValue ?? 120, cancellation: cancel)
                 guard response.isSuccess else {
@@ -177,6 +178,8 @@ extension KernelServices {
                             "message": .string("\(url) answered HTTP \(response.status)")]
                 }
                 return ["status": "ok", "bytes": .int(response.bytesReceived), "http_code": .int(response.status)]
+            } catch HTTPClientError.cancelled {
+                throw ServiceInterrupted()
             } catch let error as HTTPClientError {
                 return ["status": "error", "message": .string(error.userMessage)]
             }
