@@ -52,6 +52,8 @@ PARALLEL = 2
 CELL_TIMEOUT_S = 60
 STARTUP_TIMEOUT_S = 90
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 RAISES_TAG = "raises-exception"  # nbclient's own tag for cells that are meant to fail
 
 
@@ -283,6 +285,8 @@ def _canonical_bundle(data):
 def _canonical_value(mime, value, workdir):
     if mime == PLOTLY_MIME:
         return _plotly_summary(value)
+    if mime == WIDGET_VIEW_MIME and isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k != "model_id"}  # a fresh uuid per run
     if mime in ("image/png", "image/jpeg", "image/gif"):
         return _image_size(mime, value)
     if isinstance(value, (dict, list)):
@@ -331,6 +335,22 @@ def canonical_outputs(cell, reply, workdir):
     return items
 
 
+_MODEL_REF = re.compile(r"IPY_MODEL_[0-9a-f]{32}")
+
+
+def canonical_widget_state(run):
+    """The ipywidgets models nbclient saved (what a reopened notebook shows): model names and
+    states, sorted, with the per-run model ids taken out. It proves the comm traffic arrived
+    (values set from Python, outputs captured by an Output widget)."""
+    widgets = run.nb.metadata.get("widgets", {}).get(WIDGET_STATE_MIME, {})
+    models = []
+    for model in widgets.get("state", {}).values():
+        text = json.dumps({"model": model.get("model_name"), "state": model.get("state")},
+                          sort_keys=True)
+        models.append(normalise_text(_MODEL_REF.sub("IPY_MODEL_<ID>", text), run.workdir))
+    return sorted(models)
+
+
 def render(items):
     """Readable text of a cell's canonical outputs (what the diff shows)."""
     lines = []
@@ -366,6 +386,12 @@ def compare_runs(reference, candidate, kernel):
                                              fromfile="ipykernel", tofile=kernel, lineterm="",
                                              n=4))
             differences.append((index, ref_cell.source, diff, reason(expected, actual)))
+    expected, actual = canonical_widget_state(reference), canonical_widget_state(candidate)
+    if expected != actual:
+        diff = list(difflib.unified_diff(expected, actual, fromfile="ipykernel", tofile=kernel,
+                                         lineterm="", n=1))
+        why = f"widget models: ipykernel {len(expected)} | got {len(actual)} (or their states differ)"
+        differences.append(("widgets", "(the notebook's saved widget state)", diff, why))
     return differences
 
 
