@@ -142,7 +142,7 @@ def test_runtime_blocks_native_libraries_signals_and_threads(g, df):
         f"{SYS}.modules['ctypes'].CDLL('libc.so.6')": "the ctypes module",
         f"{OS}.kill({OS}.getppid(), 9)": "send signals",
         f"{SYS}.modules['threading'].Thread(target=print).start()": "start threads",
-        f"{SYS}.modules['resource'].setrlimit(0, (-1, -1))": "the resource module",
+        f"{SYS}.modules['resource'].setrlimit(0, (-1, -1))": "resource",
     }
     zygote = g.pid
     for code, what in cases.items():

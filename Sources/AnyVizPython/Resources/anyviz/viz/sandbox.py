@@ -80,6 +80,12 @@ _PROCESS_FUNCS = (
 )
 
 
+#: Modules that hold such functions (patched on the module object itself).
+_PATCH_HOLDERS = ("os", "posix", "subprocess", "_posixsubprocess", "pty", "socket", "_socket",
+                  "ctypes", "_ctypes", "signal", "_signal", "multiprocessing", "shutil",
+                  "asyncio", "selectors")
+
+
 class GuardViolation(PermissionError):
     """Raised by every Python-level block; a PermissionError so libraries treat it like EPERM."""
 
@@ -97,6 +103,8 @@ def prepare() -> None:
     """In the zygote, once: load libc, build the seccomp filter (each child only loads it),
     become a child subreaper (orphans of chart processes come back here to be killed) and keep
     a handle on our pid namespace so each chart can get a fresh one."""
+    import resource  # noqa: F401 - loaded before the fork, so children stub it like the rest
+
     try:
         import ctypes
 
@@ -149,6 +157,7 @@ def fork_in_new_pid_namespace() -> tuple[int, bool]:
     """fork() with the child as pid 1 of a new pid namespace when the kernel allows it: when
     that child ends, the kernel kills every process left in the namespace. Returns
     (pid, whether the namespace was created)."""
+    _plan_python_layers()
     libc, fd = _state["libc"], _state["pidns_fd"]
     made = False
     if libc is not None and fd is not None and "pidns" not in simulated_missing():
@@ -157,6 +166,18 @@ def fork_in_new_pid_namespace() -> tuple[int, bool]:
             made = True
     pid = os.fork()
     return pid, made
+
+
+def _plan_python_layers() -> None:
+    """What the child will stub and patch, worked out in the zygote before the fork: walking
+    sys.modules in the child would copy hundreds of pages (copy-on-write) for every chart."""
+    _state["blocked_present"] = [n for n in sys.modules if _is_blocked_import(n)]
+    targets = []
+    for name in _PATCH_HOLDERS:
+        mod = sys.modules.get(name)
+        if mod is not None:
+            targets += [(mod, attr) for attr in _PROCESS_FUNCS if attr in mod.__dict__]
+    _state["patch_targets"] = targets
 
 
 def kill_orphans(max_rounds: int = 200) -> int:
@@ -504,11 +525,10 @@ def _python_layers(roots: tuple, violations: list) -> None:
     os.environ.clear()  # the worker's environment is scrubbed already; nothing is left to read
     _patch_process_functions(deny)
     _disable_threads(deny)
-    modules = sys.modules
-    for name in list(modules):
-        if _is_blocked_import(name):
-            stub = _BlockedModule(name)
-            modules[name] = stub
+    if "blocked_present" not in _state:
+        _plan_python_layers()
+    for name in _state["blocked_present"]:
+        sys.modules[name] = _BlockedModule(name)
     sys.meta_path.insert(0, _ImportBlocker(lambda what, name: deny(what, f"module {name!r}")))
 
     def inside(real: str) -> bool:
@@ -562,21 +582,16 @@ def _patch_process_functions(deny) -> None:
     `_posixsubprocess.fork_exec` raises no audit event, hence this (and seccomp below it)."""
     import _imp
 
-    holders = ["os", "posix", "subprocess", "_posixsubprocess", "pty", "socket", "_socket",
-               "ctypes", "_ctypes", "signal", "_signal", "multiprocessing", "shutil",
-               "asyncio", "selectors"]
     real_create_builtin, real_create_dynamic = _imp.create_builtin, _imp.create_dynamic
-    for name in holders:
-        mod = sys.modules.get(name)
-        if mod is None:
-            continue
-        for attr in _PROCESS_FUNCS:
-            if hasattr(mod, attr):
-                try:
-                    setattr(mod, attr, _blocker_func(deny, "start processes, send signals, "
-                                                     "open sockets or load native code"))
-                except (AttributeError, TypeError):
-                    pass
+    if "patch_targets" not in _state:
+        _plan_python_layers()
+    blocked = _blocker_func(deny, "start processes, send signals, open sockets or load "
+                                  "native code")
+    for mod, attr in _state["patch_targets"]:
+        try:
+            setattr(mod, attr, blocked)
+        except (AttributeError, TypeError):
+            pass
 
     def create(real):
         def guarded(spec, *args):
