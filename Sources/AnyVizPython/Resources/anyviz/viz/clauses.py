@@ -207,8 +207,7 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
             if hit:
                 return hit[0]
         for k in range(len(toks) - 1, -1, -1):
-            cols = [c for c in matcher.partial.get(_singular(toks[k]), [])
-                    if not frame.columns[c].idlike and "id" not in c.lower().replace("_", " ").split()[-1:]]
+            cols = matcher.partial.get(_singular(toks[k]), [])
             if cols and toks[k] not in ("number", "name", "id", "code", "type"):
                 return cols[0]
         if implied:
@@ -235,7 +234,8 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
         if col:
             info = frame.columns[col]
             on_year = info.kind == "temporal" and info.temporal != "year" and not re.match(_DATE, m.group(1))
-            add(m.span(), Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
+            lead = len(tail.rstrip())
+            add((max(0, m.start() - lead - 1), m.end()), Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
     # text patterns: "letters D or S in their first name", "first name ends with the letter m"
     for m in re.finditer(r"(without|not|no|have|with|has|contain(?:s|ing)?)?\s*(?:the\s+)?letters?\s+"
                          r"([a-z])(?:\s+(or|and)\s+(?:the\s+letter\s+)?([a-z]))?\s+in\s+(?:their|its|the|his|her)?\s*"
@@ -251,6 +251,11 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
                 add(m.span(), Filter("", "or", [[s] for s in subs]))
             else:
                 add(m.span(), Filter("", "and", subs))
+    for m in re.finditer(r"\b(?:have|has|with|having|contain|contains|containing)\s+(?:the\s+)?(?:string\s+|substring\s+|word\s+)?"
+                         r"['\"]?([a-z0-9]+)['\"]?\s+in\s+(?:their|its|the|his|her)\s+" + col_pat, low):
+        col = column_at(m.group(2))
+        if col and frame.columns[col].kind == "nominal":
+            add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
     for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end|ends|ending|start|starts|starting|begin|begins|beginning|contain|contains|containing)"
                          r"\s+(?:with\s+)?(?:the\s+)?(?:letters?|string|substring|text|word)?\s*['\"]?([a-z0-9]+)['\"]?", low):
         col = column_at(m.group(1))

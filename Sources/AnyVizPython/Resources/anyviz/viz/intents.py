@@ -129,7 +129,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
     _read_values(tokens, r, frame)
     mentions = _read_ids(tokens, mentions, frame, frame_name)
-    mentions = _read_fuzzy(tokens, mentions, matcher, r)
+    mentions = _read_fuzzy(tokens, mentions, matcher, r, _table_words(frame_name))
     _read_columns(tokens, mentions, r, frame)
     _read_count(tokens, r, frame_name, matcher)
     r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
@@ -267,13 +267,13 @@ def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
 MEASURE_SLOT = {"average", "mean", "avg", "median", "sum", "total", "maximum", "minimum", "max", "min"}
 
 
-def _read_fuzzy(tokens, mentions, matcher: ColumnMatcher, r: Reading) -> list:
+def _read_fuzzy(tokens, mentions, matcher: ColumnMatcher, r: Reading, table: set = frozenset()) -> list:
     """Misspelled column names are matched to the closest name (and said so); unknown words in
     a measure slot ("average salary") are remembered as not understood."""
     new = []
     for i, t in enumerate(tokens):
         if t.used or t.text in STOPWORDS or t.text in _GRAMMAR_WORDS or t.text in AGG_BEFORE or \
-                len(t.text) < 4 or t.text.isdigit():
+                len(t.text) < 4 or t.text.isdigit() or singular(t.text) in table:
             continue
         close = matcher.closest(t.text)
         if close:

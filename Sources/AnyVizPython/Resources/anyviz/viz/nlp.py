@@ -143,7 +143,8 @@ TOKEN_SYNONYMS = {
     "dept": ["department"], "emp": ["employee"], "rev": ["revenue"], "prod": ["product"],
     "cust": ["customer"], "addr": ["address"], "tot": ["total"], "len": ["length"],
     "wt": ["weight"], "accel": ["acceleration"], "disp": ["displacement"],
-    "cyl": ["cylinders", "cylinder"], "gdp": ["gdp"], "sex": ["gender"], "gender": ["sex"],
+    "cyl": ["cylinders", "cylinder"], "acc": ["account"], "bal": ["balance"], "loc": ["location"],
+    "stu": ["student"], "crs": ["course"], "prof": ["professor"], "no": ["number"], "gdp": ["gdp"], "sex": ["gender"], "gender": ["sex"],
 }
 #: Whole-column synonyms, keyed by the column name without separators, lower case.
 COLUMN_SYNONYMS = {

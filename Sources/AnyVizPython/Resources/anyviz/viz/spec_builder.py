@@ -25,6 +25,9 @@ _ADVERB_UNIT = {"monthly": "month", "yearly": "year", "annual": "year", "annuall
 
 def build(r: Reading, ctx) -> Spec | None:
     """The chart specification for a Reading, or None to let the distribution planner decide."""
+    for c in r.columns:  # "total number of id": a sum of a number, a count of anything else
+        if c.agg == "total_count":
+            c.agg = "sum" if _numeric(ctx, c.name) else "count"
     if r.slot_unknown and not r.named("subject"):
         raise not_understood(r, ctx)
     if r.chart in ("histogram", "box", "violin", "heatmap") and not _category_histogram(r, ctx):
@@ -121,7 +124,8 @@ def suggestions(ctx) -> list[str]:
 
 def _two_numbers(r: Reading, ctx) -> bool:
     subj = [c for c in r.columns if c.role == "subject" and not c.agg]
-    nums = [c for c in subj if _numeric(ctx, c.name) and (r.dependent_first or not ctx.info(c.name).discrete)]
+    nums = [c for c in subj if _numeric(ctx, c.name) and (r.dependent_first or r.relationship
+                                                          or not ctx.info(c.name).discrete)]
     return len({c.name for c in nums}) >= 2 and (r.relationship or r.dependent_first) and not r.bin
 
 
@@ -156,7 +160,8 @@ def _scatter(r: Reading, ctx) -> Spec | None:
     groups = [c.name for c in r.columns if c.role in ("group", "color")]
     x = r.axes.get("x")
     y = r.axes.get("y")
-    if y == "*" or (r.count and groups):
+    counted_alone = r.count and len(set(subj + groups)) == 1 and not any(c.agg for c in r.columns)
+    if y == "*" or (r.count and groups) or counted_alone:
         # "classroom number and the number of students in each": counts per group, drawn as points
         x = x if x not in (None, "*") else (groups[0] if groups else (subj[0] if subj else None))
         if x is None:
@@ -167,6 +172,8 @@ def _scatter(r: Reading, ctx) -> Spec | None:
         return spec
     pool = [c for c in subj + groups if c not in (x, y)]
     nums = [c for c in pool if _numeric(ctx, c)]
+    if x is None and y is None and len(nums) < 2 and r.chart == "scatter" and len(pool) >= 2:
+        nums = pool  # an explicit scatter of a code or label against a number
     if x is None and y is None:
         if len(nums) < 2:
             return None
@@ -417,7 +424,7 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
         if r.share and (y is None or agg in (None, "sum", "count")):
             chart = "pie"
-        elif x_temporal:
+        elif x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname")):
             chart = "line"
         else:
             chart = "bar"
