@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 
-import plotly.data
 import pytest
 
 from fakellm import FakeLLM

@@ -9,33 +9,44 @@ Design, and why:
    open, getattr, ...), attribute chains through os/sys/subprocess/builtins/importlib/ctypes/
    socket, file readers/writers (`to_csv`, `read_csv`, `write_html`, `np.load` ...), class
    definitions, global/nonlocal, async, generators and `with` blocks (other than
-   pd.option_context / np.errstate). Rejections name the construct and the line, so the LLM
+   pd.option_context / np.errstate). This is advice, not the boundary: it gives the LLM and
+   the user a precise reason early. Rejections name the construct and the line, so the LLM
    repair loop and the user know what to change.
 
-2. Runtime isolation, because static checks are bypassed in practice (PandasAI
-   CVE-2023-39661 went through allowed libraries): the code runs in a separate worker process,
-   never in the kernel. `guard_worker.py` is a warm zygote (pandas, numpy and plotly imported and
-   exercised once) that `fork()`s a fresh child per chart. The child, before running anything:
-   - adds a `sys.addaudithook` hook that raises on file opens for writing and reads outside the
-     Python installation / venv / site-packages / zoneinfo, on every `socket.*` event, process
-     creation (subprocess.Popen, os.system/exec*/spawn*/posix_spawn/fork), `ctypes.*` (dlopen),
-     os.kill/killpg/pthread_kill, file-system changes (remove/rename/mkdir/chmod/...),
-     directory listing, mmap, `_thread.start_new_thread` and resource.setrlimit. The hook works
-     below pandas/plotly/numpy, so `df.to_csv('x')`, `pio.write_html(fig, 'x')`,
-     `pd.read_csv(url)`, `np.load(...)` or `pd.io.common.os.system(...)` all fail there.
-     Audit hooks cannot be removed, which is exactly why they live in a throwaway child and
-     never in the kernel (the kernel must keep writing files and opening sockets);
-   - sets RLIMIT_AS (ANYVIZ_GUARD_MEMORY_MB, default 4096 MB, on top of what is already mapped),
-     RLIMIT_CPU (backstop), RLIMIT_FSIZE=0 (writes fail even if the hook were bypassed);
-   - gets restricted builtins (no exec/eval/open/getattr..., an `__import__` that allows only
-     pandas/numpy/plotly).
-   The parent (this module) enforces the wall-clock limit (ANYVIZ_GUARD_TIMEOUT_S, default 10 s):
-   the zygote kills a late child; if the zygote itself does not answer, the whole process group
-   is killed and a new zygote is started at once, so the next render works.
-   The child sees the frames through copy-on-write, so `df` there is a copy by construction and
-   the session's frames are never changed. Signals or exits in the child only end the child.
-   Threads cannot be started, and the child exits after one chart, so nothing is left behind.
-   Only JSON comes back (never pickle), so even a compromised child can only draw a wrong chart.
+2. Runtime isolation, the actual boundary, because static checks are bypassed in practice
+   (PandasAI CVE-2023-39661 went through allowed libraries; here
+   `pd.compat._optional.import_optional_dependency('os')` passes the static check): the code
+   runs in a separate worker process, never in the kernel. `guard_worker.py` is a warm zygote
+   (pandas, numpy and plotly imported and exercised once) that `fork()`s a fresh child per
+   chart; `sandbox.py` sets the child up before any chart code runs:
+   - kernel layers: the child is pid 1 of its own pid namespace (when it ends, the kernel
+     kills every process it started, new sessions included), has its own session and process
+     group, an empty network namespace, Landlock read-only access to the Python roots,
+     a seccomp filter (no execve, no fork/vfork/clone without CLONE_THREAD, no AF_UNIX
+     sockets, no ptrace/io_uring/namespaces/mounts), runs as `nobody` without capabilities
+     when the kernel runs as root, and has RLIMIT_AS/CPU/FSIZE=0/CORE=0/NPROC;
+   - Python layers (clear messages, defence in depth): an audit hook (file writes and reads
+     outside the Python roots, sockets, processes, ctypes, signals, gc heap walks ...),
+     `sys.modules` stubs and a `sys.meta_path` finder for `subprocess`, `_posixsubprocess`,
+     `ctypes`, `socket`, `multiprocessing`, `signal`, `gc` ... (so `importlib.import_module`,
+     `__import__`, `import_optional_dependency` and `sys.modules[...]` all end in the same
+     refusal), process/socket functions replaced on `os`, `posix`, `subprocess` ..., no
+     threads, restricted builtins, and an empty environment.
+   Audit hooks and seccomp filters cannot be removed, which is exactly why they live in a
+   throwaway child and never in the kernel (the kernel must keep writing files and sockets).
+   `ANYVIZ_SANDBOX=require` (default) runs untrusted (LLM) code only when Landlock, the
+   network namespace and seccomp are all active; otherwise the chart is refused with a note
+   naming what is missing and the pipeline falls back to the planner. `ANYVIZ_SANDBOX=off`
+   runs it with whatever layers the machine has. Planner code runs either way.
+   The zygote enforces the wall-clock limit (ANYVIZ_GUARD_TIMEOUT_S, default 10 s) and, after
+   every chart, kills the chart's process group and sweeps its own children (it is a child
+   subreaper, so processes that escaped into a new session come back to it). It exits and
+   takes every chart process along when the kernel goes away (stdin closed, SIGTERM); a
+   zygote that does not answer is killed with its process group and restarted at once. A
+   chart process killed by a signal (the OOM killer) is reported as killed, not timed out.
+   The child sees the frames through copy-on-write, so `df` there is a copy by construction
+   and the session's frames are never changed. Only JSON comes back (never pickle), so even a
+   compromised child can only draw a wrong chart.
 
 Frames are sent to the zygote once and cached there under a key of (object id, shape, dtypes,
 sampled content hash); a changed frame gets a new key. Numeric/bool/date columns are written to

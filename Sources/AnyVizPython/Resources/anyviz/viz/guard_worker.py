@@ -9,10 +9,11 @@ kernel). Why this shape (the full justification is in guard.py's docstring):
   pickled over the pipe) and cached in the zygote keyed by the kernel's fingerprint; the forked child sees them for free through copy-on-write, and whatever
   the chart code does to `df` dies with the child. The session's frames live in the kernel and
   are never reachable from here.
-* The zygote itself never runs untrusted code and never installs the audit hook (audit hooks
-  cannot be removed, and it must stay able to fork). Each child installs the hook, resource
-  limits (address space, CPU seconds, file size 0) and then runs the code; after one chart it
-  exits, so nothing it did (monkeypatching, leaked threads, memory) outlives the render.
+* The zygote itself never runs untrusted code and never installs the sandbox (audit hooks and
+  seccomp filters cannot be removed, and it must stay able to fork). Each child installs
+  `sandbox.install` (namespaces, Landlock, seccomp, rlimits, import blocks, audit hook) and
+  then runs the code; after one chart it exits, and the zygote kills its process group and
+  sweeps any orphan (it is a child subreaper), so nothing the chart started outlives it.
 * Only JSON goes back to the kernel (never pickle): a malicious child can at worst produce a
   wrong chart, not code that runs in the kernel.
 
