@@ -166,3 +166,32 @@ def test_extension_falls_back_to_the_planner_when_the_llm_fails(installed, tmp_p
             assert all(r["path"] == "/v1/chat/completions" for r in llm.requests)
         finally:
             stop_kernel(km, kc)
+
+
+def _html_sizes(result):
+    return [len(m["content"]["data"]["text/html"]) for m in result.of_type("display_data")
+            if PLOTLY_MIME in m["content"]["data"]]
+
+
+@pytest.mark.parametrize("colab", [False, True])
+def test_plotlyjs_once_per_notebook_but_once_per_cell_in_colab(installed, tmp_path, colab):
+    """Colab isolates each cell's outputs, so there every cell's first chart carries plotly.js;
+    elsewhere it is sent once per session (a notebook of 20 charts stays small)."""
+    site = installed
+    if colab:  # a stand-in `google.colab` module, which is how code detects Colab
+        fake = tmp_path / "fake-colab"
+        (fake / "google" / "colab").mkdir(parents=True)
+        (fake / "google" / "colab" / "__init__.py").write_text("")
+        site = os.pathsep.join([installed, str(fake)])
+    km, kc = _start_ipykernel(site, tmp_path / "cache")
+    try:
+        if colab:
+            _ok(kc, "import google.colab")
+        _ok(kc, "%load_ext anyviz")
+        _ok(kc, f"%load {ORDERS}")
+        (first,) = _html_sizes(_ok(kc, "%viz total quantity by product_id"))
+        (second,) = _html_sizes(_ok(kc, "%viz quantity by customer_id"))
+        assert first > 1_000_000  # plotly.js itself
+        assert (second > 1_000_000) == colab
+    finally:
+        stop_kernel(km, kc)

@@ -49,6 +49,16 @@ def load_ipython_extension(shell) -> None:
     magics.install(shell)
     if not shell.custom_exceptions:
         shell.set_custom_exc((errors.AnyVizError,), _show_anyviz_error)
+    if "google.colab" in sys.modules:
+        shell.events.register("pre_run_cell", _plotlyjs_in_every_cell)
+
+
+def _plotlyjs_in_every_cell(info=None) -> None:
+    """Colab shows each cell's outputs in its own frame, so plotly.js sent with an earlier
+    cell's chart is not there for this one: every cell's first chart carries it again."""
+    from .viz import output
+
+    output.reset_session()
 
 
 def unload_ipython_extension(shell) -> None:
