@@ -43,6 +43,11 @@ final class ScriptedInterpreter: Interpreter, @unchecked Sendable {
                                                          "data": ["text/plain": "42"], "metadata": [:]] as JSONValue).data)
         }
         if request.code == "fail" { return ExecuteOutcome(failure: .init(ename: "ValueError", evalue: "bad", traceback: ["tb"])) }
+        if request.code == "usage" {
+            // Like IPython's UsageError: one stderr line, no error message on IOPub.
+            context.publish("stream", content: (["name": "stderr", "text": "UsageError: bad\n"] as JSONValue).data)
+            return ExecuteOutcome(failure: .init(ename: "UsageError", evalue: "bad", traceback: [], published: true))
+        }
         return ExecuteOutcome()
     }
 
@@ -112,6 +117,24 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(replies(to: failing, type: "error").count, 1)
         XCTAssertEqual(replies(to: queued, type: "execute_reply")[0].parsedContent()["status"], "aborted")
         XCTAssertFalse(interpreter.executed.contains("never"))
+    }
+
+    func testAnErrorTheInterpreterPublishedIsNotPublishedAgain() {
+        let usage = request("execute_request", ["code": "usage"])
+        kernel.handle(usage, from: .shell)
+        XCTAssertEqual(replies(to: usage, type: "execute_reply")[0].parsedContent()["ename"], "UsageError")
+        _ = server.waitFor(1) { $1.msgType == "status" && parentID($1) == usage.header.msgID && $1.parsedContent()["execution_state"] == "idle" }
+        XCTAssertEqual(iopub(for: usage).map(\.msgType), ["status", "execute_input", "stream", "status"])
+    }
+
+    func testCommsGoToTheInterpreterWhichClosesUnknownOnesByDefault() {
+        let open = request("comm_open", ["comm_id": "c1", "target_name": "nobody", "data": [:]])
+        kernel.handle(open, from: .shell)
+        let closed = server.waitFor(1) { $1.msgType == "comm_close" && parentID($1) == open.header.msgID }
+        XCTAssertEqual(closed.first?.1.parsedContent()["comm_id"], "c1")
+        let info = request("comm_info_request")
+        kernel.handle(info, from: .shell)
+        XCTAssertEqual(replies(to: info, type: "comm_info_reply")[0].parsedContent()["comms"], [:])
     }
 
     func testControlIsServedWhileShellIsBusy() {
