@@ -8,6 +8,23 @@ when one is used.
 from __future__ import annotations
 
 
+def _cancelled(func):
+    """An interrupt leaves an engine call as a bare KeyboardInterrupt: the frames inside the
+    engine layer say nothing to the user, and formatting them (IPython parses each file for
+    its context lines) delayed the end of an interrupted cell by seconds."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            pass
+        raise KeyboardInterrupt()
+
+    return wrapper
+
+
 def is_lazy(obj) -> bool:
     """Whether `obj` is an engine table (a LazyFrame)."""
     from .frame import LazyFrame
@@ -22,6 +39,7 @@ def load_wanted(line: str) -> bool:
     return loading.wants(line)
 
 
+@_cancelled
 def load(line: str) -> None:
     from . import loading
 
@@ -35,6 +53,7 @@ def viz_target(name: str | None):
     return current_lazy(name)
 
 
+@_cancelled
 def viz_call(function: str, name: str, frame, args: dict) -> dict:
     """One anyviz.viz.api call (context, plan, render, simple, table) on an engine table."""
     from . import viz
@@ -42,12 +61,14 @@ def viz_call(function: str, name: str, frame, args: dict) -> dict:
     return getattr(viz, function)(name, frame, args)
 
 
+@_cancelled
 def profile_bundle(frame, name: str, columns=None) -> dict:
     from . import profile
 
     return profile.bundle(frame, name, columns)
 
 
+@_cancelled
 def chart(frame, spec, *, show: bool = False):
     from .viz import chart as _chart
 

@@ -52,13 +52,15 @@ def duckdb_backend():
             limit = _memory_limit_mb()
             if limit:
                 config["memory_limit"] = f"{limit}MB"
-            _duckdb = ibis.duckdb.connect(**config)
-            try:  # long scans report progress through query_progress(), polled by run.py
-                _duckdb.raw_sql("SET enable_progress_bar = true")
-                _duckdb.raw_sql("SET enable_progress_bar_print = false")
-            except Exception:  # noqa: BLE001 - progress is optional
-                pass
+            _duckdb = _quiet(ibis.duckdb.connect(**config))
         return _duckdb
+
+
+def _quiet(backend):
+    """DuckDB draws its own progress bar as a Jupyter widget when it finds IPython: hundreds of
+    comm messages no front end asked for. The cell shows AnyViz's progress line instead."""
+    backend.con.execute("SET enable_progress_bar = false")
+    return backend
 
 
 def duckdb_file_backend(path: str):
@@ -68,7 +70,7 @@ def duckdb_file_backend(path: str):
         raise DataError(f"No DuckDB database at {path}. Check the path (a .duckdb file), e.g. "
                         f"%load duckdb://data/warehouse.duckdb/sales.")
     try:
-        return ibis.duckdb.connect(path, read_only=True)
+        return _quiet(ibis.duckdb.connect(path, read_only=True))
     except Exception as exc:  # noqa: BLE001 - any open failure is a user-facing message
         raise DataError(f"Could not open the DuckDB database {path}: {_short(exc)}. Is it a "
                         f"DuckDB file, and not open for writing in another process?") from None

@@ -253,8 +253,18 @@ def _table(backend, table: str, engine: str, source: str) -> LazyFrame:
         raise DataError(f"There is no table {table!r} in {source} ({_frame._short(exc, 160)}). "
                         f"Tables there: {tables}.") from None
     lazy = LazyFrame(t, engine=engine, source=source, backend=backend)
-    lazy.parquet = engine == "duckdb"  # a DuckDB table knows its row count
+    lazy.parquet = engine == "duckdb" and _is_base_table(backend, table)
     return lazy
+
+
+def _is_base_table(backend, table: str) -> bool:
+    """A DuckDB base table knows its row count; a view may be a query of any cost."""
+    try:
+        rows = backend.con.execute("SELECT table_type FROM information_schema.tables "
+                                   "WHERE table_name = ?", [table]).fetchall()
+    except Exception:  # noqa: BLE001
+        return False
+    return bool(rows) and rows[0][0] == "BASE TABLE"
 
 
 # --------------------------------------------------------------------------- the magic

@@ -9,6 +9,7 @@ and the engine is ready for the next query.
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
 
@@ -26,14 +27,22 @@ class _Worker(threading.Thread):
         self.frame, self.expr, self.group = frame, expr, group
         self.result = None
         self.error: BaseException | None = None
+        # Set when the query is over. Thread.join() is not used to wait: a KeyboardInterrupt
+        # inside join() can leave the Thread marked as stopped while it still runs (CPython
+        # 3.11), and the next query would then find the connection busy.
+        self.done = threading.Event()
 
     def run(self) -> None:
         try:
+            # Process-wide SIGINTs go to the kernel's Python thread, never into engine code.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             if self.frame.engine == "spark":
                 _spark_group(self.frame, self.group)
             self.result = self.expr.execute()
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             self.error = exc
+        finally:
+            self.done.set()
 
 
 def _spark_session(frame):
@@ -70,10 +79,11 @@ def cancel(frame, group: str | None = None) -> None:
 
 def _progress(frame) -> float | None:
     """Percent done of the running scan, when the engine says."""
+    if frame.engine == "duckdb":
+        # DuckDB's query_progress() is a call on the busy connection: from a second thread it
+        # races the running query and can leave the connection refusing every later call.
+        return None
     try:
-        if frame.engine == "duckdb":
-            value = float(frame.backend.con.query_progress())
-            return value if value >= 0 else None
         tracker = _spark_session(frame).sparkContext.statusTracker()
         done = total = 0
         for stage_id in tracker.getActiveStageIds():
@@ -130,15 +140,16 @@ def execute(frame, expr, *, progress: bool = True):
     started = time.monotonic()
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.25)
+        while not worker.done.wait(0.25):
             elapsed = time.monotonic() - started
-            if line is not None and elapsed >= PROGRESS_AFTER_S and worker.is_alive():
+            if line is not None and elapsed >= PROGRESS_AFTER_S:
                 if line.display_id is None or int(elapsed * 4) % 4 == 0:
                     line.show(elapsed)
     except KeyboardInterrupt:
         cancel(frame, group)
-        worker.join(1.5)  # the engine stops within this; a stuck worker is a daemon thread
+        # The engine stops within this (DuckDB in milliseconds, Spark once its tasks see the
+        # cancel); a query that ignores it is left to finish in its daemon thread.
+        worker.done.wait(1.5)
         raise
     finally:
         if line is not None:
