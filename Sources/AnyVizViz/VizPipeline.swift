@@ -115,7 +115,7 @@ public final class VizPipeline: @unchecked Sendable {
         guard shown["status"] == "ok" else { return nil }
         metrics.fallback("cache").increment()
         return VizOutcome(level: .cache, code: reply.code, displayID: shown["display_id"]?.stringValue,
-                          explanation: reply.explanation, llmCalls: 0)
+                          explanation: VizPipeline.plainText(reply.explanation), llmCalls: 0)
     }
 
     /// Asks the LLM, runs its code under the guard, and on failure sends the error back for a
@@ -151,7 +151,7 @@ public final class VizPipeline: @unchecked Sendable {
                 _ = try? api("cache_put", ["key": .string(key), "value": .string(reply.jsonText)])
                 metrics.fallback("llm").increment()
                 return (VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
-                                   explanation: reply.explanation, llmCalls: calls), nil, calls)
+                                   explanation: VizPipeline.plainText(reply.explanation), llmCalls: calls), nil, calls)
             }
             lastError = shown["message"]?.stringValue ?? "unknown error"
             metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
@@ -208,6 +208,22 @@ public final class VizPipeline: @unchecked Sendable {
             "note": note.map(JSONValue.string) ?? .null, "request": .string(request.text),
             "static": .bool(request.staticImage),
         ])
+    }
+
+    /// Unicode direction controls (they make text read differently from what it is).
+    static let directionControls: Set<UInt32> = [0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+                                                 0x2066, 0x2067, 0x2068, 0x2069]
+
+    /// LLM text for plain-text places (the `--explain` summary): capped, without direction
+    /// controls, other control characters (terminal escapes) shown as U+FFFD.
+    static func plainText(_ text: String, limit: Int = 4000) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in PromptBuilder.capped(text, maxCharacters: limit).unicodeScalars {
+            if directionControls.contains(scalar.value) { continue }
+            let control = scalar.value < 0x20 && scalar != "\n" && scalar != "\t"
+            scalars.append(control || (0x7F...0x9F).contains(scalar.value) ? "\u{FFFD}" : scalar)
+        }
+        return String(scalars)
     }
 
     /// What the LLM is told about a failed render: the masked error the Python side made
@@ -276,7 +292,7 @@ public final class VizPipeline: @unchecked Sendable {
                 let shown = try api("apply_custom_code", ["code": .string(reply.code), "instruction": .string(instruction)])
                 if shown["status"] == "ok" {
                     return VizOutcome(level: .llm, code: reply.code, displayID: shown["display_id"]?.stringValue,
-                                      explanation: reply.explanation, llmCalls: 1)
+                                      explanation: VizPipeline.plainText(reply.explanation), llmCalls: 1)
                 }
                 messages = PromptBuilder.repairMessages(messages, reply: text, error: repairText(shown))
             }

@@ -200,6 +200,15 @@ def test_long_explanation_is_capped_with_a_visible_marker(kernel, llm):
     assert all(len(v) < 20_000 for v in info.values())
 
 
+def test_explain_prints_llm_text_capped_and_without_controls(kernel, llm):
+    llm.script([{"reply": reply(explanation="\u202eRLO\x1b[2J" + LONG)}])
+    res = kernel.ok("%viz --df df --no-cache --explain sales per region, explained")
+    out = res.stream("stdout")
+    assert "How this chart was made: llm" in out
+    assert "characters cut)" in out and len(out) < 20_000
+    assert not any(ch in out for ch in BIDI) and "\x1b" not in out
+
+
 def test_error_text_of_llm_code_is_escaped_and_capped(kernel, llm):
     boom = ("raise ValueError(" + repr(HOSTILE_TEXT) + " + 'E' * 30_000_000)")
     llm.script([{"reply": reply(code=boom, explanation="x", alternatives=[])}])
