@@ -185,3 +185,18 @@ def test_load_goes_lazy_above_the_threshold_only(folder, monkeypatch):
     monkeypatch.setenv("ANYVIZ_LAZY_THRESHOLD_MB", "0.01")
     assert loading.wants(part)
     assert loading.wants("spark://cluster:7077/sales") and loading.wants("sc://h:15002/t")
+
+
+@pytest.mark.parametrize("request_text", [
+    "total revenue per month",                      # empty periods drawn as 0
+    "number of rows per week",
+    "total revenue by region where product is P1 or P2",
+    "number of rows by region where product contains 1",
+    "total revenue by region for rows where revenue is missing",  # sum of nothing is 0
+])
+def test_more_planner_specs_match_pandas(sales, sales_df, request_text):
+    from anyviz.viz import planner
+
+    plan = planner.plan_chart(sales_df, request_text, frame_name="df")
+    assert_same_drawing(_engine_figure(sales, plan.to_dict()), pandas_figure(sales_df, plan.code),
+                        request_text)

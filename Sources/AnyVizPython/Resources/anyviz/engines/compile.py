@@ -50,6 +50,8 @@ class EngineSpec:
     color_as_text: bool = False
     rows: int = 0
     reduce_points: int = 0
+    derived: list | None = None                   # [name, numerator, denominator, scale]
+    fill_periods: bool = False                    # empty time periods drawn as 0
 
 
 def _as_dict(obj) -> dict:
@@ -65,22 +67,26 @@ def _as_dict(obj) -> dict:
 def from_any(obj) -> EngineSpec:
     """An EngineSpec from the planner's spec object, its to_dict(), or a plain dict."""
     d = _as_dict(obj)
-    if d.get("derived"):
-        raise ValueError("charts of derived columns are not supported on engine tables yet")
     names = {f.name for f in dataclasses.fields(EngineSpec)}
     values = {k: v for k, v in d.items() if k in names}
-    filters = []
-    for f in values.get("filters") or []:
-        f = f if isinstance(f, dict) else _as_dict(f)
-        filters.append({"column": f["column"], "op": f["op"], "value": f.get("value"),
-                        "on_year": bool(f.get("on_year"))})
-    values["filters"] = filters
+    values["filters"] = [_filter_dict(f) for f in values.get("filters") or []]
     for key in ("top", "bin"):
         if values.get(key) is not None:
             values[key] = tuple(values[key])
     if not values.get("chart"):
         raise ValueError("the chart specification has no chart type")
     return EngineSpec(**values)
+
+
+def _filter_dict(f) -> dict:
+    f = f if isinstance(f, dict) else _as_dict(f)
+    value = f.get("value")
+    if f["op"] == "or":  # groups of conditions, any group may hold
+        value = [[_filter_dict(g) for g in group] for group in value]
+    elif f["op"] == "and":
+        value = [_filter_dict(g) for g in value]
+    return {"column": f.get("column"), "op": f["op"], "value": value,
+            "on_year": bool(f.get("on_year"))}
 
 
 @dataclass
@@ -94,12 +100,36 @@ class Compiled:
 
 # ------------------------------------------------------------------ expression building
 def _filter(t, f: dict):
+    import functools
+    import operator
+    import re
+
     import ibis
 
+    op, v = f["op"], f.get("value")
+    if op == "or":
+        return functools.reduce(operator.or_, [
+            functools.reduce(operator.and_, [_filter(t, g) for g in group]) for group in v])
+    if op == "and":
+        return functools.reduce(operator.and_, [_filter(t, g) for g in v])
     col = t[f["column"]]
     if f.get("on_year"):
         col = col.year()
-    op, v = f["op"], f.get("value")
+    if op == "notnull":
+        return col.notnull()
+    if op == "isnull":
+        return col.isnull()
+    if op in ("contains", "notcontains"):
+        hit = col.cast("string").lower().contains(str(v).lower())
+        return ~hit if op == "notcontains" else hit
+    if op in ("startswith", "endswith"):
+        text = col.cast("string").lower()
+        return getattr(text, op)(str(v).lower())
+    if isinstance(v, str) and re.match(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}$", v) \
+            and col.type().is_temporal():
+        import pandas as pd
+
+        v = pd.Timestamp(v)
     if op == "in":
         return col.isin(list(v))
     if op == "notin":
@@ -154,7 +184,11 @@ def _measure(t, spec: EngineSpec, y: str | None):
     col = t[y]
     if agg == "nunique":
         return col.nunique()
-    if agg in ("sum", "mean", "min", "max", "median"):
+    if agg == "sum":  # pandas: the sum of nothing (or of only missing values) is 0
+        import ibis
+
+        return ibis.coalesce(col.sum(), 0)
+    if agg in ("mean", "min", "max", "median"):
         return getattr(col, agg)()
     raise ValueError(f"aggregate {agg!r} is not supported in the engine")
 
@@ -168,6 +202,8 @@ def measure_name(spec: EngineSpec) -> str:
 
 
 def measure_label(spec: EngineSpec) -> str:
+    if spec.derived:
+        return spec.derived[0]
     if spec.agg == "count":
         return "Number of rows"
     if spec.agg == "nunique":
@@ -184,10 +220,22 @@ def aggregate_expr(t, spec: EngineSpec, x: str):
         t = t.filter(t[k].notnull())
     value = measure_name(spec)
     ys = spec.y if isinstance(spec.y, list) else [spec.y]
+    if spec.derived:  # a ratio of two column totals per group
+        value, num, den, scale = spec.derived
+        out = t.group_by(keys).agg(**{
+            value: t[num].sum().cast("float64") / t[den].sum().cast("float64").nullif(0)
+            * float(scale)})
+        return _top_and_order(out, spec, x, keys, value), value
     if isinstance(spec.y, list) and spec.agg not in ("count", "nunique"):
         out = t.group_by(keys).agg(**{y: _measure(t, spec, y) for y in ys})
         return out.order_by(keys), ys
     out = t.group_by(keys).agg(**{value: _measure(t, spec, spec.y)})
+    return _top_and_order(out, spec, x, keys, value), value
+
+
+def _top_and_order(out, spec: EngineSpec, x: str, keys: list, value: str):
+    import ibis
+
     if spec.top:
         n, direction = spec.top
         order = ibis.desc(value) if direction == "desc" else ibis.asc(value)
@@ -199,10 +247,35 @@ def aggregate_expr(t, spec: EngineSpec, x: str):
         else:
             out = out.order_by([order, x]).limit(int(n))
     if spec.chart == "bar" and spec.sort in ("desc", "asc") and not (spec.color or spec.facet):
-        out = out.order_by([ibis.desc(value) if spec.sort == "desc" else value, x])
+        return out.order_by([ibis.desc(value) if spec.sort == "desc" else value, x])
+    if spec.chart == "bar" and spec.sort == "x_desc":
+        return out.order_by([ibis.desc(x)] + keys[1:])
+    return out.order_by(keys)
+
+
+def fill_periods(data, spec: EngineSpec, x: str, value: str):
+    """Counts and sums over time: every period from the first to the last, 0 where empty
+    (done on the small aggregated result, as the planner's pandas code does)."""
+    import pandas as pd
+
+    unit = spec.bin[1]
+    if len(data) == 0 or unit not in ("year", "quarter", "month", "week", "day"):
+        return data
+    if unit == "year":
+        periods = list(range(int(data[x].min()), int(data[x].max()) + 1))
     else:
-        out = out.order_by(keys)
-    return out, value
+        freq = {"quarter": "QS", "month": "MS", "week": "W-MON", "day": "D"}[unit]
+        periods = pd.date_range(data[x].min(), data[x].max(), freq=freq)
+        data = data.assign(**{x: pd.to_datetime(data[x]).astype(periods.dtype)})
+    groups = [k for k in (spec.color, spec.facet) if k]
+    if groups:
+        index = pd.MultiIndex.from_product([periods] + [data[g].unique() for g in groups],
+                                           names=[x] + groups)
+    else:
+        index = pd.Index(periods, name=x)
+    keys = [x] + groups
+    full = data.set_index(keys)[value].reindex(index, fill_value=0).reset_index()
+    return full.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def m4_expr(t, spec: EngineSpec, x: str, y: str, buckets: int):
@@ -294,9 +367,11 @@ def compile_chart(frame, spec, execute) -> Compiled:
     t, x, orders = prepare(frame.table, spec)
     chart = spec.chart
     notes: list[str] = []
-    if chart in ("bar", "line", "area", "pie") and spec.agg:
+    if chart in ("bar", "line", "area", "pie") and (spec.agg or spec.derived):
         expr, value = aggregate_expr(t, spec, x)
         data = execute(frame, expr)
+        if spec.fill_periods and spec.bin and isinstance(value, str) and not spec.derived:
+            data = fill_periods(data, spec, x, value)
         return Compiled(data, _bar_code(spec, x, value, orders), notes)
     if chart in ("line", "area", "bar") and spec.y is not None:
         return _raw_line(frame, t, spec, x, orders, execute)
