@@ -334,6 +334,10 @@ def get() -> AnyVizShell:
                                  user_ns=session.user_ns)
     _instance = shell
     shell.kernel = _Kernel(shell)
+    # Installed once for the kernel's life (the shell's per-cell traps then only count nesting):
+    # get_ipython/exit/quit in builtins and IPython's display hook as sys.displayhook.
+    shell.builtin_trap.__enter__()
+    shell.display_trap.__enter__()
     _redirect_streams()
     from . import comms, display, magics
 
