@@ -210,9 +210,10 @@ def llm(line: str) -> None:
 
 def _describe_cache(stats: dict) -> str:
     location = stats.get("url") or stats.get("path") or ""
+    warning = f"\nWarning: {stats['warning']}" if stats.get("warning") else ""
     return (f"Store: {stats.get('store', 'disk')} {location}\n"
             f"Entries: {stats.get('entries', 0)}\n"
-            f"Hits: {stats.get('hits', 0)}, misses: {stats.get('misses', 0)}")
+            f"Hits: {stats.get('hits', 0)}, misses: {stats.get('misses', 0)}{warning}")
 
 
 def cache(line: str) -> None:
