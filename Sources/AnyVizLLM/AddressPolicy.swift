@@ -190,13 +190,17 @@ extension IPAddress {
 struct URLParts {
     let scheme: String
     let host: String
+    /// The whole URL, normalised (a relative reference resolved against its base).
+    let url: String
 
-    init?(_ url: String, guessScheme: Bool = false) {
+    /// `url` alone, or a `Location` value resolved against the URL that answered with it.
+    init?(_ url: String, base: String? = nil, guessScheme: Bool = false) {
         guard let handle = curl_url() else { return nil }
         defer { curl_url_cleanup(handle) }
         let flags: UInt32 = guessScheme ? UInt32(CURLU_GUESS_SCHEME) : 0
         // Any scheme is parsed (so `file:` and `gopher:` get a clear refusal, not "invalid URL").
         let anyScheme = UInt32(CURLU_NON_SUPPORT_SCHEME)
+        if let base, curl_url_set(handle, CURLUPART_URL, base, anyScheme) != CURLUE_OK { return nil }
         guard curl_url_set(handle, CURLUPART_URL, url, flags | anyScheme) == CURLUE_OK else { return nil }
         func part(_ which: CURLUPart) -> String? {
             var value: UnsafeMutablePointer<CChar>?
@@ -204,8 +208,9 @@ struct URLParts {
             defer { curl_free(value) }
             return String(cString: value)
         }
-        guard let scheme = part(CURLUPART_SCHEME) else { return nil }
+        guard let scheme = part(CURLUPART_SCHEME), let whole = part(CURLUPART_URL) else { return nil }
         self.scheme = scheme.lowercased()
+        self.url = whole
         self.host = part(CURLUPART_HOST) ?? ""  // file: URLs have none
     }
 }

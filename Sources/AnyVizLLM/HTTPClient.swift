@@ -100,7 +100,11 @@ private final class Transfer {
     var exceeded = false
     /// Checked for every connection libcurl opens; nil: no check (LLM calls to a set URL).
     var policy: AddressPolicy?
-    var refusedAddress: IPAddress?
+    /// What the policy refused: an address, or a redirect target's host.
+    var refusedAddress: String?
+    /// The URL being fetched, followed through redirects (resolves relative `Location`s).
+    var currentURL = ""
+    var status = 0
 
     init(cancellation: CancellationFlag) { self.cancellation = cancellation }
 }
@@ -179,6 +183,7 @@ public final class HTTPClient: Sendable {
 
         let transfer = Transfer(cancellation: cancellation)
         transfer.policy = policy
+        transfer.currentURL = url
         if let maxBytes { transfer.maxBytes = maxBytes }
         let partPath = downloadPath.map { $0 + ".anyviz-part" }
         if let partPath {
@@ -245,10 +250,14 @@ public final class HTTPClient: Sendable {
             }
             if line.hasPrefix("HTTP/") {
                 t.headers = [:]  // a new response (redirect, 100-continue): forget the previous one
+                t.status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             } else if let colon = line.firstIndex(of: ":") {
                 let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
                 let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
                 if !name.isEmpty { t.headers[name] = value }
+                if name == "location", (300..<400).contains(t.status), !HTTPClient.redirectAllowed(value, transfer: t) {
+                    return 0  // stops the transfer before libcurl follows
+                }
             }
             return n
         }
@@ -268,7 +277,7 @@ public final class HTTPClient: Sendable {
                 guard let address else { return CURL_SOCKET_BAD }
                 if let policy = t.policy, let ip = IPAddress(socketAddress: anyviz_curl_sockaddr(address)),
                    !policy.permits(ip) {
-                    t.refusedAddress = ip
+                    t.refusedAddress = "\(ip)"
                     return CURL_SOCKET_BAD
                 }
                 return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
@@ -305,7 +314,7 @@ public final class HTTPClient: Sendable {
             if transfer.exceeded || code == CURLE_FILESIZE_EXCEEDED {
                 throw HTTPClientError.tooLarge(limitBytes: maxBytes ?? transfer.maxBytes)
             }
-            if let refused = transfer.refusedAddress { throw HTTPClientError.refusedAddress("\(refused)") }
+            if let refused = transfer.refusedAddress { throw HTTPClientError.refusedAddress(refused) }
             if code == CURLE_UNSUPPORTED_PROTOCOL {
                 let scheme = String(cString: errorBuffer).split(separator: "\"").dropFirst().first.map(String.init) ?? "that"
                 throw HTTPClientError.unsupportedScheme(scheme)
@@ -334,6 +343,25 @@ public final class HTTPClient: Sendable {
             }
         }
         return response
+    }
+
+    /// A redirect's target, checked by name before libcurl follows it. Direct connections are
+    /// also checked by address when opened; this catches what a proxy would connect to for us
+    /// (numeric private addresses and `localhost` names; names the proxy resolves are its own).
+    fileprivate static func redirectAllowed(_ location: String, transfer t: Transfer) -> Bool {
+        guard let policy = t.policy, let target = URLParts(location, base: t.currentURL) else { return true }
+        t.currentURL = target.url
+        if policy.allowPrivate { return true }
+        let host = target.host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        if let address = IPAddress(host), !policy.permits(address) {
+            t.refusedAddress = "\(address)"
+            return false
+        }
+        if host == "localhost" || host.hasSuffix(".localhost") {
+            t.refusedAddress = host
+            return false
+        }
+        return true
     }
 
     /// Drive one easy handle to completion in 50 ms slices, checking the flag between slices.

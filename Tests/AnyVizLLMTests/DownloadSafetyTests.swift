@@ -9,11 +9,11 @@ final class DownloadServer {
     let directory: URL
     private let stdinPipe = Pipe()
 
-    init() throws {
+    init(host: String = "127.0.0.1") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("anyviz-dl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: FakeLLMServer.python)
-        process.arguments = [FakeLLMServer.repoRoot.appendingPathComponent("tests/download_server.py").path]
+        process.arguments = [FakeLLMServer.repoRoot.appendingPathComponent("tests/download_server.py").path, "--host", host]
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = stdinPipe
@@ -144,6 +144,27 @@ final class DownloadSafetyTests: XCTestCase {
             XCTAssertEqual(error as? HTTPClientError, .refusedAddress("127.0.0.1"))
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
+    func testRedirectThroughAProxyToAPrivateAddressIsRefusedBeforeItIsFollowed() throws {
+        // The proxy connects for us, so the redirect target is checked by name: here the test
+        // server on 127.0.0.2 plays the proxy for a made-up public host.
+        let proxy = try DownloadServer(host: "127.0.0.2")
+        defer { proxy.stop() }
+        let environment = ["http_proxy": "http://127.0.0.2:\(proxy.port)"]
+        setenv("http_proxy", environment["http_proxy"]!, 1)  // libcurl reads the process environment
+        defer { unsetenv("http_proxy") }
+        let path = server.path("via-proxy.csv")
+        let ok = try HTTPClient().download(url: "http://data.example.com/data.csv", to: path, timeout: 10,
+                                           cancellation: CancellationFlag(), environment: environment)
+        XCTAssertEqual(ok.status, 200, "the proxy itself may be on loopback")
+        for target in ["http://10.255.255.1/secret.csv", "http://[::1]:1/x", "http://localhost:1/x", "/redirect?to=http://169.254.169.254/"] {
+            XCTAssertThrowsError(try HTTPClient().download(url: "http://data.example.com/redirect?to=\(target)", to: path,
+                                                           timeout: 10, cancellation: CancellationFlag(),
+                                                           environment: environment), target) { error in
+                guard case HTTPClientError.refusedAddress = error else { return XCTFail("\(target): \(error)") }
+            }
+        }
     }
 
     func testRedirectToANonWebSchemeIsRefused() throws {
