@@ -166,7 +166,8 @@ class _ReturningPool:
     blocks (raw text waiting to be parsed, parsed fields waiting to be converted; together
     about the file's size) stay resident after they are freed, and the peak RSS of %load was
     ~4x the file above the baseline. jemalloc with decay 0 hands them back to the OS at once:
-    peak ~2.7x, for ~0.05-0.1 s more per 100 MB (benchmarks/bench_load_profile.py). The loaded arrays keep a reference to
+    peak ~2.7x (~1.6x with the types pinned from the first block, see _first_block_types),
+    for ~0.05-0.1 s more per 100 MB (benchmarks/bench_load_profile.py). The loaded arrays keep a reference to
     their pool, so restoring the default afterwards is safe. Without jemalloc in the pyarrow
     build this does nothing.
     """
@@ -266,9 +267,9 @@ def _first_block_types(open_stream, read_opts, parse_opts, conv_opts) -> dict:
 
 
 def _low_memory(size: int) -> bool:
-    """Whether to read with the streaming CSV reader: ~1.6x the file at peak instead of ~2.7x
-    (read_csv holds raw and parsed blocks of the whole file while it converts), but about
-    twice as slow. Chosen when the file is large next to the memory still available
+    """Whether to read with the streaming CSV reader: one block in flight (~1.3x the file at
+    peak instead of ~1.6x for the threaded reader with pinned types), but about twice as
+    slow. Chosen when the file is large next to the memory still available
     (ANYVIZ_LOW_MEMORY_FRACTION of MemAvailable, default 0.2; 0 turns it off, 1e-9 forces it)."""
     try:
         fraction = float(os.environ.get("ANYVIZ_LOW_MEMORY_FRACTION", "0.2") or 0.2)
