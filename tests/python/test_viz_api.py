@@ -293,3 +293,23 @@ def test_table_fallback_escapes_hostile_names_and_values(frames, bridge):
     html = shown["data"]["text/html"]
     assert "<img" not in html and "<script" not in html and "<b>note" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize("column", HOSTILE_NAMES)
+def test_planner_code_quotes_hostile_column_names(frames, column):
+    """The planner's code (what --code puts into the next cell) keeps a hostile name a string."""
+    import ast
+
+    session.user_ns["big"] = pd.DataFrame({column: [1.0, 2.0, 3.0, 5.0, 8.0, 13.0],
+                                           "group": ["a", "b", "a", "b", "c", "c"]})
+    for request in ("", f"{column} by group"):
+        r = call(api.plan, frame="big", request=request)
+        tree = ast.parse(r["code"])  # compiles
+        literals = {n.value for n in ast.walk(tree)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        plan = r.get("plan") or {}
+        used = column in (plan.get("x"), plan.get("y"), plan.get("color"), plan.get("facet"))
+        if used:
+            assert column in literals, r["code"]
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert not names & {"__import__", "os", "open", "eval", "exec"}, r["code"]
