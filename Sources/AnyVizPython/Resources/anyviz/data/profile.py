@@ -611,7 +611,11 @@ def _correlations(df: pd.DataFrame, cols: list) -> tuple[list, int | None]:
         sampled = int(take.size)  # (row indices: gathering by index beats a boolean mask 5x)
     mat = np.empty((len(cols), rows if take is None else sampled))  # one row per column
     for i, c in enumerate(cols):
-        s = df[c] if take is None else df[c].take(take)  # sample first, then convert
+        s = df[c]
+        if take is not None and isinstance(s.dtype, np.dtype):  # plain numpy: gather directly
+            mat[i] = s.to_numpy()[take]
+            continue
+        s = s if take is None else s.take(take)  # sample first, then convert
         mat[i] = s.to_numpy(dtype="float64", na_value=np.nan)
     mat[~np.isfinite(mat)] = np.nan
     ok = ~np.isnan(mat)
