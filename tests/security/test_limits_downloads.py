@@ -4,18 +4,14 @@ interrupt modes), and redirects from a non-local host into loopback are refused 
 loopback-to-loopback redirects still work.
 """
 import os
-import socket
-import sys
 import threading
 import time
 
 import pytest
 from jupyter_client.manager import KernelManager
 
+from download_server import DownloadServer
 from kernel_harness import collect_iopub, execute, requires_anyviz, shell_reply, wait_for_busy
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from download_server import DownloadServer  # noqa: E402
 
 pytestmark = requires_anyviz
 
@@ -186,25 +182,15 @@ PUBLIC_HOST = _public_looking_local_address()
 ORIGINS = ["proxy"] + (["direct"] if PUBLIC_HOST else [])
 
 
-class _Proxy:
-    """The download server bound to 127.0.0.2 acts as the HTTP proxy (absolute-form requests)."""
-
-    def __enter__(self):
-        self.server = DownloadServer("127.0.0.2").__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.__exit__(*exc)
-
-
 @pytest.mark.parametrize("origin", ORIGINS)
 def test_redirect_from_a_public_host_into_loopback_is_refused(server, tmp_path, origin):
     target = f"http://127.0.0.1:{server.port}/data.csv"
     before = DownloadServer.hits().get("/data.csv", 0)
-    with _Proxy() as proxy:
+    # The download server on 127.0.0.2 also serves as an HTTP proxy (absolute-form requests).
+    with DownloadServer("127.0.0.2") as proxy:
         env = {}
         if origin == "proxy":
-            env = {"http_proxy": f"http://127.0.0.2:{proxy.server.port}"}
+            env = {"http_proxy": f"http://127.0.0.2:{proxy.port}"}
             host = "data.example.com"
         else:
             host = f"{PUBLIC_HOST}:{server.port}"
