@@ -74,6 +74,10 @@ def _charts(result, msg_type="display_data"):
             if PLOTLY_MIME in m["content"]["data"]]
 
 
+def _texts(result):
+    return " ".join(json.dumps(m["content"]["data"]) for m in result.of_type("display_data"))
+
+
 def _title(figure):
     title = figure.get("layout", {}).get("title")
     return title.get("text") if isinstance(title, dict) else title
@@ -133,7 +137,7 @@ def test_extension_asks_the_llm_and_repairs_its_code(installed, tmp_path):
             chart = _ok(kc, "%viz quantity per product")
             (figure,) = _charts(chart)
             assert _title(figure) == "From the LLM"
-            texts = " ".join(json.dumps(m["content"]["data"]) for m in chart.of_type("display_data"))
+            texts = _texts(chart)
             assert "Repaired after 1 failed attempt" in texts
 
             first, second = llm.requests
@@ -160,7 +164,7 @@ def test_extension_falls_back_to_the_planner_when_the_llm_fails(installed, tmp_p
             _ok(kc, f"%load {ORDERS}")
             chart = _ok(kc, "%viz total quantity by product_id")
             assert len(_charts(chart)) == 1
-            texts = " ".join(json.dumps(m["content"]["data"]) for m in chart.of_type("display_data"))
+            texts = _texts(chart)
             assert "The LLM could not be used" in texts and "HTTP 500" in texts
             assert len(llm.requests) == 2  # one try and one retry
             assert all(r["path"] == "/v1/chat/completions" for r in llm.requests)

@@ -201,7 +201,8 @@ def normalise_text(text, workdir):
 
     Colours (ANSI) are dropped: frontends render both styles. Memory addresses, the
     measurements of %timeit / %time / %%time, the run's own date and time, the working
-    directory, the pid in ipykernel's cell file folder and connection file names are replaced. Everything else must match exactly.
+    directory, the pid in ipykernel's cell file folder and connection file names are
+    replaced. Everything else must match exactly.
     """
     text = _ANSI.sub("", text)
     text = text.replace(str(workdir), "<CWD>")
@@ -229,7 +230,8 @@ def _image_size(mime, b64):
         while i + 9 < len(raw):
             marker, length = raw[i + 1], int.from_bytes(raw[i + 2:i + 4], "big")
             if marker in (0xC0, 0xC1, 0xC2):
-                return int.from_bytes(raw[i + 7:i + 9], "big"), int.from_bytes(raw[i + 5:i + 7], "big")
+                return (int.from_bytes(raw[i + 7:i + 9], "big"),
+                        int.from_bytes(raw[i + 5:i + 7], "big"))
             i += 2 + length
     return f"{len(raw)} bytes"
 
@@ -390,7 +392,8 @@ def compare_runs(reference, candidate, kernel):
     if expected != actual:
         diff = list(difflib.unified_diff(expected, actual, fromfile="ipykernel", tofile=kernel,
                                          lineterm="", n=1))
-        why = f"widget models: ipykernel {len(expected)} | got {len(actual)} (or their states differ)"
+        why = (f"widget models: ipykernel {len(expected)} | got {len(actual)} "
+               "(or their states differ)")
         differences.append(("widgets", "(the notebook's saved widget state)", diff, why))
     return differences
 

@@ -209,8 +209,8 @@ def _api(function, argument: dict) -> dict:
 
 
 class ChartPipeline:
-    """`%viz` and `%customize`: context → cache → LLM → guard and render → repair (≤ 2) →
-    planner chart → simpler chart → table → message, as VizPipeline.swift does. Each step is
+    """`%viz` and `%customize`: context → cache → LLM → guard and render → repair (≤ 2)
+    → planner chart → simpler chart → table → message, as VizPipeline.swift does. Each step is
     a function of `anyviz.viz.api`; this class only decides what to try next."""
 
     MAX_REPAIRS = 2

@@ -198,7 +198,8 @@ def gemini_text(body: bytes) -> str:
     candidates = reply.get("candidates") or [{}]
     parts = ((candidates[0] or {}).get("content") or {}).get("parts") or []
     # Thinking models add parts flagged `thought`: they are not the answer.
-    text = "".join(p.get("text") or "" for p in parts if isinstance(p, dict) and not p.get("thought"))
+    text = "".join(p.get("text") or "" for p in parts
+                   if isinstance(p, dict) and not p.get("thought"))
     if not text.strip():
         raise LLMError("the LLM answered with no text", kind="empty")
     return text
