@@ -13,6 +13,7 @@ outputs only through `anyviz.safety`, and generated code quotes names with repr(
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -500,7 +501,11 @@ def customize(j) -> str:
         return _reply({"status": "no_chart", "display_id": None, "code": None,
                        "message": "There is no chart to customize yet: make one with %viz "
                                   "first."})
-    out = charts.customize(args, run=_run_and_show, resolve=_resolve)
+    # Offline changes to a planner chart are planner code; anything an LLM wrote stays
+    # untrusted (it runs only in a complete sandbox unless ANYVIZ_SANDBOX=off).
+    trusted = _last.get("source") in ("planner", "simple")
+    out = charts.customize(args, run=functools.partial(_run_and_show, untrusted=not trusted),
+                           resolve=_resolve)
     figure = out.pop("figure", None)
     chart = charts.current()
     if out["status"] == "ok" and chart is not None and out.get("code"):
