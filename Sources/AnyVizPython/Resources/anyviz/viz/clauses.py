@@ -38,15 +38,18 @@ def _spans_overlap(a: tuple, spans: list) -> bool:
 # --------------------------------------------------------------------------- sort and top N
 
 def read_sort(text: str) -> tuple[tuple | None, list]:
-    """("x"|"y"|None, "asc"|"desc") of an ordering clause, and its span. The target is the
-    axis named (x/y axis, "the bars" and names -> x; "total number", counts -> y); a column
-    name is resolved later by the caller (returned as ("col:<words>", order))."""
+    """("x"|"y"|"col:<words>"|None, "asc"|"desc") of an ordering clause, and the span to mask.
+    The target is the axis named (x/y axis, "the bars" and names -> x; "total number",
+    counts -> y) or a column, resolved by the caller."""
     low = text.lower()
-    spans = []
     m = None
     for m0 in re.finditer(rf"\b{DESC_WORDS}|\b{ASC_WORDS}", low):
         m = m0
     if m is None:
+        bare = re.search(r"\b(?:sort|sorted|order|ordered|rank|ranked|arrange)\s+(?:it\s+|them\s+)?by\s+(?:the\s+)?"
+                         r"(x|y)[- ]?(?:axis)?\b", low)
+        if bare:
+            return (bare.group(1), "asc"), [bare.span()]
         if re.search(r"\b(sorted|ranked|ordered)\b", low) and re.search(r"\b(largest|highest|most)\b", low):
             return (None, "desc"), []
         return None, []
@@ -54,21 +57,25 @@ def read_sort(text: str) -> tuple[tuple | None, list]:
     if word == "in order" and not re.search(r"\b(sort|order|rank|list|arrange)", low):
         return None, []
     order = "desc" if re.fullmatch(DESC_WORDS, word) else "asc"
-    # the clause: from the ordering verb before the direction word to the end of the segment
+    # the words that say what to order by: from the ordering verb to the end of the segment
     seg_start = max(low.rfind(",", 0, m.start()), low.rfind(".", 0, m.start()),
-                    low.rfind("?", 0, m.start()), low.rfind(" and ", 0, m.start()) + 4, -1) + 1
+                    low.rfind("?", 0, m.start()), -1) + 1
     verb = None
     for v in re.finditer(r"\b(sort|sorted|sorting|order|ordered|rank|ranked|ranking|list|listed|"
-                         r"display|displayed|show|arrange|arranged|put|by)\b", low[:m.start()]):
+                         r"arrange|arranged|display|displayed|show|put)\b", low[:m.start()]):
         verb = v
-    if verb is not None and m.start() - verb.start() < 60:
-        seg_start = min(seg_start, verb.start())
+    mask_start = m.start()
+    if verb is not None:
+        between = len(low[verb.end():m.start()].split())
+        strong = verb.group(1) not in ("display", "displayed", "show", "put", "list", "listed")
+        if between <= (10 if strong else 4):
+            mask_start = verb.start()
+            seg_start = min(seg_start, verb.start()) if verb.start() >= seg_start - 1 else verb.start()
     end = m.end()
     tail = re.match(r"[^,.?;]*", low[end:])
     seg_end = end + (len(tail.group(0)) if tail else 0)
-    seg = low[seg_start:seg_end]
-    spans.append((seg_start, seg_end))
-    return (_sort_target(seg, word), order), spans
+    seg = low[mask_start:seg_end]
+    return (_sort_target(seg, word), order), [(mask_start, seg_end)]
 
 
 def _sort_target(seg: str, word: str):
@@ -258,17 +265,19 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
             add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
     for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end|ends|ending|start|starts|starting|begin|begins|beginning|contain|contains|containing)"
                          r"\s+(?:with\s+)?(?:the\s+)?(?:letters?|string|substring|text|word)?\s*['\"]?([a-z0-9]+)['\"]?", low):
-        col = column_at(m.group(1))
+        words, start = _own_words(m, 1)
+        col = column_at(words)
         if col:
             kind = m.group(2)
             op = "endswith" if kind.startswith("end") else "contains" if kind.startswith("contain") else "startswith"
             value = text[m.start(3):m.end(3)]
-            add(m.span(), Filter(col, op, value))
+            add((start, m.end()), Filter(col, op, value))
     # missing values: "commission is not null", "excluding missing", "with a known X"
     for m in re.finditer(col_pat + r"\s+(?:is|are|was)\s+(not\s+)?(?:null|missing|empty|nan|none)", low):
-        col = column_at(m.group(1))
+        words, start = _own_words(m, 1)
+        col = column_at(words)
         if col:
-            add(m.span(), Filter(col, "notnull" if m.group(2) else "isnull", None))
+            add((start, m.end()), Filter(col, "notnull" if m.group(2) else "isnull", None))
     # comparisons: the operator and value, then the column named just before them
     for pat, op in _CMP:
         for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
@@ -335,6 +344,19 @@ def _year_col(frame: FrameInfo):
         return years[0].name
     t = frame.first_temporal()
     return t.name if t is not None else None
+
+
+_JOINERS = re.compile(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all|by|per|in)\b")
+
+
+def _own_words(m, group: int) -> tuple[str, int]:
+    """The words of a matched column phrase after its last joining word, and where they start:
+    "customers by segment whose name" -> ("name", ...), so the rest stays for the roles."""
+    words = m.group(group)
+    cut = 0
+    for j in _JOINERS.finditer(words):
+        cut = j.end()
+    return words[cut:].strip(), m.start(group) + cut
 
 
 def _combine(low: str, found: list) -> list[Filter]:

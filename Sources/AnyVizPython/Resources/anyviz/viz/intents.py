@@ -76,6 +76,7 @@ class Reading:
     dependent_first: bool = False  # "A against B", "how does A relate to B": A is y
     map: bool = False
     slot_unknown: list = field(default_factory=list)  # unknown words where a column belongs
+    row_noun: bool = False       # the request names the frame's rows ("products", "orders")
     entity: bool = False         # "for each cinema": the frame's rows, labelled by a name column
     unknown: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -252,6 +253,7 @@ def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
                 word in table or singular(word) in table) and (
                 info.idlike or words_of(m.column)[-1:] == ["id"] or word not in words_of(m.column)[:1]):
             t.used = "rows"
+            r.row_noun = True
             prev = tokens[m.start - 1].text if m.start else ""
             prev2 = tokens[m.start - 2].text if m.start > 1 else ""
             if prev in ("each", "every", "all", "per") or prev2 in ("each", "every", "all") or \

@@ -293,6 +293,9 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     colors = [c for c in cols if c.role == "color"]
     facets = [c for c in cols if c.role == "facet"]
     color = colors[0].name if colors else None
+    times = [g for g in groups if ctx.kind(g.name) == "temporal" and ctx.info(g.name).temporal != "year"]
+    if len(groups) > 1 and times and groups[0].name != times[0].name and not r.axes.get("x"):
+        groups = [times[0]] + [g for g in groups if g is not times[0]]  # the time axis goes on x
     if not color and len({g.name for g in groups}) > 1 and not r.axes.get("x"):
         color = [g.name for g in groups if g.name != groups[0].name][0]
     facet = facets[0].name if facets else None
@@ -317,8 +320,9 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     subjects = [c for c in cols if c.role == "subject" and c.name != x]
     if x is not None and _numeric(ctx, x) and not ctx.categorical(x) and r.axes.get("x") is None and not r.bin:
         cats = [c for c in subjects if not _numeric(ctx, c.name) and ctx.kind(c.name) == "nominal"]
-        if cats and y is None and not [c for c in subjects if _numeric(ctx, c.name)]:
-            y, x = x, cats[0].name  # "countries by population": rank the category by the number
+        label = None if cats or not (r.row_noun or r.entity) else _label_column(ctx)
+        if (cats or label) and y is None and not [c for c in subjects if _numeric(ctx, c.name)]:
+            y, x = x, (cats[0].name if cats else label)  # "countries by population": rank them
             subjects = [c for c in cols if c.role == "subject" and c.name not in (x, y)]
             ctx.why.append(f"{x} ranked by {y}")
     if derived:
@@ -422,7 +426,7 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         chart = "bar"
     if chart is None:
         x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
-        if r.share and (y is None or agg in (None, "sum", "count")):
+        if r.share and not derived and (y is None or agg in (None, "sum", "count")):
             chart = "pie"
         elif x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname")):
             chart = "line"
