@@ -5,11 +5,15 @@ private target folder so the shared venv and the AnyViz kernel's own copy stay u
 a real ipykernel (`python3` kernelspec) is driven over the wire protocol. The kernel under test
 is always ipykernel here, whatever ANYVIZ_TEST_KERNEL says: that is the point of the extension.
 """
+import contextlib
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -39,6 +43,20 @@ def installed(tmp_path_factory):
     assert done.returncode == 0, done.stderr
     assert (target / "anyviz" / "ipython_extension.py").exists()
     return str(target)
+
+
+@contextlib.contextmanager
+def _serve(folder):
+    """A loopback HTTP server for `folder`; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _start_ipykernel(site, cache_dir, **env_changes):
@@ -103,6 +121,11 @@ def test_extension_offline_load_viz_customize(installed, tmp_path):
         changed = _ok(kc, "%customize title 'Orders by product'")
         updates = _charts(changed, "update_display_data")
         assert updates and _title(updates[-1]) == "Orders by product"
+
+        with _serve(os.path.dirname(ORDERS)) as url:  # %load of a URL goes through urllib here
+            fetched = _ok(kc, f"%load {url}/products.csv")
+        assert any("products: 4 rows" in m["content"]["data"].get("text/plain", "")
+                   for m in fetched.of_type("display_data"))
 
         help_text = _ok(kc, "%viz?").content["payload"][0]["data"]["text/plain"]
         assert "plain language" in help_text
