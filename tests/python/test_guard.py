@@ -257,7 +257,21 @@ def test_kernel_process_has_no_audit_hook(g, df, tmp_path):
 
 
 def test_worker_env_has_no_secrets(monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", "secret")
-    monkeypatch.setenv("OPENAI_API_KEY", "secret")
+    for name in ("GEMINI_API_KEY", "OPENAI_API_KEY", "ANYVIZ_LLM_API_KEY", "ANYVIZ_REDIS_URL",
+                 "ANYVIZ_LLM_BASE_URL", "JPY_SESSION_TOKEN", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "secret")
+    monkeypatch.setenv("PYTHONPATH", "/opt/lib")
     env = guard._worker_env()
-    assert "GEMINI_API_KEY" not in env and "OPENAI_API_KEY" not in env
+    assert "secret" not in env.values()
+    assert env["PYTHONPATH"] == "/opt/lib"  # what Python needs is kept
+    assert not [k for k in env if "KEY" in k or "TOKEN" in k or k.startswith("ANYVIZ_LLM")]
+
+
+def test_sandbox_setting_is_validated(monkeypatch):
+    monkeypatch.delenv("ANYVIZ_SANDBOX", raising=False)
+    assert guard.sandbox_mode() == "require"
+    monkeypatch.setenv("ANYVIZ_SANDBOX", " OFF ")
+    assert guard.sandbox_mode() == "off"
+    monkeypatch.setenv("ANYVIZ_SANDBOX", "disabled")
+    with pytest.raises(guard.AnyVizError, match="`require`.*`off`"):
+        guard.sandbox_mode()

@@ -351,6 +351,11 @@ def test_missing_landlock_refuses_llm_code_and_the_planner_draws(llm, mark_path)
         assert "Landlock" in note and "ANYVIZ_SANDBOX=off" in note
         assert not os.path.exists(mark_path)
         assert k.value("df.equals(df_copy)") == "True"
+        # Changing the planner's chart offline is planner code too: it is not refused.
+        llm.reset()
+        res = k.run("%customize dark theme")
+        assert res.status == "ok" and charts(res), info(res)
+        assert "not run" not in info(res)
     finally:
         k.stop()
 
