@@ -408,7 +408,7 @@ class Guard:
             self._ready = False
             self._frames = []
             if not self._atexit:  # kernel shutdown takes the worker and its charts along
-                atexit.register(self.stop)
+                atexit.register(self._at_exit)
                 self._atexit = True
 
     def stop(self) -> None:
@@ -440,6 +440,22 @@ class Guard:
             proc.wait()
             try:
                 proc.stdout.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _at_exit(self) -> None:
+        """At interpreter exit: stop normally, or (a chart still holds the lock) close the
+        worker's stdin, which makes it kill its charts and exit, without waiting."""
+        if self._lock.acquire(timeout=1):
+            try:
+                self.stop()
+            finally:
+                self._lock.release()
+            return
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.stdin.close()
             except Exception:  # noqa: BLE001
                 pass
 
