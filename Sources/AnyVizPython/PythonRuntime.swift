@@ -91,6 +91,13 @@ public final class PythonRuntime: @unchecked Sendable {
     public func start(resourcePath: String) throws {
         anyviz_register_module()
         anyviz_set_callbacks(bridgeEmit, bridgeInput, bridgeCall)
+        // UTF-8 mode, as python3 itself has under a C or C.UTF-8 locale: the isolated
+        // configuration would otherwise leave file names and open() in ASCII, and
+        // `%%writefile données.txt` or reading a UTF-8 source file would fail.
+        var preconfig = PyPreConfig()
+        PyPreConfig_InitIsolatedConfig(&preconfig)
+        preconfig.utf8_mode = 1
+        try check(Py_PreInitialize(&preconfig), "pre-initialize")
         var config = PyConfig()
         // The isolated configuration ignores PYTHONHOME/PYTHONPATH from the environment (pyenv
         // would otherwise mix standard libraries); the venv is found through program_name.
@@ -104,16 +111,27 @@ public final class PythonRuntime: @unchecked Sendable {
             PyConfig_SetBytesString(pointer, &pointer.pointee.program_name, program)
         }
         try check(status, "program name")
+        // SIGINT stays blocked from the reset to its default until the kernel's handler is in
+        // place, so an interrupt during startup cannot terminate the process (it is delivered,
+        // and then discarded as a stale interrupt, once the handler exists).
+        var sigint = sigset_t()
+        sigemptyset(&sigint)
+        sigaddset(&sigint, SIGINT)
+        var previousMask = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &sigint, &previousMask)
         anyviz_default_sigint()
         try check(Py_InitializeFromConfig(&config), "initialize")
         pythonThread = pthread_self()
         anyviz_install_sigint_flag()
+        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
 
         let setup = """
         import sys, signal
         sys.path.insert(0, \(pythonLiteral(resourcePath)))
+        sys.path.insert(0, '')
         sys.argv = ['anyviz']
         import anyviz.runtime
+        del sys, signal, anyviz
         """
         guard PyRun_SimpleString(setup) == 0 else {
             throw PythonError(typeName: "ImportError", message: "the AnyViz Python runtime could not be imported from \(resourcePath) with venv \(environment.venv ?? "none")")

@@ -28,6 +28,12 @@ def _show_plotly_figure(fig) -> None:
         pio.show(fig)
         return
     data, metadata = figure_bundle(fig)
+    frames = getattr(fig, "frames", None)
+    if frames:  # animation frames travel with the figure, as plotly's own renderer sends them
+        from . import jsonutil
+
+        data["application/vnd.plotly.v1+json"]["frames"] = jsonutil.loads(
+            jsonutil.dumps([frame.to_plotly_json() for frame in frames]))
     show(data, metadata=metadata, raw=True)
 
 

@@ -53,10 +53,18 @@ def thread_token() -> int:
     return current_token if token is None else token
 
 
+def _serves_an_event_loop(thread) -> bool:
+    """A thread running an asyncio loop (IPython's %%bash/%%sh runner, libraries' helpers) works
+    for whichever request submits work to it, so it follows the running request."""
+    target = getattr(thread, "_target", None)
+    return (getattr(target, "__name__", "") == "run_forever"
+            and hasattr(getattr(target, "__self__", None), "call_soon_threadsafe"))
+
+
 def _remember_parent(init):
     def __init__(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        self._anyviz_parent = thread_token()
+        self._anyviz_parent = None if _serves_an_event_loop(self) else thread_token()
     __init__.__wrapped__ = init
     return __init__
 

@@ -19,6 +19,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
 from IPython.core.autocall import ExitAutocall, IPyAutocall
+from IPython.core.compilerop import CachingCompiler
 from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
@@ -77,6 +78,36 @@ class KernelDisplayHook(DisplayHook):
         streams.flush_all()
         if content and content["data"]:
             iopub.emit("execute_result", content)
+
+
+def murmur2(data: bytes, seed: int) -> int:
+    """MurmurHash2 (32-bit), the hash ipykernel names cell files with."""
+    m, length = 0x5BD1E995, len(data)
+    h = (seed ^ length) & 0xFFFFFFFF
+    end = length & ~3
+    for i in range(0, end, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = data[end:]
+    if tail:
+        h ^= int.from_bytes(tail, "little")
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
+class CellCompiler(CachingCompiler):
+    """Cells get the file names ipykernel gives them (`<tmp>/ipykernel_<pid>/<hash>.py`), so
+    warnings, `obj?` and SyntaxError messages read as they do under ipykernel; tracebacks
+    still say `Cell In[n]`."""
+
+    def get_code_name(self, raw_code, transformed_code, number):
+        folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{os.getpid()}")
+        return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
 
 
 class KernelExitAutocall(ExitAutocall):
@@ -331,7 +362,7 @@ def get() -> AnyVizShell:
     # tqdm picks its notebook progress bars when it sees this section (as under ipykernel).
     config.IPKernelApp.anyviz = True
     shell = AnyVizShell.instance(config=config, user_module=session.main_module,
-                                 user_ns=session.user_ns)
+                                 user_ns=session.user_ns, compiler_class=CellCompiler)
     _instance = shell
     shell.kernel = _Kernel(shell)
     # Installed once for the kernel's life (the shell's per-cell traps then only count nesting):
