@@ -26,11 +26,6 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     }
 
     public func startImpl() {
-        // Python's main thread must receive SIGINT: every other thread keeps it blocked.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         do {
             try runtime.start(resourcePath: resourcePath)
             // IPython's shell is built here, on the shell thread, while kernel_info is already
@@ -40,6 +35,13 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             startupError = "\(error)"
             logger.critical("python failed to start", metadata: ["error": "\(error)"])
         }
+        // Python's main thread must receive SIGINT: every other thread keeps it blocked. Only
+        // now, so an interrupt during startup waits (and is then discarded as stale) instead
+        // of breaking the imports above.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     public func kernelInfoImpl() -> JSONValue {

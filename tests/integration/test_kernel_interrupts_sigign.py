@@ -5,6 +5,7 @@ with the disposition SIG_IGN; exec keeps an ignored disposition and the blocked-
 The kernel is started here through a small wrapper that does exactly that, then a
 `time.sleep(30)` is interrupted 20 times in a row in each interrupt mode.
 """
+import os
 import sys
 import time
 
@@ -104,3 +105,65 @@ def test_kernel_catches_sigint_it_inherited_ignored():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=False)
+
+
+@pytest.mark.parametrize("inherited", ["ignored", "default"])
+def test_sigint_storm_during_startup_does_not_kill_the_kernel(inherited):
+    """SIGINT every few ms from the moment the kernel's main() has blocked SIGINT until the
+    kernel answers (Python starts and its handler is swapped in meanwhile): the kernel must
+    come up and run cells. Before main() a process with SIGINT at its default dies like any
+    program; that instant is outside the kernel's control and the storm waits it out."""
+    import signal
+    import threading
+
+    from jupyter_client.manager import KernelManager
+
+    from kernel_harness import KERNEL
+
+    km = KernelManager(kernel_name=KERNEL)
+    km.kernel_spec.interrupt_mode = "signal"
+    if inherited == "ignored":
+        km.kernel_spec.argv = [sys.executable, "-c", WRAPPER] + list(km.kernel_spec.argv)
+    km.start_kernel()
+    ready = threading.Event()
+    sent = [0]
+
+    def storm():
+        while not ready.is_set():
+            try:
+                km.provisioner.process.send_signal(signal.SIGINT)
+                sent[0] += 1
+            except (ProcessLookupError, OSError):
+                return
+            time.sleep(0.003)
+
+    pid = km.provisioner.pid
+    kernel_binary = os.path.realpath(km.kernel_spec.argv[-3] if inherited == "ignored" else km.kernel_spec.argv[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            exe = os.path.realpath(f"/proc/{pid}/exe")
+            status = _inherited_sigint(km)
+        except OSError:
+            continue
+        if exe == kernel_binary and int(status["SigBlk"], 16) & 0b10:
+            break
+        time.sleep(0.001)
+    thread = threading.Thread(target=storm)
+    thread.start()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        ready.set()
+        thread.join()
+        time.sleep(0.2)
+        assert km.is_alive(), f"kernel died after {sent[0]} SIGINTs during startup"
+        assert execute(kc, "1 + 1").result_text() == "2"
+        print(f"{inherited}: kernel came up through {sent[0]} SIGINTs")
+        assert sent[0] > 10, "the storm did overlap the startup"
+    finally:
+        ready.set()
+        thread.join()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
