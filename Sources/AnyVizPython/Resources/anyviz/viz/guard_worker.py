@@ -285,8 +285,9 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int,
     except BaseException as exc:  # noqa: BLE001 - everything becomes a message for the user
         if _refused_by_os(exc):
             header = {"status": "blocked",
-                      "message": "AnyViz guard: chart code may not read or write files or use "
-                                 "the network; the sandbox refused it (" + _error_message(exc)
+                      "message": "AnyViz guard: chart code may not read or write files, use "
+                                 "the network or start processes; the sandbox refused it ("
+                                 + _error_message(exc)
                                  + ")"}
         else:
             header = {"status": "error", "message": _error_message(exc)}

@@ -458,3 +458,33 @@ def _choropleth(spec: Spec, cat_orders: dict) -> list[str]:
     L.append(f"fig = px.choropleth(data, locations={spec.x!r}, locationmode={mode!r}, color={value!r}, "
              f"title={spec.title!r})")
     return L
+
+
+def describe_spec(spec: Spec) -> str:
+    """The specification in words, for the explanation and `%viz --explain`."""
+    parts = [f"chart {spec.chart}"]
+    if spec.x:
+        parts.append(f"x {spec.x}" + (f" ({spec.bin[1]} of {spec.bin[0]})" if spec.bin else ""))
+    if spec.derived:
+        name, num, den, scale = spec.derived
+        parts.append(f"y {name} = {num} / {den}" + (" x 100" if scale != 1 else ""))
+    elif spec.agg == "count":
+        parts.append("y number of rows")
+    elif spec.y is not None:
+        ys = ", ".join(spec.y) if isinstance(spec.y, list) else spec.y
+        parts.append(f"y {ys}" + (f" ({AGG_LABEL[spec.agg].lower()})" if spec.agg else ""))
+    if spec.color:
+        parts.append(f"colour {spec.color}")
+    if spec.facet:
+        parts.append(f"facet {spec.facet}")
+    if spec.barmode:
+        parts.append(f"bars {'stacked' if spec.barmode == 'stack' else 'grouped'}")
+    order = {"asc": "y ascending", "desc": "y descending", "x": "x ascending", "x_desc": "x descending",
+             "alpha": "x alphabetical"}
+    if spec.sort:
+        parts.append("sort " + order.get(spec.sort, spec.sort))
+    if spec.top:
+        parts.append(f"{'top' if spec.top[1] == 'desc' else 'bottom'} {spec.top[0]}")
+    if spec.filters:
+        parts.append("filter " + "; ".join(_as_filter(f).describe() for f in spec.filters))
+    return ", ".join(parts)

@@ -152,3 +152,14 @@ def geo_columns(frame: FrameInfo) -> dict:
         elif c.kind == "nominal" and words & {"country", "countries", "nation", "nations"}:
             out.setdefault("country", c.name)
     return out
+
+
+def check_frame(df, frame_name: str) -> None:
+    """%viz plots non-empty DataFrames; anything else gets a message saying what to do."""
+    from anyviz.errors import AnyVizError
+    if not isinstance(df, pd.DataFrame):
+        raise AnyVizError(f"{frame_name} is a {type(df).__name__}, not a pandas DataFrame; "
+                          "%viz plots DataFrames (load one with %load, or build one with pandas).")
+    if df.shape[1] == 0 or len(df) == 0:
+        raise AnyVizError(f"{frame_name} is empty ({df.shape[0]} rows, {df.shape[1]} columns): "
+                          "there is nothing to plot. Load or filter data with rows first.")

@@ -16,8 +16,10 @@ from anyviz.errors import AnyVizError
 
 from . import intents, nlp, spec_builder
 from .nlp import ColumnMatcher, Filter, no_such_column
-from .plan_code import AGG_LABEL, BIN_NAME, Spec, filter_columns, filter_line, generate, measure_label
-from .plan_schema import FrameInfo, profile
+from .plan_code import (AGG_LABEL, BIN_NAME, Spec, describe_spec, filter_columns, filter_line, generate,
+                        measure_label)
+from .plan_schema import FrameInfo, check_frame, profile
+from .recommend import recommend as _recommend
 
 CHART_TYPES = ("bar", "line", "scatter", "pie", "histogram", "box", "violin", "area", "heatmap")
 AGG_NAMES = {"mean", "sum", "median", "min", "max", "count", "nunique"}
@@ -74,14 +76,13 @@ class _Ctx:
 def plan_chart(df, request: str, options: dict | None = None, frame_name: str = "df",
                relationships=()) -> ChartPlan:
     """Plan one chart for `request` over `df` (see docs/ARCHITECTURE.md, viz contract)."""
-    _check_frame(df, frame_name)
+    check_frame(df, frame_name)
     request = (request or "").strip()
     options = {k: v for k, v in (options or {}).items() if v not in (None, "", [])}
     if request.startswith("%viz"):
         request = request[4:].strip()
     if not request and not options:
-        from .recommend import recommend
-        return recommend(df, frame_name)[0]
+        return _recommend(df, frame_name, plan_chart=plan_chart)[0]
     frame = profile(df)
     ctx = _Ctx(df, frame, frame_name)
     matcher = ColumnMatcher(list(frame.columns))
@@ -104,17 +105,9 @@ def plan_chart(df, request: str, options: dict | None = None, frame_name: str = 
 
 def recommend(df, frame_name: str = "df") -> list[ChartPlan]:
     """A few informative charts for a frame when `%viz` has no request."""
-    from .recommend import recommend as _recommend
-    return _recommend(df, frame_name)
+    return _recommend(df, frame_name, plan_chart=plan_chart)
 
 
-def _check_frame(df, frame_name):
-    if not isinstance(df, pd.DataFrame):
-        raise AnyVizError(f"{frame_name} is a {type(df).__name__}, not a pandas DataFrame; "
-                          "%viz plots DataFrames (load one with %load, or build one with pandas).")
-    if df.shape[1] == 0 or len(df) == 0:
-        raise AnyVizError(f"{frame_name} is empty ({df.shape[0]} rows, {df.shape[1]} columns): "
-                          "there is nothing to plot. Load or filter data with rows first.")
 
 
 def _apply_options(parsed, options, matcher, ctx):
@@ -698,15 +691,24 @@ def finish(spec: Spec, ctx: _Ctx, parsed=None) -> ChartPlan:
         code = generate(spec)
     code += f"fig.update_layout(meta={{'anyviz_plan': {plan_meta(spec)!r}}})\n"
     why = [w for w in ctx.why if w]
-    lines = [_CHART_NAME[spec.chart] + ": " + spec.title + "."]
+    lines = [_CHART_NAME[spec.chart] + " of " + ctx.frame_name + ": " + spec.title + "."]
     if why:
         lines.append(_sentence("; ".join(why)))
     if ctx.notes:
         lines.append(_sentence("Note: " + "; ".join(_uniq(ctx.notes))))
     if spec.rows > 50_000 and spec.chart == "scatter":
         lines.append(f"{spec.rows:,} points: large data is reduced for display.")
-    return ChartPlan(code=code, explanation=" ".join(lines), alternatives=_alternatives(spec, ctx),
+    lines.append("Read as: " + describe_spec(spec) + ".")
+    alts = [with_frame(a, ctx.frame_name) for a in _alternatives(spec, ctx)]
+    return ChartPlan(code=code, explanation=" ".join(lines), alternatives=alts,
                      spec=spec, notes=list(ctx.notes))
+
+
+def with_frame(request: str, frame_name: str) -> str:
+    """A suggested `%viz ...` that names its frame, so it charts the same data when run."""
+    if request.startswith("%viz ") and "--df" not in request and frame_name.isidentifier():
+        return f"%viz --df {frame_name} " + request[5:]
+    return request
 
 
 def plan_meta(spec: Spec) -> dict:

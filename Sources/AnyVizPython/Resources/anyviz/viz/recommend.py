@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .plan_schema import profile
+from .plan_schema import check_frame, profile
 
 
 def _informative_numbers(df: pd.DataFrame, frame) -> list[str]:
@@ -36,11 +36,10 @@ def _correlated_pair(df: pd.DataFrame, numbers: list[str]):
     return cols[i], cols[j], float(corr[i, j])
 
 
-def recommend(df, frame_name: str = "df", limit: int = 5) -> list:
-    """3-5 ChartPlans that together give an overview of `df`."""
-    from .planner import _check_frame, plan_chart
-
-    _check_frame(df, frame_name)
+def recommend(df, frame_name: str = "df", limit: int = 5, *, plan_chart) -> list:
+    """3-5 ChartPlans that together give an overview of `df`; `plan_chart` plans each request
+    (passed in by the planner, so this module does not import it back)."""
+    check_frame(df, frame_name)
     frame = profile(df)
     numbers = _informative_numbers(df, frame)
     cats = [c for c in frame.columns.values() if c.kind in ("nominal", "boolean")
@@ -82,7 +81,8 @@ def recommend(df, frame_name: str = "df", limit: int = 5) -> list:
             continue
         seen.add(key)
         plan.explanation = f"Suggested: {why}. " + plan.explanation
-        plan.alternatives = [f"%viz {r}" for r, _ in requests if r != req][:3]
+        df_opt = f"--df {frame_name} " if frame_name.isidentifier() else ""
+        plan.alternatives = [f"%viz {df_opt}{r}" for r, _ in requests if r != req][:3]
         plans.append(plan)
     if not plans:
         from anyviz.errors import AnyVizError
