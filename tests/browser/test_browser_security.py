@@ -86,10 +86,14 @@ def test_hostile_explanation_and_csv_header_show_as_text_in_lab(tmp_path, driver
         files_before = {f["name"] for f in json.loads(server._api("contents"))["content"]}
 
         _run_cell(driver, 0)  # %load: the hostile header in the preview table
-        header = _wait(driver, f"""
-            const out = {_CELL.format(i=0)};
-            const th = out && out.querySelector('.jp-RenderedHTMLCommon table thead th:nth-child(2)');
-            return th && th.textContent;""", 30, "the %load preview table")
+        try:
+            header = _wait(driver, f"""
+                const out = {_CELL.format(i=0)};
+                const th = out && out.querySelector('.jp-RenderedHTMLCommon table thead th:nth-child(2)');
+                return th && th.textContent;""", 60, "the %load preview table")
+        except TimeoutError as exc:
+            shown = _out(driver, 0, "return out ? out.textContent : null")
+            raise AssertionError(f"{exc}; the %load cell shows: {shown!r}") from None
         assert "onerror=" in header  # shown as the text it is
 
         _run_cell(driver, 1)  # %viz: the hostile explanation and alternatives
