@@ -249,6 +249,7 @@ def plan(j) -> str:
     if engine_reply is not None:
         return engine_reply
     name, df = _resolve(args.get("frame"))
+    session.set_current_frame(name)  # "%viz" without --df next charts the frame loaded or used last
     from . import planner  # written by the planner engineer; imported only when needed
 
     request = (args.get("request") or "").strip()
