@@ -87,13 +87,15 @@ class NotebookRunner:
     async def _make_slots(parallel):
         return asyncio.Semaphore(parallel)
 
-    def submit(self, name, kernel):
-        """Future of the `Run` of notebook `name` under `kernel` (started once per session)."""
+    def submit(self, name, kernel, role):
+        """Future of the `Run` of notebook `name` under `kernel` as `role` ("reference" or
+        "candidate"), started once per session. The role is part of the key so that comparing
+        ipykernel with itself really compares two runs."""
         with self._lock:
-            key = (name, kernel)
+            key = (name, kernel, role)
             if key not in self._runs:
-                self._runs[key] = asyncio.run_coroutine_threadsafe(self._run(name, kernel),
-                                                                   self._loop)
+                self._runs[key] = asyncio.run_coroutine_threadsafe(
+                    self._run(name, kernel, role), self._loop)
             return self._runs[key]
 
     def close(self):
@@ -102,12 +104,12 @@ class NotebookRunner:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
 
-    async def _run(self, name, kernel):
+    async def _run(self, name, kernel, role):
         from nbclient import NotebookClient
 
         async with self._slots:
             nb = nbformat.read(PATHS[name], as_version=4)
-            workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-"))
+            workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-{role}-"))
             shutil.copytree(DATA_DIR, workdir / "data")
             replies = {}
 
@@ -120,7 +122,7 @@ class NotebookRunner:
                 resources={"metadata": {"path": str(workdir)}},
                 on_cell_executed=record)
             await client.async_execute(env=_kernel_env())
-            _save_artifact(nb, name, kernel)
+            _save_artifact(nb, name, kernel if role == "candidate" else "ipykernel")
             return Run(nb, workdir, replies)
 
 
@@ -145,8 +147,8 @@ def runner(request):
     selected = sorted({item.callspec.params["name"] for item in request.session.items
                        if "name" in getattr(getattr(item, "callspec", None), "params", {})})
     for name in selected:
-        runner.submit(name, REFERENCE_KERNEL)
-        runner.submit(name, KERNEL)
+        runner.submit(name, REFERENCE_KERNEL, "reference")
+        runner.submit(name, KERNEL, "candidate")
     yield runner
     runner.close()
     write_summary(KERNEL)
@@ -474,8 +476,9 @@ def _write_report(name, differences, kernel):
 
 @pytest.mark.parametrize("name", sorted(PATHS))
 def test_notebook_matches_ipykernel(runner, name):
-    reference = _result(runner.submit(name, REFERENCE_KERNEL), name, REFERENCE_KERNEL)
-    candidate = _result(runner.submit(name, KERNEL), name, KERNEL)
+    reference = _result(runner.submit(name, REFERENCE_KERNEL, "reference"), name,
+                        REFERENCE_KERNEL)
+    candidate = _result(runner.submit(name, KERNEL, "candidate"), name, KERNEL)
     differences = compare_runs(reference, candidate, KERNEL)
     _write_report(name, differences, KERNEL)
     _SUMMARY[name] = [(index, source, why) for index, source, _, why in differences]
@@ -517,7 +520,8 @@ def test_reference_run_fails_only_where_intended(runner, name):
     This keeps the corpus honest: a notebook that breaks under ipykernel itself (a typo, a
     missing package) would otherwise compare two identical failures and prove nothing.
     """
-    reference = _result(runner.submit(name, REFERENCE_KERNEL), name, REFERENCE_KERNEL)
+    reference = _result(runner.submit(name, REFERENCE_KERNEL, "reference"), name,
+                        REFERENCE_KERNEL)
     wrong = []
     for index, cell in _code_cells(reference):
         errors = [o for o in cell.outputs if o.output_type == "error"]
