@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 
 from .. import iopub
 from ..errors import DataError
+from .dates import parse_text_dates
 from .sniff import FileInfo, env_int, inspect_file
 
 ON_BAD_LINES = ("error", "skip", "warn")
@@ -599,8 +600,10 @@ def _read_feather(info: FileInfo, nrows: int | None) -> pd.DataFrame:
 def read_file(path: str, *, source: str | None = None, display_name: str | None = None,
               sep: str | None = None, encoding: str | None = None, header: bool = True,
               sheet=None, nrows: int | None = None, on_bad_lines: str = "error",
-              progress: bool = True) -> LoadResult:
-    """Load one local file; raises DataError naming the file, the problem and what to do."""
+              progress: bool = True, dates="auto") -> LoadResult:
+    """Load one local file; raises DataError naming the file, the problem and what to do.
+    `dates`: "auto" turns text columns that hold dates (2012/01/01, Jan 1 2000 ...) into dates,
+    a list of column names forces exactly those, None keeps text as text (--no-dates)."""
     start = time.perf_counter()
     info = inspect_file(path, display_name=display_name, encoding=encoding, sep=sep)
     notices, warnings = list(info.notices), []
@@ -620,6 +623,8 @@ def read_file(path: str, *, source: str | None = None, display_name: str | None 
         df.columns = _unique_names([str(c) for c in df.columns], info.name, notices)
         if len(df) == 0:
             warnings.append(f"{info.name} has no rows; loaded an empty frame.")
+    if dates is not None and info.kind in ("delimited", "json", "jsonl", "excel"):
+        df = parse_text_dates(df, None if dates == "auto" else dates, notices)
     return LoadResult(df=df, source=source or os.path.abspath(path), size_bytes=info.size,
                       seconds=time.perf_counter() - start, kind=info.kind, notices=notices,
                       warnings=warnings)

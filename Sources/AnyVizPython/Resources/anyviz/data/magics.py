@@ -73,7 +73,20 @@ def _load_parser() -> _Parser:
     p.add_argument("--on-bad-lines", dest="on_bad_lines", choices=["error", "skip", "warn"],
                    default="error")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--dates", help="COL[,COL]: read these text columns as dates")
+    p.add_argument("--no-dates", dest="no_dates", action="store_true")
     return p
+
+
+def _dates_option(args):
+    """--dates A,B -> ["A", "B"]; --no-dates -> None; neither -> "auto" (detect date text)."""
+    if args.no_dates and args.dates:
+        raise UsageError("%load: --dates and --no-dates contradict each other; use one.")
+    if args.no_dates:
+        return None
+    if args.dates:
+        return [c.strip() for c in args.dates.split(",") if c.strip()]
+    return "auto"
 
 
 def identifier_for(stem: str) -> str:
@@ -181,6 +194,10 @@ def load(line: str) -> None:
       --on-bad-lines MODE       rows with the wrong number of fields: error (default), skip,
                                 warn (skip and list them)
       --no-progress             no progress line for big files
+      --dates COL[,COL]         read these text columns as dates (any common format)
+      --no-dates                keep date text as text (by default, text columns whose values
+                                are all dates, e.g. 2012/01/01, 01/31/2012, Jan 1 2000, are
+                                read as dates; the notice names the format chosen)
       --engine duckdb|spark     keep the rows in an engine (a lazy table): Parquet/CSV files,
                                 folders and globs; also duckdb://FILE/TABLE, a .duckdb file,
                                 spark://HOST:PORT/TABLE, sc://HOST:PORT/TABLE (Spark Connect).
@@ -251,7 +268,7 @@ def load(line: str) -> None:
                                        sep=sep, encoding=args.encoding,
                                        header=args.header == "first", sheet=args.sheet,
                                        nrows=args.nrows, on_bad_lines=args.on_bad_lines,
-                                       progress=args.progress)
+                                       progress=args.progress, dates=_dates_option(args))
             except DataError as exc:
                 if len(paths) > 1:
                     raise DataError(f"{exc}\nNothing was loaded (all {len(paths)} files of this "

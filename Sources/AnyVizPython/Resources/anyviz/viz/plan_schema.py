@@ -11,24 +11,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from anyviz.data.dates import is_date_text
+
 #: Rows above which cardinality is estimated from an evenly strided sample.
 SAMPLE_ROWS = 200_000
 #: Nominal columns with at most this many distinct values are searched for filter values.
 VALUE_INDEX_MAX_DISTINCT = 1000
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}(-\d{1,2})?([ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-#: Date text that is not ISO but common in CSVs: 2012/01/01, 01/31/2012, Jan 1 2000, 1 Jan 2000.
-DATE_LIKE = re.compile(
-    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
-    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{4}})"
-    r"([ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\s*(am|pm)?)?$", re.IGNORECASE)
-
-
-def is_date_text(values) -> bool:
-    """Whether every sampled text value reads as a date (ISO or a common non-ISO form)."""
-    vals = [str(v).strip() for v in values]
-    return bool(vals) and all(_ISO_DATE.match(v) or DATE_LIKE.match(v) for v in vals)
 
 #: Column-name words of quantities that are naturally summed (totals) rather than averaged.
 ADDITIVE_WORDS = {
