@@ -147,6 +147,28 @@ def test_interrupt_cancels_a_stalled_download(server, tmp_path, mode):
         _stop(km, kc)
 
 
+def test_a_caught_interrupt_does_not_cancel_the_next_download(server, tmp_path):
+    km, kc, _ = _start(tmp_path, "message")
+    try:
+        assert execute(kc, f"%load http://127.0.0.1:{server.port}/data.csv as warm", timeout=60).status == "ok"
+        requested = DownloadServer.hits().get("/slow.csv", 0)
+        msg_id = kc.execute(
+            f"try:\n    %load http://127.0.0.1:{server.port}/slow.csv as slow\n"
+            f"except KeyboardInterrupt:\n    print('interrupted')\n"
+            f"%load http://127.0.0.1:{server.port}/data.csv as after\n")
+        wait_for_busy(kc, msg_id)
+        _wait_until(lambda: DownloadServer.hits().get("/slow.csv", 0) > requested)
+        time.sleep(0.3)
+        kc.control_channel.send(kc.session.msg("interrupt_request", content={}))
+        reply = shell_reply(kc, msg_id, timeout=65)
+        outputs = collect_iopub(kc, msg_id, timeout=10)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        assert "interrupted" in "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+        assert execute(kc, "len(after)").result_text() == "2"
+    finally:
+        _stop(km, kc)
+
+
 def test_loopback_to_loopback_redirect_is_followed(server, kernel):
     _, kc, _ = kernel
     target = f"http://127.0.0.1:{server.port}/data.csv"
