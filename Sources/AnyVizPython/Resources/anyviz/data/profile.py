@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 TOP_N = 5
 BINS = 20
-CORR_SAMPLE = 200_000
+CORR_SAMPLE = 100_000  # r to about ±0.003 (shown to 2 decimals), half the cost of 200k
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
