@@ -116,11 +116,14 @@ static PyObject *py_call(PyObject *self, PyObject *args) {
     const char *json;
     if (!PyArg_ParseTuple(args, "ss", &service, &json)) return NULL;
     if (!call_cb) return answer(strdup("the AnyViz kernel services are not available"), ANYVIZ_FAILED);
-    /* An interrupt that already reached Python as a KeyboardInterrupt (and was caught) must not
-       cancel this service; one still pending in Python is raised now. Clearing first means a
-       SIGINT arriving in between sets the flag again, so the service still sees it. */
-    interrupt_flag = 0;
-    if (PyErr_CheckSignals() != 0) return NULL;
+    /* On the cell's thread, an interrupt that already reached Python as a KeyboardInterrupt
+       (and was caught) must not cancel this service; one still pending in Python is raised
+       now. Clearing first means a SIGINT arriving in between sets the flag again, so the
+       service still sees it. Other threads leave the flag to the cell's thread. */
+    if (_PyOS_IsMainThread()) {
+        interrupt_flag = 0;
+        if (PyErr_CheckSignals() != 0) return NULL;
+    }
     int status = ANYVIZ_OK;
     char *result;
     Py_BEGIN_ALLOW_THREADS
