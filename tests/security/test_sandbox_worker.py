@@ -437,3 +437,69 @@ def test_worker_and_charts_die_with_their_kernel(df, tmp_path):
     while marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marked_processes(marker) == []
+
+
+# ------------------------------------------------------------------ a kernel that is not root
+NON_ROOT_SCRIPT = f"""
+import json, sys
+sys.path.insert(0, {RESOURCES!r})
+import numpy as np, pandas as pd
+from anyviz.viz import guard
+g = guard.Guard()
+g.start()
+df = pd.DataFrame({{"a": np.arange(5.0), "c": list("xyzuv")}})
+out = {{"layers": g.probe()}}
+r = g.run({FORK_BOMB!r}, {{"df": df}}, static=False, untrusted=False)
+
+def children():
+    import os, time
+    time.sleep(0.2)
+    found = []
+    for tid in os.listdir(f"/proc/{{g.pid}}/task"):
+        with open(f"/proc/{{g.pid}}/task/{{tid}}/children") as f:
+            found += f.read().split()
+    return found
+
+
+title = (r.figure or {{}}).get("layout", {{}}).get("title", {{}}).get("text")
+out["bomb"] = [r.status, r.message, title, children()]
+r = g.run({SETSID_SLEEPER!r}, {{"df": df}}, static=False, untrusted=False)
+out["sleeper"] = [r.status, r.message, children()]
+g.stop()
+print(json.dumps(out))
+"""
+
+
+def test_non_root_kernel_gets_namespaces_landlock_seccomp_and_cleanup(tmp_path):
+    """Run as `nobody` (a normal user's kernel): no pid namespace there, so the worker's
+    subreaper sweep must remove what a chart started; the other layers are the same."""
+    if os.geteuid() != 0:
+        pytest.fail("this test switches to `nobody` and needs to start as root")
+    marker = f"anyvizmark{uuid.uuid4().hex[:12]}"
+    fd, script = tempfile.mkstemp(suffix=".py", prefix="anyviz-nonroot-")
+    with os.fdopen(fd, "w") as f:
+        f.write(NON_ROOT_SCRIPT)
+    os.chmod(script, 0o644)
+    try:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp",
+               "ANYVIZ_SANDBOX_SIMULATE_MISSING": f"python,seccomp,{marker}"}
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               sys.executable, script], env=env, capture_output=True,
+                              text=True, timeout=180, cwd="/")
+        assert done.returncode == 0, done.stderr[-2000:]
+        out = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        os.unlink(script)
+    layers = out["layers"]
+    for layer in ("netns", "userns", "landlock", "nproc", "session"):
+        assert layer in layers, (layer, layers)
+    assert "nobody" not in layers and "pidns" not in layers
+    status, message, title, left = out["bomb"]
+    assert status == "ok", message
+    n, err = title.split(" ")
+    assert 0 < int(n) < sandbox.nproc_limit() and err == "BlockingIOError"
+    assert left == [], "forked processes outlived the chart"
+    status, message, left = out["sleeper"]
+    assert status == "ok", message
+    assert left == [], "the setsid'd sleeper outlived the chart"
+    assert marked_processes(marker) == []
