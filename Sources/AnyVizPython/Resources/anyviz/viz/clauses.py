@@ -191,7 +191,8 @@ _CMP = [
 #: Words that imply a column when no column is named: "younger than 50" -> age.
 IMPLIED = {"younger": "age", "older": "age", "heavier": "weight", "lighter": "weight",
            "taller": "height", "shorter": "height", "cheaper": "price", "hired": "hire date",
-           "born": "birth"}
+           "born": "birth", "cost": "price", "costs": "price", "priced": "price", "earn": "salary",
+           "earns": "salary", "paid": "salary"}
 
 
 def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: list) -> tuple[list, list]:
@@ -308,9 +309,8 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
                 continue
             if info.kind == "quantitative" and not isinstance(value, (int, float)):
                 continue
-            if op == "==" and isinstance(value, (int, float)) and info.kind != "quantitative" and \
-                    info.temporal != "year":
-                continue
+            if isinstance(value, (int, float)) and info.kind not in ("quantitative", "temporal"):
+                continue  # "rooms cost more than 120" is not about a text column
             if op == "==" and not raw.startswith(("'", '"')) and not isinstance(value, (int, float)) and \
                     not re.match(_DATE, raw):
                 continue

@@ -88,13 +88,30 @@ def plan_chart(df, request: str, options: dict | None = None, frame_name: str = 
     matcher = ColumnMatcher(list(frame.columns))
     ctx.matcher = matcher
     if not options:
-        reading = intents.read(request, frame, matcher, frame_name)
-        ctx.notes.extend(reading.notes)
-        spec = spec_builder.build(reading, ctx)
-        if spec is not None:
-            return finish(_finish_reading(spec, reading, ctx), ctx, reading)
+        try:
+            reading = intents.read(request, frame, matcher, frame_name)
+            ctx.notes.extend(reading.notes)
+            spec = spec_builder.build(reading, ctx)
+            if spec is not None:
+                return finish(_finish_reading(spec, reading, ctx), ctx, reading)
+        except AnyVizError:
+            raise
+        except Exception:  # noqa: BLE001  (a reading the data cannot take: the second planner tries)
+            pass
         ctx.why.clear()
         ctx.notes.clear()
+    try:
+        return _plan_parsed(df, request, options, frame, ctx, matcher, relationships, frame_name)
+    except AnyVizError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (never a traceback for a request)
+        raise AnyVizError(f"Could not make a chart of {frame_name} from this request ({type(exc).__name__}: "
+                          f"{str(exc)[:120]}). Requests that would work: "
+                          + "; ".join(spec_builder.suggestions(ctx)) + ".") from None
+
+
+def _plan_parsed(df, request, options, frame, ctx, matcher, relationships, frame_name) -> ChartPlan:
+    """The distribution/matrix planner (and --type/--x/--y/--color/--agg options)."""
     parsed = nlp.parse(request, frame, matcher)
     ctx.notes.extend(parsed.notes)
     _apply_options(parsed, options, matcher, ctx)
