@@ -185,6 +185,8 @@ _WALL_TIME = re.compile(rf"Wall time: {_TIME}")
 _CELL_DIR = re.compile(r"/ipykernel_\d+/")
 _CONNECTION_FILE = re.compile(r"\S*kernel-[0-9a-f-]{8,}\.json")
 _PLOTLY_DIV = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# matplotlib names SVG markers and clip paths from a per-process random salt (svg.hashsalt).
+_SVG_ID = re.compile(r"\b([mp])[0-9a-f]{10}\b")
 _STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_ \"])")
 
 
@@ -297,6 +299,8 @@ def _canonical_value(mime, value, workdir):
         value = json.dumps(value, sort_keys=True, indent=1)
     if mime == "text/html":
         value = _PLOTLY_DIV.sub("<UUID>", value)
+    if mime == "image/svg+xml":
+        value = _SVG_ID.sub(r"\1<ID>", value)
     return normalise_text(value, workdir)
 
 
