@@ -155,6 +155,10 @@ public final class VizPipeline: @unchecked Sendable {
             }
             lastError = shown["message"]?.stringValue ?? "unknown error"
             metrics.errors("code_\(shown["status"]?.stringValue ?? "error")").increment()
+            if shown["status"] == "unsandboxed" {
+                // No repair can help when the machine lacks the sandbox: stop asking the LLM.
+                return (nil, "\(lastError) The built-in planner made this chart.", calls)
+            }
             messages = PromptBuilder.repairMessages(messages, reply: text, error: repairText(shown))
             note = "The LLM's code failed \(round + 1) time(s) (last error: \(lastError)); the built-in planner made this chart."
         }

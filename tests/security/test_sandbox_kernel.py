@@ -349,6 +349,7 @@ def test_missing_landlock_refuses_llm_code_and_the_planner_draws(llm, mark_path)
         assert charts(res), "the planner should have drawn the chart"
         note = info(res)
         assert "Landlock" in note and "ANYVIZ_SANDBOX=off" in note
+        assert len(llm.requests) == 1, "no repair round can help without a sandbox"
         assert not os.path.exists(mark_path)
         assert k.value("df.equals(df_copy)") == "True"
         # Changing the planner's chart offline is planner code too: it is not refused.

@@ -272,7 +272,8 @@ def plan(j) -> str:
 
 # ------------------------------------------------------------------ render path
 _STATUS = {"ok": "ok", "rejected": "rejected", "blocked": "rejected", "timeout": "timeout",
-           "memory": "error", "error": "error"}
+           "memory": "error", "error": "error", "killed": "error",
+           "unsandboxed": "unsandboxed"}
 
 
 def _frames_for(code: str, name: str, df: pd.DataFrame) -> dict:
