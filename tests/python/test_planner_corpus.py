@@ -346,3 +346,27 @@ def test_corpus_request(df_name, request_text, expected):
 
 def test_corpus_size():
     assert len(C) >= 150
+
+
+@pytest.mark.parametrize("request_text,labels", [
+    ("average duration per weekday", ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                      "Sunday"]),
+    ("bin visit date by month", ["January", "February", "March", "April", "May", "June", "July"]),
+])
+def test_weekday_and_month_bins_are_drawn_in_calendar_order(request_text, labels):
+    df = frame("visits")
+    plan = planner.plan_chart(df, request_text, frame_name="visits")
+    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+    exec(plan.code, ns)
+    assert list(ns["fig"].data[0].x) == labels
+
+
+def test_stacked_bar_stacks_the_second_column_within_the_first():
+    df = frame("tips")
+    plan = planner.plan_chart(df, "stacked bar of count by day and sex", frame_name="tips")
+    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+    exec(plan.code, ns)
+    fig = ns["fig"]
+    assert fig.layout.barmode == "stack"
+    assert sorted(t.name for t in fig.data) == ["Female", "Male"]
+    assert {x for t in fig.data for x in t.x} == set(df["day"])

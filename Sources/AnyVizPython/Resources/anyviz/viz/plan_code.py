@@ -27,8 +27,9 @@ _BIN_EXPR = {
     "week": "{s}.dt.to_period('W').dt.start_time",
     "day": "{s}.dt.floor('D')",
     "hour": "{s}.dt.floor('h')",
-    "weekday": "{s}.dt.day_name()",
-    "monthname": "{s}.dt.month_name()",
+    # calendar order in the data itself (an ordered category), not only on the axis
+    "weekday": "pd.Categorical({s}.dt.day_name(), categories=" + repr(WEEKDAYS) + ", ordered=True)",
+    "monthname": "pd.Categorical({s}.dt.month_name(), categories=" + repr(MONTHS) + ", ordered=True)",
 }
 BIN_NAME = {"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day",
             "hour": "hour", "weekday": "weekday", "monthname": "month of year"}
