@@ -165,7 +165,8 @@ def customize(args: dict, *, run, resolve) -> dict:
                       what=step.description())
     if outcome["status"] != "ok":
         chart.steps.pop()
-        outcome["message"] = f"Could not apply {safety.name(text, 500)}; nothing changed. {outcome['message']}"
+        outcome["message"] = (f"Could not apply {safety.name(text, 500)}; nothing changed. "
+                              f"{outcome['message']}")
     return outcome
 
 

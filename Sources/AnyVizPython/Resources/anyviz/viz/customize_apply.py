@@ -33,7 +33,8 @@ def base_view(figure: dict, columns=()) -> View:
                 horizontal=any(t.get("type") in ("bar", "box") and t.get("orientation") == "h"
                                for t in traces),
                 width=layout.get("width"), height=layout.get("height"),
-                bargap=layout.get("bargap"), columns=tuple(str(c) for c in (columns if columns is not None else ())))
+                bargap=layout.get("bargap"),
+                columns=tuple(str(c) for c in (columns if columns is not None else ())))
 
 
 def advance(view: View, change: Change) -> View:
@@ -105,7 +106,8 @@ def _flip_code(target: str) -> str:
         "                axis[key] = ('y' if axis[key][0] == 'x' else 'x') + axis[key][1:]\n"
         "        order = axis.get('categoryorder') or ''\n"
         "        if order.startswith('total'):  # first category: left when vertical, top when horizontal\n"
-        "            axis['categoryorder'] = 'total ' + ('ascending' if order.endswith('descending') else 'descending')\n"
+        "            axis['categoryorder'] = 'total ' + (\n"
+        "                'ascending' if order.endswith('descending') else 'descending')\n"
         + ("        if name.startswith('yaxis') and not order:  # first bar on top, as it was at the left\n"
            "            axis['autorange'] = 'reversed'\n" if target == "h" else
            "        if name.startswith('xaxis') and axis.get('autorange') == 'reversed':\n"
@@ -143,7 +145,8 @@ def _chart_type_code(target: str, view: View, n_traces: int) -> str | None:
             "    else:\n"
             "        across = trace.type in ('bar', 'box') and trace.orientation == 'h'\n"
             "        x, y = (trace.y, trace.x) if across else (trace.x, trace.y)\n"
-            "        colour = trace.marker.color if trace.type == 'bar' else (trace.line.color or trace.marker.color)\n"
+            "        colour = (trace.marker.color if trace.type == 'bar'\n"
+            "                  else trace.line.color or trace.marker.color)\n"
             "        colour = colour if isinstance(colour, str) else None\n"
             f"    traces.append({make})\n"
             "fig = go.Figure(traces, layout=fig.layout)\n"
