@@ -127,3 +127,16 @@ def test_big_text_columns_hashed_not_encoded():
     lengths = df["code"].dropna().str.len()
     assert (code["length_min"], code["length_max"]) == (lengths.min(), lengths.max())
     assert f["duplicate_rows"] == 0
+
+
+@pytest.mark.parametrize("step", [0.5, 0.25, 0.01])
+def test_estimated_distinct_of_short_mantissa_floats_within_half_a_percent(step):
+    """Halves, quarters and cents: floats whose low bits are all zero or patterned; the
+    estimate must not be thrown off by that structure."""
+    r = np.random.default_rng(7)
+    values = r.integers(0, 600_000, 1_000_000) * step
+    f = prof.profile_frame(pd.DataFrame({"v": values}))
+    v = f["variables"][0]
+    exact = len(np.unique(values))
+    assert v.get("distinct_approx")
+    assert abs(v["distinct"] - exact) <= 0.005 * exact, (v["distinct"], exact)

@@ -269,9 +269,14 @@ def _approx_distinct(bits: np.ndarray) -> int:
     n = bits.size
     m_log = int(min(24, max(16, math.ceil(math.log2(2 * n)))))
     m = 1 << m_log
-    h = bits * np.uint64(0x9E3779B97F4A7C15)  # multiply-xorshift-multiply: top bits well
-    h ^= h >> np.uint64(29)                    # mixed (one multiply alone collides on
-    h *= np.uint64(0xBF58476D1CE4E5B9)         # decimal-rounded floats: -16% at 2 decimals)
+    # Fold the high half in first: floats with short mantissas (halves, quarters) have all-zero
+    # low bits, and multiply-xorshift-multiply alone over-counted them by 7%; one multiply
+    # alone collides on decimal-rounded floats (-16% at 2 decimals).
+    h = bits >> np.uint64(32)
+    h ^= bits
+    h *= np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
     h >>= np.uint64(64 - m_log)
     bitmap = np.zeros(m, dtype=bool)
     bitmap[h.view(np.int64)] = True  # < 2**24 fits: index without a converted copy
