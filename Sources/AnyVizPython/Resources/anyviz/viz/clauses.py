@@ -264,8 +264,8 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
         col = column_at(m.group(2))
         if col and frame.columns[col].kind == "nominal":
             add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
-    for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end|ends|ending|start|starts|starting|begin|begins|beginning|contain|contains|containing)"
-                         r"\s+(?:with\s+)?(?:the\s+)?(?:letters?|string|substring|text|word)?\s*['\"]?([a-z0-9]+)['\"]?", low):
+    for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end\w*\s+with|start\w*\s+with|begin\w*\s+with|contain|contains|containing|includes?|including)"
+                         r"\s+(?:the\s+)?(?:letters?|string|substring|text|word)\s*['\"‘’]?([a-z0-9]+)['\"‘’]?", low):
         words, start = _own_words(m, 1)
         col = column_at(words)
         if col:

@@ -50,6 +50,7 @@ class Column:
     agg: str | None = None    # aggregate word in front: "average price"
     role: str = "subject"     # subject | group | color | facet
     connector: str = ""
+    how: str = "exact"        # exact | alias | partial | fuzzy
 
 
 @dataclass
@@ -125,6 +126,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     tokens = tokenize(masked)
     _read_keywords(tokens, r, low)
     notes: list = []
+    _read_values(tokens, r, frame, min_words=2)  # "Progress Party", 'Bob Fosse' before column words
     mentions = matcher.find([t for t in tokens], notes)
     mentions = _drop_keyword_mentions(tokens, mentions, frame)
     mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
@@ -136,7 +138,23 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
                  and len(t.text) > 2 and t.text not in _GRAMMAR_WORDS]
     r.notes += [n for n in notes if "could mean" in n]
+    r.filters = _merge_value_filters(r.filters)
     return r
+
+
+def _merge_value_filters(filters: list) -> list:
+    """Values of one column named in two places ("China" and "New Zealand") form one `in`."""
+    out, by_col = [], {}
+    for f in filters:
+        if f.op in ("==", "in") and not f.on_year and f.column in by_col:
+            g = by_col[f.column]
+            vals = (g.value if g.op == "in" else [g.value]) + (f.value if f.op == "in" else [f.value])
+            g.op, g.value = "in", list(dict.fromkeys(vals))
+            continue
+        if f.op in ("==", "in") and not f.on_year:
+            by_col[f.column] = f
+        out.append(f)
+    return out
 
 
 _GRAMMAR_WORDS = {
@@ -250,8 +268,7 @@ def _drop_row_nouns(tokens, mentions, frame, frame_name, r: Reading) -> list:
         word = singular(t.text)
         info = frame.columns.get(m.column)
         if m.how in ("partial", "fuzzy") and m.end - m.start == 1 and info is not None and (
-                word in table or singular(word) in table) and (
-                info.idlike or words_of(m.column)[-1:] == ["id"] or word not in words_of(m.column)[:1]):
+                word in table or singular(word) in table):
             t.used = "rows"
             r.row_noun = True
             prev = tokens[m.start - 1].text if m.start else ""
@@ -306,7 +323,7 @@ def _read_ids(tokens, mentions, frame: FrameInfo, frame_name: str) -> list:
     return sorted(out, key=lambda m: m.start)
 
 
-def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
+def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> None:
     """Values of category columns named in the request ("Oceania", 'Visa') become filters;
     "not"/"excluding" before them negates."""
     index: dict[str, tuple[str, object]] = {}
@@ -323,10 +340,10 @@ def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
     found: dict[str, list] = {}
     negated: dict[str, bool] = {}
     n = len(tokens)
-    for size in range(5, 0, -1):
+    for size in range(5, min_words - 1, -1):
         for i in range(0, n - size + 1):
             span = tokens[i:i + size]
-            if any(t.used for t in span):
+            if any(t.used for t in span) or (min_words > 1 and size == 1 and not span[0].quoted):
                 continue
             key = " ".join(t.raw.lower() if t.quoted else t.text for t in span)
             hit = index.get(key)
@@ -335,16 +352,17 @@ def _read_values(tokens, r: Reading, frame: FrameInfo) -> None:
             if hit is None:
                 continue
             prev = tokens[i - 1].text if i else ""
-            if len(key) < 3 and not span[0].quoted and not (span[0].raw.isupper() and prev in (
-                    "is", "are", "=", "equals", "equal", "to", "as", "code")):
+            col_words = {singular(w) for w in words_of(hit[0])}
+            if len(key) < 3 and not span[0].quoted and not (span[0].raw.isupper() and (prev in (
+                    "is", "are", "=", "equals", "equal", "to", "as", "code") or singular(prev) in col_words)):
                 continue
             col, value = hit
             for t in span:
                 t.used = "value"
             found.setdefault(col, []).append(value)
-            prev2 = tokens[i - 2].text if i > 1 else ""
+            before = {tokens[k].text for k in range(max(0, i - 4), i)}
             if prev in ("excluding", "except", "without", "not", "exclude", "but", "than") or \
-                    prev2 in ("excluding", "except", "without", "not", "use", "uses") and prev in ("use", "uses", "is", "the"):
+                    before & {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}:
                 negated[col] = True
     for col, values in found.items():
         values = list(dict.fromkeys(values))
@@ -410,7 +428,7 @@ def _read_columns(tokens, mentions, r: Reading, frame: FrameInfo) -> None:
         if conn in ("and", ",", "&") and r.columns and r.columns[-1].role in ("group", "color") and \
                 r.columns[-1].start >= m.start - 3 and agg is None:
             role = "group"  # "by day and time"
-        r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn))
+        r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn, how=m.how))
         for k in range(m.start, m.end):
             tokens[k].used = "column"
 
@@ -430,7 +448,7 @@ def _read_count(tokens, r: Reading, frame_name: str, matcher: ColumnMatcher) -> 
             if noun is not None and noun.used != "column":
                 r.count_noun = noun.raw
                 noun.used = "keyword"
-        elif w in ("number", "count", "amount", "frequency", "counts") and nxt is not None and nxt.text == "of" and \
+        elif w in ("number", "numbers", "count", "amount", "frequency", "counts") and nxt is not None and nxt.text == "of" and \
                 not t.used:
             noun = next((tokens[k] for k in range(i + 2, min(n, i + 5)) if tokens[k].text not in
                          ("the", "a", "an", "all", "different", "distinct", "unique")), None)

@@ -144,7 +144,8 @@ TOKEN_SYNONYMS = {
     "cust": ["customer"], "addr": ["address"], "tot": ["total"], "len": ["length"],
     "wt": ["weight"], "accel": ["acceleration"], "disp": ["displacement"],
     "cyl": ["cylinders", "cylinder"], "acc": ["account"], "bal": ["balance"], "loc": ["location"],
-    "stu": ["student"], "crs": ["course"], "prof": ["professor"], "no": ["number"], "gdp": ["gdp"], "sex": ["gender"], "gender": ["sex"],
+    "stu": ["student"], "crs": ["course"], "prof": ["professor"], "no": ["number"],
+    "enr": ["enrollment", "enrolment"], "mem": ["memory"], "gdp": ["gdp"], "sex": ["gender"], "gender": ["sex"],
 }
 #: Whole-column synonyms, keyed by the column name without separators, lower case.
 COLUMN_SYNONYMS = {
@@ -262,10 +263,10 @@ class ColumnMatcher:
                 span = tokens[i:i + size]
                 if any(t.used or t.quoted for t in span):
                     continue
-                if size > 1 and span[0].text in FILLER | {"by", "per", "vs"}:
-                    continue
                 phrase = " ".join(t.text for t in span)
                 hit = self.lookup(phrase)
+                if size > 1 and span[0].text in FILLER | {"by", "per", "vs"} and not (hit and hit[1] == "exact"):
+                    continue
                 if hit:
                     for t in span:
                         t.used = "column"
@@ -283,6 +284,17 @@ class ColumnMatcher:
                     for t in span:
                         t.used = "column"
                     mentions.append(Mention(cols[0], i, i + size, "partial", " ".join(t.raw for t in span)))
+        # "amount of payment", "number of deaths": the words of one column joined by "of"
+        for i in range(0, n - 2):
+            a, of, b = tokens[i:i + 3]
+            if of.text != "of" or a.used or b.used or a.quoted or b.quoted or a.text in STOPWORDS and \
+                    a.text not in ("number", "amount", "date", "name") or b.text in STOPWORDS:
+                continue
+            ws = {singular(a.text), singular(b.text)}
+            cols = [c for c, cw in self.colwords.items() if ws <= cw]
+            if len(cols) == 1:
+                a.used = of.used = b.used = "column"
+                mentions.append(Mention(cols[0], i, i + 3, "partial", f"{a.raw} of {b.raw}"))
         # single words that are part of one (or several) column names: "weight", "temperature"
         for i, t in enumerate(tokens):
             if t.used or t.quoted or t.text in STOPWORDS or t.text in AGG_WORDS:

@@ -267,6 +267,8 @@ def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
     elif spec.reduce_points and spec.chart in ("line", "area") and not spec.agg:
         L.append(f"if not data[{x!r}].is_monotonic_increasing:  # big data already in order: no sort")
         L.append(f"    data = data.sort_values({x!r})")
+    elif spec.chart in ("line", "area") and spec.sort == "x_desc":
+        L.append(f"data = data.sort_values({x!r}, ascending=False, kind='stable')")
     elif spec.sort in ("x", "alpha") or spec.chart in ("line", "area"):
         L.append(f"data = data.sort_values({x!r}, kind='stable')")
     if spec.reduce_points and spec.chart in ("line", "area") and not spec.agg and value:

@@ -286,6 +286,11 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     for c in cols:  # "total number of id": a sum of a number, a count of anything else
         if c.agg == "total_count":
             c.agg = "sum" if _numeric(ctx, c.name) else "count"
+    for c in cols:  # "the number of floors": a column that already counts things is its own measure
+        if c.agg == "count" and _numeric(ctx, c.name) and not ctx.info(c.name).idlike and \
+                "id" not in c.name.lower().replace("_", " ").split() and c.role == "subject" and \
+                c.how != "alias":
+            c.agg = None
     counted = [c for c in cols if c.agg in ("count",)]
     if counted and not r.axes.get("y"):
         count = True
@@ -363,8 +368,8 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
             if order:
                 first = order[0]
                 rest = [c for c in order[1:]]
-                if y is None and rest and _numeric(ctx, first) and not ctx.categorical(first) and not \
-                        _numeric(ctx, rest[0]) and ctx.kind(first) != "temporal":
+                if y is None and rest and _numeric(ctx, first) and not _numeric(ctx, rest[0]) and \
+                        ctx.kind(rest[0]) == "nominal" and not count:
                     x, y = rest[0], first  # "age and hometown": the category goes on x
                 elif y is None and rest and _numeric(ctx, first) and ctx.kind(rest[0]) == "temporal":
                     x, y = rest[0], first
@@ -373,7 +378,7 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
                     if y is None and rest:
                         y = rest[0]
     if y is None and not count:
-        rest = [c for c in subjects if c.name not in (x, color) and c.name != y]
+        rest = [c for c in subjects if c.name not in (x, color) and c.name != y and c.agg != "count"]
         nums = [c for c in rest if _numeric(ctx, c.name)]
         if nums:
             y = nums[0].name
