@@ -85,3 +85,18 @@ def test_missing_spark_table_names_the_problem(frames, bridge):
     with pytest.raises(DataError) as err:
         loading._table(spark.backend, "no_such_table", "spark", "spark://local/no_such_table")
     assert "no table 'no_such_table'" in str(err.value)
+
+
+def test_long_line_is_reduced_in_spark_like_in_duckdb(frames, data, monkeypatch):
+    import numpy as np
+
+    from anyviz.engines import compile as compiler
+
+    spark, duck = frames
+    df, _ = data
+    monkeypatch.setattr(compiler, "RAW_ROWS", 1_000)
+    spec = {"chart": "line", "x": "ts", "y": "revenue", "reduce_points": 200}
+    in_spark, in_duck = _figure(spark, spec), _figure(duck, spec)
+    y = np.asarray(in_spark.data[0].y, dtype=float)
+    assert len(y) <= 800 and y.max() == df["revenue"].max() and y.min() == df["revenue"].min()
+    assert sorted(y) == sorted(np.asarray(in_duck.data[0].y, dtype=float))
