@@ -11,7 +11,8 @@ Two modes run the same planner path:
     .venv/bin/python benchmarks/bench_nvbench.py                   # in-process (fast)
     .venv/bin/python benchmarks/bench_nvbench.py --kernel --sample 200   # real kernel
 Options: --sample N (stratified by chart type and hardness), --seed, --show-misses K,
---data DIR (default ../shared/nvbench-dev next to the checkout).
+--type CHART, --alt (each case's first alternative phrasing), --data DIR (default
+../shared/nvbench-dev next to the checkout).
 """
 from __future__ import annotations
 
@@ -331,12 +332,16 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", action="store_true", help="run through a real anyviz kernel")
     ap.add_argument("--show-misses", type=int, default=0)
     ap.add_argument("--type", help="only this chart type")
+    ap.add_argument("--alt", action="store_true",
+                    help="ask each case's first alternative phrasing (alt_queries) instead of `query`")
     args = ap.parse_args(argv)
 
     cases = load_cases(args.data)
     if args.type:
         cases = [c for c in cases if c["chart_type"] == args.type]
     cases = stratified(cases, args.sample, args.seed)
+    if args.alt:  # the same charts asked in other words: a check that rules are not tuned to wording
+        cases = [dict(c, query=c["alt_queries"][0]) for c in cases if c.get("alt_queries")]
     runner = Kernel(args.data) if args.kernel else InProcess(args.data)
     by_type = collections.defaultdict(lambda: [0, 0, 0])
     by_hard = collections.defaultdict(lambda: [0, 0, 0])
