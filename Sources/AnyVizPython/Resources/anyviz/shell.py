@@ -202,6 +202,21 @@ class ZMQInteractiveShell(InteractiveShell):
         self._last_error = content
         iopub.emit("error", content)
 
+    def showtraceback(self, exc_tuple=None, *args, **kwargs):
+        """An interrupt's traceback only says where the interrupt landed: it is formatted in
+        IPython's plain mode, which takes milliseconds where the verbose one parses every
+        library file on the stack (seconds on a first pandas or DuckDB traceback)."""
+        etype = (exc_tuple or sys.exc_info())[0]
+        tb = self.InteractiveTB
+        if etype is None or not issubclass(etype, KeyboardInterrupt) or tb.mode == "Plain":
+            return super().showtraceback(exc_tuple, *args, **kwargs)
+        mode = tb.mode
+        tb.set_mode("Plain")
+        try:
+            return super().showtraceback(exc_tuple, *args, **kwargs)
+        finally:
+            tb.set_mode(mode)
+
     def show_usage_error(self, exc):
         """UsageError: one line on stderr, like IPython, without a traceback."""
         print(f"UsageError: {exc}", file=sys.stderr)
