@@ -8,9 +8,7 @@ by weekday"). Values and column names found here are checked against the frame.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from .nlp import ColumnMatcher, Filter, tokenize
+from .nlp import ColumnMatcher, Filter
 from .plan_schema import FrameInfo
 
 DESC_WORDS = r"(?:desc(?:ending)?|from high to low|high to low|from large to small|from big to small|" \
@@ -23,12 +21,6 @@ _NUMBER = r"-?\d+(?:\.\d+)?"
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
-
-
-@dataclass
-class Clause:
-    start: int
-    end: int
 
 
 def _spans_overlap(a: tuple, spans: list) -> bool:
@@ -399,6 +391,3 @@ def mask(text: str, spans: list) -> str:
             chars[i] = " "
     return "".join(chars)
 
-
-def tokens_outside(text: str, spans: list):
-    return [t for t in tokenize(text) if not any(s <= t.start < e for s, e in spans)]

@@ -31,8 +31,6 @@ ROW_NOUNS = {"row", "rows", "record", "records", "entry", "entries", "item", "it
              "visits", "observation", "observations", "case", "cases", "event", "events", "time",
              "times", "occurrence", "occurrences", "thing", "things", "one", "ones", "them", "it",
              "people", "person", "persons", "member", "members"}
-GROUP_WORDS = {"by", "per", "each", "every", "across", "over", "among", "for", "different", "various",
-               "all"}
 COLOR_VERBS = {"colored", "coloured", "color", "colour", "split", "broken", "stacked", "segmented",
                "separated", "hue", "stack", "grouped", "breakdown", "series"}
 FACET_VERBS = {"facet", "faceted", "panel", "panels", "subplot", "subplots"}

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 from .intents import Reading
-from .nlp import Filter
-from .plan_code import BIN_NAME, Spec
+from .plan_code import Spec
 
 _PERIOD_UNITS = {"weekday": "weekday", "monthname": "monthname", "year": "year", "quarter": "quarter",
                  "week": "week", "day": "day", "hour": "hour", "month": "month"}
@@ -224,7 +223,6 @@ def _derived(r: Reading, ctx):
     """"tip percentage", "profit margin", "X per Y" / "ratio of A to B": a measure computed from
     two columns, (name, numerator, denominator, scale)."""
     low = r.text.lower()
-    cols = list(ctx.frame.columns)
     m = re.search(r"\bratio of ([a-z0-9_ ]+?) (?:to|and|over) ([a-z0-9_ ]+?)(?= by| per| for| across|$|,)", low)
     if m:
         a, b = ctx.matcher.lookup(m.group(1)), ctx.matcher.lookup(m.group(2))
@@ -242,7 +240,6 @@ def _derived(r: Reading, ctx):
             if base:
                 scale = 100 if m.group(2) in ("percentage", "percent") else 1
                 return (f"{part[0]} {m.group(2)}", part[0], base, scale)
-    del cols
     return None
 
 
@@ -477,15 +474,5 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     if spec.agg == "count" and distinct and ctx.info(distinct[0]).distinct < 0.9 * ctx.frame.rows:
         spec.agg, spec.y = "nunique", distinct[0]  # "how many countries per continent": distinct ones
         ctx.why.append(f"'how many {distinct[0]}' counts distinct {distinct[0]} values in each group")
-    if x is not None and spec.x in ctx.frame.columns and ctx.kind(x) == "temporal" and spec.chart == "bar" and \
-            not unit and spec.agg is None and getattr(spec, "_listing", False):
-        pass
     return spec
 
-
-def bin_label(unit: str, src: str, frame_columns) -> str:
-    name = BIN_NAME[unit]
-    return name if name not in frame_columns else f"{src} {name}"
-
-
-__all__ = ["build", "bin_label", "Filter"]
