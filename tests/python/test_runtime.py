@@ -434,3 +434,26 @@ def test_huge_output_is_truncated_per_cell_with_a_notice(bridge, monkeypatch):
 def test_threads_started_in_a_cell_do_not_block_the_reply(bridge):
     reply = run("import threading\nthreading.Thread(target=lambda: None).start()\n'done'")
     assert reply["status"] == "ok" and threading.active_count() >= 1
+
+
+# --- the fast path for plain Python keeps IPython's meaning -------------------------------------
+
+@pytest.mark.parametrize("code, expected", [
+    ("x = 1", True), ("def f():\n    return 1", True), ("a != b", False), ("x = 5 % 3", False),
+    ("who", False), ("  indented = 1", False), ("\nx = 1", False), (">>> 1 + 1", False),
+    ("exit", False), ("print?", False), ("/print 1", False),
+])
+def test_plain_python_detection(code, expected):
+    from anyviz import shell
+
+    assert shell._is_plain_python(shell.get(), code) is expected
+
+
+def test_automagic_and_pasted_prompts_still_work(bridge):
+    run("automagic_marker = 7")
+    bridge.messages.clear()
+    run("whos")  # no variable is called whos: IPython runs %whos (automagic)
+    assert "automagic_marker" in text_of(bridge)
+    bridge.messages.clear()
+    run(">>> 2 + 3")
+    assert bridge.of_type("execute_result")[0]["data"]["text/plain"] == "5"
