@@ -300,7 +300,11 @@ case("tips", "tip percentage by day", chart="bar", x="day", derived="tip percent
 case("sales", "profit margin by region", chart="bar", x="region", derived="profit margin")
 case("sales", "ratio of profit to revenue by product", x="product", derived="profit / revenue")
 case("tips", "ratio of tip to total bill by sex", x="sex", derived="tip / total_bill")
-case("gap", "growth of population per year", chart="line", x="year", y="pop")
+case("gap", "growth of population per year", chart="line", x="year", derived="growth of pop (%)")
+case("visits", "duration growth per month", chart="line", bin="month", derived="growth of duration (%)")
+case("tips", "average tip by day excluding missing", x="day", y="tip", filters=["day is not missing",
+                                                                               "tip is not missing"])
+case("houses", "price by city excluding missing values of rooms", x="city", filters=["rooms is not missing"])
 # --- nvBench-style phrasing
 case("tips", "Show the day and the number of tables in each day with a bar chart", x="day", agg="count")
 case("tips", "Show me about the distribution of day and the sum of tip in a bar chart", x="day",

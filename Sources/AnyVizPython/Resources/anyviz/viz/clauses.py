@@ -271,6 +271,11 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
         col = column_at(words)
         if col:
             add((start, m.end()), Filter(col, "notnull" if m.group(2) else "isnull", None))
+    for m in re.finditer(r"\b(?:excluding|exclude|without|drop|dropping|ignore|ignoring|skip|skipping|no)\s+"
+                         r"(?:the\s+|any\s+)?(?:missing|null|nan|empty|blank|unknown)(?:\s+values?|\s+rows?|\s+data)?"
+                         r"(?:\s+(?:of|in|for)\s+" + col_pat + ")?", low):
+        col = column_at(m.group(1)) if m.group(1) else None
+        add(m.span(), Filter(col or "*", "notnull", None))  # "*": the columns the chart draws
     # comparisons: the operator and value, then the column named just before them
     for pat, op in _CMP:
         for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"

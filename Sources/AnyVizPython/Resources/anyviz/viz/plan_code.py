@@ -319,6 +319,15 @@ def _derived_lines(spec: Spec, L: list) -> str:
     """A ratio of two column totals per group ("tip percentage by size" = sum tip / sum bill)."""
     name, num, den, scale = spec.derived
     keys = _keys(spec)
+    if den is None:  # growth: percent change of the total from one x to the next (per series)
+        L.append(f"data = data.groupby({keys!r}, as_index=False, observed=True)[[{num!r}]].sum()")
+        L.append(f"data = data.sort_values({spec.x!r}, kind='stable')")
+        series = [k for k in (spec.color, spec.facet) if k]
+        change = (f"data.groupby({series!r}, observed=True)[{num!r}].pct_change() * 100" if series
+                  else f"{_col(num)}.pct_change() * 100")
+        L.append(_assign(name, change))
+        L.append(f"data = data.dropna(subset=[{name!r}])")
+        return name
     L.append(f"data = data.groupby({keys!r}, as_index=False, observed=True)[[{num!r}, {den!r}]].sum()")
     factor = f" * {scale!r}" if scale != 1 else ""
     L.append(_assign(name, f"{_col(num)} / {_col(den)}{factor}"))
@@ -468,7 +477,9 @@ def describe_spec(spec: Spec) -> str:
     parts = [f"chart {spec.chart}"]
     if spec.x:
         parts.append(f"x {spec.x}" + (f" ({spec.bin[1]} of {spec.bin[0]})" if spec.bin else ""))
-    if spec.derived:
+    if spec.derived and spec.derived[2] is None:
+        parts.append(f"y {spec.derived[0]} = percent change of {spec.derived[1]}")
+    elif spec.derived:
         name, num, den, scale = spec.derived
         parts.append(f"y {name} = {num} / {den}" + (" x 100" if scale != 1 else ""))
     elif spec.agg == "count":

@@ -240,6 +240,12 @@ def _derived(r: Reading, ctx):
             if base:
                 scale = 100 if m.group(2) in ("percentage", "percent") else 1
                 return (f"{part[0]} {m.group(2)}", part[0], base, scale)
+    m = re.search(r"\bgrowth(?: rate)? (?:of|in) (?:the )?([a-z0-9_ ]+?)(?= per| by| over| each| for| in|$|,)|"
+                  r"\b([a-z0-9_]+) growth\b", low)
+    if m:
+        hit = ctx.matcher.lookup(m.group(1) or m.group(2))
+        if hit and _numeric(ctx, hit[0]):
+            return (f"growth of {hit[0]} (%)", hit[0], None, "growth")
     return None
 
 
@@ -313,6 +319,8 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         unit = u
     derived = _derived(r, ctx)
 
+    if derived and derived[3] == "growth" and not unit and not groups and _time_column(ctx):
+        r.over_time = True  # growth is a change over time
     # x: the axis named, the binned date, the first grouping column, else the first mention
     if x is None and bin_src:
         x = bin_src
@@ -439,6 +447,9 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
 
     if isinstance(y, list) and chart not in ("line", "area"):
         y = y[0]
+    drawn = [c for c in ([x] + (y if isinstance(y, list) else [y]) + [color]) if c in ctx.frame.columns]
+    r.filters = [g for f in r.filters for g in (
+        [type(f)(c, "notnull", None) for c in drawn] if f.column == "*" else [f])]
     spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
                 agg="count" if y is None and not derived else agg, filters=r.filters, top=r.top,
                 horizontal=r.horizontal, rows=frame.rows)
@@ -446,8 +457,13 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         name, num, den, scale = derived
         spec.derived = [name, num, den, scale]
         spec.y, spec.agg = name, None
-        ctx.why.append(f"{name} = total {num} / total {den}" + (" x 100" if scale == 100 else "")
-                       + f" per {x}")
+        if den is None:
+            ctx.why.append(f"{name}: change of total {num} from one {x} to the next, in percent")
+            if chart == "pie":
+                spec.chart = "bar"
+        else:
+            ctx.why.append(f"{name} = total {num} / total {den}" + (" x 100" if scale == 100 else "")
+                           + f" per {x}")
     if r.stacked:
         spec.barmode = "stack"
         if not spec.color:
