@@ -277,7 +277,8 @@ public final class VizPipeline: @unchecked Sendable {
             throw VizError("There is no chart to customize yet: make one with %viz first.")
         }
         var note: String?
-        if let provider = settings.provider {
+        // Options (--list, --undo, --df) address the kept chart history, which lives offline.
+        if let provider = settings.provider, !instruction.hasPrefix("--") {
             let context = try api("context", ["frame": .string(frame)])
             var messages = PromptBuilder.customizeMessages(summary: context["summary"]?.stringValue ?? "", code: code, instruction: instruction)
             for _ in 0...VizPipeline.maxRepairs {

@@ -386,3 +386,14 @@ def test_types_pinned_from_the_first_block_widen_when_later_rows_differ(bridge, 
     assert df["id"].dtype == np.int64 and df["id"].iloc[-1] == n
     assert df["amount"].iloc[-1] == 3.5 and df["amount"].iloc[0] == 0
     assert df["when"].iloc[-1] == "not a date" and df["label"].iloc[-1] == "last"
+
+
+def test_header_repeated_mid_file_loads(bridge, tmp_path):
+    """Two CSV exports pasted together: the second header is a data row, kept as text."""
+    part = "a,b\n" + "1,2\n" * 262143
+    (tmp_path / "twice.csv").write_text(part + part)
+    magics.load(f"{tmp_path / 'twice.csv'} as twice")
+    df = session.user_ns["twice"]
+    assert len(df) == 2 * 262143 + 1
+    assert list(df.columns) == ["a", "b"]
+    assert (df["a"].astype(str) == "a").sum() == 1

@@ -315,7 +315,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
         return pacsv.ParseOptions(**kw)
 
     column_types: dict = {}
-    first_block_types: dict = {}  # see _first_block_types
+    first_block_types: dict = {}  # see _first_block_types; computed once, un-pinned per column
+    pinned = [False]
 
     def conv():
         return pacsv.ConvertOptions(column_types={**first_block_types, **column_types},
@@ -343,7 +344,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                     break
             table = pa.Table.from_batches(batches, schema=reader.schema)
             return table.slice(0, nrows) if nrows is not None else table
-        if not first_block_types:
+        if not pinned[0]:
+            pinned[0] = True
             quiet = pacsv.ParseOptions(invalid_row_handler=(lambda row: "skip") if skipping
                                        else None, **parse_kwargs)
             first_block_types.update(_first_block_types(  # its own stream: src may be a
@@ -390,6 +392,10 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                                 f"was saved completely, or %load the right file.") from None
             return _pandas_fallback(info, header=header, nrows=nrows, on_bad_lines=on_bad_lines,
                                     why=msg, notices=notices, warnings=warnings)
+    if table is None:  # every retry failed: pandas' reader is slower but more forgiving
+        return _pandas_fallback(info, header=header, nrows=nrows, on_bad_lines=on_bad_lines,
+                                why="the fast reader gave up after repeated type conflicts",
+                                notices=notices, warnings=warnings)
     # Text that is not UTF-8 after the sampled first MB shows up as binary columns: re-read.
     if any(pa.types.is_binary(f.type) for f in table.schema) and info.encoding.startswith("utf-8"):
         info.encoding = "latin-1"

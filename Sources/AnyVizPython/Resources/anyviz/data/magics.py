@@ -525,9 +525,12 @@ def drop(line: str) -> None:
                         f"{', '.join(present) or 'none'}.")
     import gc
 
+    from ..viz import charts
+
     for n in names:
         frame = session.user_ns.pop(n, None)
         registry.forget(n)
+        charts.forget(n)
         if frame is not None:
             _forget_output_references(frame)
     if session.current_frame in names:
