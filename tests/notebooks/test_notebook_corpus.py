@@ -12,12 +12,13 @@ Design:
   time (the machine has two cores). Every run is submitted when the session first needs one,
   so while the first comparison waits, the others are already executing. The reference runs
   are cached for the whole test session.
-- Each run gets a fresh working directory holding a copy of `tests/data` as `data/`, so
-  `%%writefile`/`%run` cannot collide between the two kernels; the directory's path is then
-  replaced by `<CWD>` in every output.
+- Each run gets a fresh working directory holding a copy of `tests/data` as `data/` (for an
+  extra notebook: a copy of its own folder), so `%%writefile`/`%run` cannot collide between
+  the two kernels; the directory's path is then replaced by `<CWD>` in every output.
 - Executed notebooks and the diff of each notebook are written to `artifacts/notebook-corpus/`.
-- With `ANYVIZ_TEST_KERNEL=python3` the suite compares ipykernel with itself, which checks
-  that the normalisation hides only what really varies between two runs.
+- With `ANYVIZ_TEST_KERNEL=python3` the suite compares two independent ipykernel runs, which
+  checks that the normalisation hides only what really varies between two runs.
+- ipywidgets: the widget state nbclient saves in the notebook is compared too.
 - `ANYVIZ_EXTRA_NOTEBOOKS=dir1:dir2` adds other notebooks (e.g. public ones) to the comparison.
 """
 import asyncio
@@ -110,7 +111,10 @@ class NotebookRunner:
         async with self._slots:
             nb = nbformat.read(PATHS[name], as_version=4)
             workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-{role}-"))
-            shutil.copytree(DATA_DIR, workdir / "data")
+            if PATHS[name].parent != CORPUS:  # a notebook from elsewhere reads files next to it
+                shutil.copytree(PATHS[name].parent, workdir, dirs_exist_ok=True)
+            else:
+                shutil.copytree(DATA_DIR, workdir / "data")
             replies = {}
 
             def record(cell, cell_index, execute_reply):
