@@ -387,7 +387,8 @@ def _connector(tokens, start: int) -> tuple[str, str, str | None]:
                                         "maximum", "minimum", "max", "min", "number", "amount", "count",
                                         "avg", "median", "highest", "lowest", "largest", "smallest",
                                         "oldest", "youngest", "maximal", "minimal", "cheapest", "distinct",
-                                        "biggest", "greatest", "longest", "shortest", "unique", "frequency") \
+                                        "biggest", "greatest", "longest", "shortest", "unique", "frequency",
+                                        "kind", "kinds", "type", "types", "sort", "sorts") \
             and tokens[j].used != "column":
         w = tokens[j].text
         if w in AGG_BEFORE and agg is None:

@@ -258,6 +258,17 @@ class ColumnMatcher:
                 if hit:
                     t.used = "column"
                     mentions.append(Mention(hit[0], i, i + 1, hit[1], t.raw))
+        # "amount of payment", "number of deaths": the words of one column joined by "of"
+        for i in range(0, n - 2):
+            a, of, b = tokens[i:i + 3]
+            if of.text != "of" or a.used or b.used or a.quoted or b.quoted or a.text in STOPWORDS and \
+                    a.text not in ("number", "amount", "date", "name") or b.text in STOPWORDS:
+                continue
+            ws = {singular(a.text), singular(b.text)}
+            cols = [c for c, cw in self.colwords.items() if ws <= cw]
+            if len(cols) == 1:
+                a.used = of.used = b.used = "column"
+                mentions.append(Mention(cols[0], i, i + 3, "partial", f"{a.raw} of {b.raw}"))
         for size in range(min(5, n), 0, -1):
             for i in range(0, n - size + 1):
                 span = tokens[i:i + size]
@@ -284,17 +295,6 @@ class ColumnMatcher:
                     for t in span:
                         t.used = "column"
                     mentions.append(Mention(cols[0], i, i + size, "partial", " ".join(t.raw for t in span)))
-        # "amount of payment", "number of deaths": the words of one column joined by "of"
-        for i in range(0, n - 2):
-            a, of, b = tokens[i:i + 3]
-            if of.text != "of" or a.used or b.used or a.quoted or b.quoted or a.text in STOPWORDS and \
-                    a.text not in ("number", "amount", "date", "name") or b.text in STOPWORDS:
-                continue
-            ws = {singular(a.text), singular(b.text)}
-            cols = [c for c, cw in self.colwords.items() if ws <= cw]
-            if len(cols) == 1:
-                a.used = of.used = b.used = "column"
-                mentions.append(Mention(cols[0], i, i + 3, "partial", f"{a.raw} of {b.raw}"))
         # single words that are part of one (or several) column names: "weight", "temperature"
         for i, t in enumerate(tokens):
             if t.used or t.quoted or t.text in STOPWORDS or t.text in AGG_WORDS:

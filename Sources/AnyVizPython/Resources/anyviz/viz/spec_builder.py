@@ -436,7 +436,7 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         chart = "bar"
     if chart is None:
         x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
-        if r.share and not derived and (y is None or agg in (None, "sum", "count")):
+        if r.share and not derived:
             chart = "pie"
         elif x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname")):
             chart = "line"
