@@ -71,7 +71,7 @@ def parse_text_dates(df: pd.DataFrame, columns=None, notices: list | None = None
         s = df[col]
         if pd.api.types.is_datetime64_any_dtype(s):
             continue
-        sample = s.dropna().astype(str).head(SAMPLE)
+        sample = s.head(50 * SAMPLE).dropna().astype(str).head(SAMPLE)  # bounded work on big frames
         fmt = date_format(sample) if len(sample) else None
         if fmt is None and wanted:
             with warnings.catch_warnings():
