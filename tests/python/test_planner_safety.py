@@ -95,3 +95,21 @@ def test_frame_used_last_is_charted_next(clean_data_session):
     reply = json.loads(api.plan(json.dumps({"request": "average m by b"})))
     assert "of second:" in reply["explanation"]
     assert all("--df second" in a for a in reply["alternatives"])
+
+
+@pytest.mark.parametrize("frame_name,request_text", [
+    ("tips", "tip percentage by party size"), ("tips", "average tip by day"), ("gap", "growth of population per year"),
+    ("gap", "map of population by country in 2007"), ("tips", "tip vs total bill"), ("gap", "pop by continent"),
+    ("tips", "histogram of total bill"), ("gap", "life expectancy over time by continent"),
+])
+def test_every_suggested_request_runs_as_shown(frame_name, request_text):
+    import plotly.data as pdata
+    df = {"tips": pdata.tips, "gap": pdata.gapminder}[frame_name]()
+    plan = planner.plan_chart(df, request_text, frame_name=frame_name)
+    assert plan.alternatives
+    for alt in plan.alternatives:
+        assert alt.startswith(f"%viz --df {frame_name} ")
+        follow = planner.plan_chart(df, alt.split(f"--df {frame_name} ", 1)[1], frame_name=frame_name)
+        ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+        exec(follow.code, ns)
+        assert ns["fig"].data, alt

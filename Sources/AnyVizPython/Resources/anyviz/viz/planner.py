@@ -765,6 +765,22 @@ def _filter_words(spec: Spec) -> str:
     return (" " + " ".join(out)) if out else ""
 
 
+def _measure_alternatives(spec: Spec, ctx: _Ctx, q, fw: str) -> list[str]:
+    """Other views of a derived measure or a map, naming only real columns."""
+    x = spec.bin[0] if spec.bin else spec.x
+    if spec.chart == "scatter_geo":
+        return [f"%viz {q(spec.y)} vs {q(spec.x)}{fw}"]
+    if spec.chart == "choropleth":
+        return [f"%viz {'total ' + q(spec.y) if spec.y else 'count'} by {q(spec.x)}{fw}"]
+    num, den = spec.derived[1], spec.derived[2]
+    alts = [f"%viz total {q(num)} by {q(x)}{fw}"]
+    if den is not None:
+        alts.append(f"%viz {q(num)} vs {q(den)}{fw}")
+    elif ctx.frame.first_temporal() is not None:
+        alts.append(f"%viz {q(num)} over time{fw}")
+    return alts
+
+
 def _alternatives(spec: Spec, ctx: _Ctx) -> list[str]:
     """2-3 `%viz ...` lines that re-plan cleanly: other aggregations, chart types, splits."""
     frame = ctx.frame
@@ -775,6 +791,8 @@ def _alternatives(spec: Spec, ctx: _Ctx) -> list[str]:
                       c.kind in ("nominal", "boolean") and 2 <= c.distinct <= 12 and not c.idlike), None)
     q = lambda c: f"'{c}'" if not str(c).replace("_", "").isalnum() else str(c)  # noqa: E731
     y = spec.y if isinstance(spec.y, str) else None
+    if spec.derived or spec.chart in ("scatter_geo", "choropleth"):
+        return _measure_alternatives(spec, ctx, q, fw)
     if spec.chart == "corr":
         cols = spec.columns
         alts += [f"%viz {q(cols[0])} vs {q(cols[1])}", f"%viz distribution of {q(cols[0])}"]
