@@ -21,12 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import urllib.error
-import urllib.request
 
-from . import jsonutil, llm_http
+from . import download, jsonutil, llm_http
 
 #: Set by `load_ipython_extension` when it supplied the Python bridge (not in the AnyViz kernel).
 _python_bridge = None
@@ -186,21 +183,11 @@ class Services:
         return {"text": llm_http.reachability(self.config)}
 
     def service_fetch(self, p: dict) -> dict:
-        """`%load https://...`: download to a file, streamed, with a timeout."""
+        """`%load https://...`: download to a file under the same policy as the native client."""
         url, path = p.get("url"), p.get("path")
         if not url or not path:
             return {"status": "error", "message": "fetch needs url and path"}
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": "anyviz"})
-            with urllib.request.urlopen(request, timeout=float(p.get("timeout_s") or 120)) as r, \
-                    open(path, "wb") as out:
-                shutil.copyfileobj(r, out, 1 << 20)
-                return {"status": "ok", "bytes": out.tell(), "http_code": r.status}
-        except urllib.error.HTTPError as exc:
-            return {"status": "error", "http_code": exc.code,
-                    "message": f"{url} answered HTTP {exc.code}"}
-        except (OSError, ValueError) as exc:
-            return {"status": "error", "message": str(getattr(exc, "reason", exc))}
+        return download.fetch(url, path, float(p.get("timeout_s") or 120))
 
 
 def _api(function, argument: dict) -> dict:
