@@ -218,18 +218,12 @@ class ZMQInteractiveShell(InteractiveShell):
             tb.set_mode(mode)
 
     def show_usage_error(self, exc):
-        """UsageError: one line on stderr, like IPython, without a traceback."""
+        """UsageError: one line on stderr, like IPython, without a traceback; an unknown magic's
+        message also names the close ones (the reply's evalue carries it too)."""
+        found = _MAGIC_NOT_FOUND.fullmatch(str(exc))
+        if found:
+            exc.args = (_unknown_magic(self, found.group(3), found.group(2)),)
         print(f"UsageError: {exc}", file=sys.stderr)
-
-    def run_line_magic(self, magic_name, line, _stack_depth=1):
-        if self.find_line_magic(magic_name) is None and self.find_cell_magic(magic_name) is None:
-            raise UsageError(_unknown_magic(self, magic_name, "%"))
-        return super().run_line_magic(magic_name, line, _stack_depth + 1)
-
-    def run_cell_magic(self, magic_name, line, cell):
-        if self.find_cell_magic(magic_name) is None and self.find_line_magic(magic_name) is None:
-            raise UsageError(_unknown_magic(self, magic_name, "%%"))
-        return super().run_cell_magic(magic_name, line, cell)
 
     # -- the hot path ----------------------------------------------------------------------------
     def transform_cell(self, raw_cell):
@@ -303,6 +297,9 @@ def _show_anyviz_error(shell, etype, value, tb, tb_offset=None):
     stb = [f"{etype.__name__}: {lines[0]}"] + lines[1:]
     shell._showtraceback(etype, value, stb)
     return stb
+
+
+_MAGIC_NOT_FOUND = re.compile(r"(Line|Cell) magic function `(%%?)([^`]+)` not found\.")
 
 
 def _unknown_magic(shell, name: str, prefix: str) -> str:
