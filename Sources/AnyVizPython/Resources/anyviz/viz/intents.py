@@ -101,8 +101,8 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     r.filters, s = clauses.read_filters(text, frame, matcher, spans)
     spans += s
     for axis, words in axes.items():
-        agg_m = re.match(r"(?:the\s+)?(average|mean|avg|sum|total|maximum|max|minimum|min|median|"
-                         r"number|count|how many|amount)\b(?:\s+of)?", words)
+        agg_m = re.match(r"(?:the\s+)?(average|mean|avg|sum|total|maximum|maximal|max|minimum|minimal|min|"
+                         r"median|number|count|how many|amount|highest|lowest)\b(?:\s+of)?", words)
         col = _resolve_words(words[agg_m.end():] if agg_m else words, matcher, frame, r)
         agg = AGG_BEFORE.get(agg_m.group(1).split()[0]) if agg_m else None
         if agg_m and agg_m.group(1) == "how many":
@@ -117,12 +117,16 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     spans += axis_spans
     if r.bin and r.bin[0]:
         col = _resolve_words(r.bin[0], matcher, frame, r)
+        times = [c.name for c in frame.of_kind("temporal")]
+        if col not in times and times:  # "bin the payment day by weekday": a date column is meant
+            words = set(r.bin[0].split())
+            col = max(times, key=lambda c: len(words & set(words_of(c))))
         r.bin = (col, r.bin[1])
     spans += bin_spans
 
     masked = clauses.mask(text, spans)
     tokens = tokenize(masked)
-    _read_keywords(tokens, r, low)
+    _read_keywords(tokens, r, low, matcher)
     notes: list = []
     _read_values(tokens, r, frame, min_words=2)  # "Progress Party", 'Bob Fosse' before column words
     mentions = matcher.find([t for t in tokens], notes)
@@ -187,11 +191,15 @@ def _resolve_words(words: str, matcher: ColumnMatcher, frame: FrameInfo, r: Read
     return None
 
 
-def _read_keywords(tokens, r: Reading, low: str) -> None:
+def _read_keywords(tokens, r: Reading, low: str, matcher: ColumnMatcher | None = None) -> None:
     n = len(tokens)
     for i, t in enumerate(tokens):
         w, nxt = t.text, tokens[i + 1].text if i + 1 < n else ""
         prev = tokens[i - 1].text if i else ""
+        if matcher is not None and w in ("share", "trend", "distribution", "percentage", "proportion",
+                                         "area", "line", "bar", "count", "composition") and (
+                matcher.lookup(f"{w} {nxt}") or matcher.lookup(f"{prev} {w}")):
+            continue  # "share count" is a column, not a share
         if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")) \
                 and not (w in ("points", "dots", "lines", "line", "area", "bars") and r.chart) \
                 and not (w == "heat" and nxt != "map") and not (w == "area" and nxt not in ("chart", "plot", "graph", "of") and prev not in ("stacked", "an")) \

@@ -79,6 +79,10 @@ summarise including include includes inside outside like same vs across group gr
 categories level levels kind kinds type types each every year's whose has have had with
 """.split())
 FUZZY_CUTOFF = 0.8
+#: Words that never belong to a column phrase ("product type" may; "by product" may not).
+_FUNCTION_WORDS = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "from", "with", "by", "per", "and",
+                   "or", "vs", "versus", "against", "over", "each", "every", "all", "as", "is", "are", "how",
+                   "many", "what", "which", "show", "me", "chart", "bar", "pie", "line", "plot", "graph"}
 #: An unknown word right after/before these is taken as an attempted column name.
 SLOT_BEFORE = {"by", "per", "vs", "versus", "against", "of", "between", "average", "mean", "total",
                "median", "sum", "avg", "max", "min", "maximum", "minimum", "histogram", "plot"}
@@ -287,7 +291,8 @@ class ColumnMatcher:
         for size in (3, 2):
             for i in range(0, n - size + 1):
                 span = tokens[i:i + size]
-                if any(t.used or t.quoted or t.text in STOPWORDS for t in span):
+                if any(t.used or t.quoted or t.text in _FUNCTION_WORDS for t in span) or \
+                        all(t.text in STOPWORDS for t in span):
                     continue
                 ws = {singular(t.text) for t in span}
                 cols = [c for c, cw in self.colwords.items() if ws <= cw]

@@ -438,8 +438,10 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
         if r.share and not derived:
             chart = "pie"
-        elif x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname")):
-            chart = "line"
+        elif (x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname"))) and not (
+                ctx.info(x).temporal == "year" and agg == "count" and y is None and not r.over_time
+                and not unit):
+            chart = "line"  # (counts per year of a year column are bars unless a trend is asked)
         else:
             chart = "bar"
     if chart not in ("bar", "line", "pie", "area"):
@@ -450,6 +452,8 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
     drawn = [c for c in ([x] + (y if isinstance(y, list) else [y]) + [color]) if c in ctx.frame.columns]
     r.filters = [g for f in r.filters for g in (
         [type(f)(c, "notnull", None) for c in drawn] if f.column == "*" else [f])]
+    if color is not None and (color == y or (isinstance(y, list) and color in y)):
+        color = None
     spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
                 agg="count" if y is None and not derived else agg, filters=r.filters, top=r.top,
                 horizontal=r.horizontal, rows=frame.rows)
