@@ -200,3 +200,18 @@ def test_more_planner_specs_match_pandas(sales, sales_df, request_text):
     plan = planner.plan_chart(sales_df, request_text, frame_name="df")
     assert_same_drawing(_engine_figure(sales, plan.to_dict()), pandas_figure(sales_df, plan.code),
                         request_text)
+
+
+def test_profile_quantiles_come_from_a_sample_on_big_tables(sales, sales_df, bridge,
+                                                            monkeypatch):
+    from anyviz.data import magics
+    from anyviz.engines import profile
+
+    monkeypatch.setattr(profile, "QUANTILE_SAMPLE_ROWS", 5_000)
+    magics.profile("sales")
+    data = bridge.of_type("display_data")[-1]["data"]
+    facts = data["application/vnd.anyviz.profile+json"]
+    rev = {v["name"]: v for v in facts["variables"]}["revenue"]
+    assert rev["quantiles_approx"] is True
+    assert rev["quantiles"]["50%"] == pytest.approx(sales_df["revenue"].median(), rel=0.1)
+    assert "quantiles from a random sample of about 5,000 rows" in data["text/plain"]
