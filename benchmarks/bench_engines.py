@@ -138,7 +138,10 @@ def kernel_run(folder: str, cap_bytes: int) -> dict:
 
     km = KernelManager(kernel_name="anyviz")
     km.kernel_spec.argv = ["prlimit", f"--as={cap_bytes}", "--"] + list(km.kernel_spec.argv)
-    km.start_kernel(env=dict(os.environ))
+    # Under an address-space cap, reservations count, not use: one malloc arena per thread
+    # (64 MB each) and OpenBLAS' per-thread buffers would use up a small cap on their own.
+    env = dict(os.environ, MALLOC_ARENA_MAX="2", OPENBLAS_NUM_THREADS="1")
+    km.start_kernel(env=env)
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=120)

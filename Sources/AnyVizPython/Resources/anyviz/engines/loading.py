@@ -299,6 +299,7 @@ def load(line: str) -> None:
                  f"<div style='margin:6px 0'><b>{esc(name)}</b>: {esc(title[len(name) + 2:])}"
                  f"</div>{table_html}"
                  + (f"<div style='color:#555;font-size:12px'>{esc(cut)}</div>" if cut else "")
-                 + f"<div style='color:#555;font-size:12px;margin:2px 0'>ℹ {esc(note)}</div></div>")
+                 + f"<div style='color:#555;font-size:12px;margin:2px 0'>ℹ {esc(note)}</div>"
+                 + "</div>")
     text = f"{title}\n  dtypes: {dtypes}\n{frame_table_text(head)}\nnote: {note}"
     iopub.display_data({"text/html": html_text, "text/plain": text})
