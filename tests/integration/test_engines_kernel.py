@@ -15,6 +15,7 @@ from kernel_harness import (ROOT, collect_iopub, execute, requires_anyviz, shell
 pytestmark = requires_anyviz
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 from engine_cases import sales_frame, write_parts  # noqa: E402
 
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -168,3 +169,31 @@ def test_bad_input_is_a_clear_message_and_nothing_is_lost(kc, data, case):
     assert words in r.content["evalue"], r.content["evalue"]
     assert value(client, "sales.count()") == 30_000
     assert value(client, "'broken' in globals()") is False
+
+
+def test_llm_provider_on_an_engine_table_uses_the_planner_with_a_note(data, tmp_path):
+    """With an LLM configured, an engine table is charted from the planner's spec (LLM code
+    would need every row in pandas): no request reaches the LLM, and the cell says why."""
+    from jupyter_client.manager import KernelManager
+
+    from fakellm import FakeLLM
+
+    with FakeLLM() as llm:
+        env = dict(os.environ, ANYVIZ_LLM_PROVIDER="openai", ANYVIZ_LLM_BASE_URL=llm.base_url,
+                   ANYVIZ_LLM_API_KEY="sk-test", ANYVIZ_LLM_MODEL="fake-model",
+                   ANYVIZ_LLM_TIMEOUT_S="1", ANYVIZ_CACHE_DIR=str(tmp_path))
+        for name in ("ANYVIZ_REDIS_URL", "GEMINI_API_KEY", "OPENAI_API_KEY"):
+            env.pop(name, None)
+        km = KernelManager(kernel_name="anyviz")
+        km.start_kernel(env=env)
+        client = km.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            run_ok(client, f"%load --engine duckdb {data['folder']} as sales")
+            r = run_ok(client, "%viz total revenue by region")
+            assert figures(r)
+            assert "the built-in planner chose this chart" in texts(r)
+            assert llm.requests == []
+        finally:
+            stop_kernel(km, client)
