@@ -215,3 +215,11 @@ def test_profile_quantiles_come_from_a_sample_on_big_tables(sales, sales_df, bri
     assert rev["quantiles_approx"] is True
     assert rev["quantiles"]["50%"] == pytest.approx(sales_df["revenue"].median(), rel=0.1)
     assert "quantiles from a random sample of about 5,000 rows" in data["text/plain"]
+
+
+def test_frames_lists_engine_tables(sales, bridge):
+    from anyviz.data import magics
+
+    magics.frames("")
+    text = bridge.of_type("display_data")[-1]["data"]["text/plain"]
+    assert "*sales" in text and "30,000 × 5" in text and "in duckdb" in text

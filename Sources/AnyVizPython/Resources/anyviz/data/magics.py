@@ -465,7 +465,10 @@ def frames(line: str) -> None:
         return
     _Parser("frames", usage="%frames").parse_args(tokens)
     info = registry.frames()
-    if not info:
+    from .. import engines
+
+    lazy = {n: o for n, o in session.user_ns.items() if engines.is_lazy(o) and n[0] != "_"}
+    if not info and not lazy:
         msg = "No DataFrames yet. Use %load PATH (e.g. %load data/sales.csv)."
         iopub.display_data({"text/plain": msg, "text/html": f"<div>{esc(msg)}</div>"})
         return
@@ -475,6 +478,10 @@ def frames(line: str) -> None:
         secs = f"{i['load_seconds']:.2f} s" if i.get("load_seconds") is not None else ""
         rows.append([mark + name, f"{i['shape'][0]:,} × {i['shape'][1]:,}",
                      fmt_bytes(i["memory_bytes"]), str(i["source"]), secs])
+    for name, o in lazy.items():  # engine tables: the rows stay in DuckDB or Spark
+        n = f"{o.rows_known:,}" if o.rows_known is not None else "?"
+        rows.append([("*" if name == session.current_frame else "") + name,
+                     f"{n} × {len(o.columns):,}", f"in {o.engine}", str(o.source), ""])
     h, t = _table(["name", "rows × cols", "memory", "source", "load time"], rows)
     rels = [rel.describe(r) for r in registry.relationships()]
     if rels:
