@@ -100,3 +100,12 @@ def test_not_understood_names_the_words_and_working_requests(kc, weather):
     text = text_of(r) + json.dumps(r.content)
     assert "Not understood: 'salary'" in text
     assert "%viz --df weather" in text
+
+
+def test_a_request_ending_in_a_question_mark_is_a_request_not_help(kc, weather):
+    r = execute(kc, "%viz --df weather how many days are there for each weather?", timeout=60)
+    fig = figure_of(r)
+    assert sorted(fig["data"][0]["x"]) == ["rain", "sun"]
+    r = execute(kc, "%viz?", timeout=60)  # help on the magic itself still works (a pager payload)
+    pages = [p.get("data", {}).get("text/plain", "") for p in r.content.get("payload", [])]
+    assert r.status == "ok" and any("%viz" in p or "viz" in p.lower() for p in pages + [text_of(r)])

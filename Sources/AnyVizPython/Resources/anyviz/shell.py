@@ -229,6 +229,10 @@ class ZMQInteractiveShell(InteractiveShell):
     def transform_cell(self, raw_cell):
         """IPython's transformation, skipped for plain Python: most cells contain none of the
         syntax IPython rewrites, and the token passes cost more than running `x = 1` does."""
+        question = _PLAIN_LANGUAGE_MAGIC.fullmatch(raw_cell)
+        if question and question.group(2).strip() not in ("", "?", "??"):
+            # "%viz how many orders per region?" is a question, not IPython's `name?` help
+            return f"get_ipython().run_line_magic({question.group(1)!r}, {question.group(2).strip()!r})\n"
         if not _is_plain_python(self, raw_cell):
             return super().transform_cell(raw_cell)
         return raw_cell if raw_cell.endswith("\n") else raw_cell + "\n"
@@ -266,6 +270,8 @@ InteractiveShellABC.register(ZMQInteractiveShell)
 # autocall escapes, pasted prompts, a first line that is indented or blank, Emacs mode lines.
 _SPECIAL = re.compile(r"[%!?]|^[ \t]*[,;/]|^[ \t]*(>>>|\.\.\.|In \[)|\A\s|-\*-", re.M)
 _FIRST_NAME = re.compile(r"[A-Za-z_][\w.]*")
+#: One-line %viz/%customize requests ending in "?": plain language, passed to the magic as typed.
+_PLAIN_LANGUAGE_MAGIC = re.compile(r"[ \t]*%(viz|customize)[ \t]+([^\n]*\?)[ \t]*\n?")
 
 
 def _is_plain_python(shell, cell: str) -> bool:
