@@ -219,8 +219,11 @@ def _html_bundle(fig_dict: dict, include_js: bool) -> str:
         f'<script type="text/javascript">(function() {{\n'
         f'  var spec = {payload};\n'
         f'  var tries = 0;\n'
+        # The element right before this script: the same chart may stand in two outputs (a
+        # %customize cell shows the display it updated), so its id is not unique on the page.
+        f'  var me = document.currentScript && document.currentScript.previousElementSibling;\n'
         f'  function draw() {{\n'
-        f'    var el = document.getElementById("{div}");\n'
+        f'    var el = (me && me.id === "{div}") ? me : document.getElementById("{div}");\n'
         f'    if (!el) return;\n'
         f'    if (window.Plotly) {{ window.Plotly.newPlot(el, spec.data, spec.layout, '
         f'spec.config); return; }}\n'
