@@ -7,6 +7,8 @@ result is drawn with Plotly Express in the kernel (our own generated code, not m
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import session
@@ -100,9 +102,20 @@ def draw(compiled: _compile.Compiled):
     return scope["fig"]
 
 
+@dataclass
+class ShownChart:
+    """A chart drawn from an engine query, for the caller to remember."""
+    code: str
+    display_id: str
+    request: object
+    figure: dict
+    data: object  # the small pandas frame that was drawn
+    engine_code: str | None
+
+
 def _show(name, frame, spec, *, explanation, alternatives=(), note=None, display_id=None,
           update=False, static=None, request=None, code_shown=None) -> dict:
-    from ..viz import api, output
+    from ..viz import output
 
     compiled = _compile.compile_chart(frame, spec, run.execute)
     fig = draw(compiled)
@@ -112,13 +125,15 @@ def _show(name, frame, spec, *, explanation, alternatives=(), note=None, display
                              update=bool(update and display_id), frame_rows=len(compiled.data),
                              **({"static": True} if static else {}))
     figure = fig.to_plotly_json()
-    api._remember(name, compiled.code, did, request, figure, list(compiled.data.columns))
-    api._last["data"] = compiled.data  # %customize edits this small frame's chart
-    api._last["engine_code"] = code_shown
     types = list(dict.fromkeys(t.get("type", "scatter") for t in figure.get("data", [])))
+    # The caller (anyviz.viz.api) keeps the chart for %customize: the small drawn frame is
+    # what later changes edit.
+    shown = ShownChart(code=compiled.code, display_id=did, request=request, figure=figure,
+                       data=compiled.data, engine_code=code_shown)
     return {"status": "ok", "message": " ".join(compiled.notes), "display_id": did,
             "figure": {"type": types, "points": int(len(compiled.data)),
-                       "traces": len(figure.get("data", [])), "reduced": None}}
+                       "traces": len(figure.get("data", [])), "reduced": None},
+            "shown": shown}
 
 
 def render(name: str, frame, args: dict) -> dict:

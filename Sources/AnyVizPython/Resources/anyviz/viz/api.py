@@ -60,7 +60,14 @@ def _engine_call(function: str, args: dict) -> str | None:
     target = engines.viz_target(args.get("frame"))
     if target is None:
         return None
-    return _reply(engines.viz_call(function, *target, args))
+    reply = engines.viz_call(function, *target, args)
+    shown = reply.pop("shown", None) if isinstance(reply, dict) else None
+    if shown is not None:
+        _remember(target[0], shown.code, shown.display_id, shown.request, shown.figure,
+                  list(shown.data.columns))
+        _last["data"] = shown.data  # %customize edits this small frame's chart
+        _last["engine_code"] = shown.engine_code
+    return _reply(reply)
 
 
 def split_frame(j) -> str:
