@@ -184,6 +184,11 @@ public final class VizPipeline: @unchecked Sendable {
                                   explanation: plan["explanation"]?.stringValue ?? "", llmCalls: llmCalls)
             }
             note = joined(note, "The planned chart failed (\(shown["message"]?.stringValue ?? "error")); showing a simpler chart.")
+        } catch let error as PythonError where error.typeName == "NotUnderstood" {
+            // A guessed chart would mislead: the message (words, close columns, requests that
+            // work) is the answer.
+            metrics.fallback("message").increment()
+            throw VizError(joined(note, error.message))
         } catch let error as PythonError where error.isUserError {
             note = joined(note, "\(error.message) Showing a simpler view of the data instead.")
         }

@@ -100,6 +100,8 @@ def test_not_understood_names_the_words_and_working_requests(kc, weather):
     text = text_of(r) + json.dumps(r.content)
     assert "Not understood: 'salary'" in text
     assert "%viz --df weather" in text
+    assert not any("application/vnd.plotly.v1+json" in m["content"].get("data", {})
+                   for m in r.of_type("display_data")), "a guessed chart follows the message"
 
 
 def test_a_request_ending_in_a_question_mark_is_a_request_not_help(kc, weather):

@@ -22,5 +22,10 @@ class DataError(AnyVizError):
     """A file or frame cannot be used as data (binary, empty, ragged, ...)."""
 
 
+class NotUnderstood(AnyVizError):
+    """The planner could not read a request: the message names the words, the closest columns
+    and requests that work. A guessed chart would be worse, so no fallback chart follows."""
+
+
 class MagicError(AnyVizError):
     """A magic failed; raised by the kernel's bridge with the magic's message."""

@@ -293,7 +293,7 @@ class ChartPipeline:
 
     def _fallback(self, name, text, hints, static, note, calls) -> dict:
         """Planner chart → simpler chart → table → message: %viz always shows something."""
-        from .errors import AnyVizError, MagicError
+        from .errors import AnyVizError, MagicError, NotUnderstood
         from .viz import api
 
         try:
@@ -308,6 +308,8 @@ class ChartPipeline:
                                 plan.get("explanation") or "", calls)
             note = _joined(note, f"The planned chart failed ({shown.get('message') or 'error'}); "
                                  "showing a simpler chart.")
+        except NotUnderstood as exc:  # a guessed chart would mislead: the message answers
+            raise MagicError(_joined(note, str(exc))) from None
         except AnyVizError as exc:
             note = _joined(note, f"{exc} Showing a simpler view of the data instead.")
         for level, function in (("simple", api.simple), ("table", api.table)):

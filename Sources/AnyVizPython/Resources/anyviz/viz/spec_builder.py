@@ -82,7 +82,7 @@ def not_understood(r: Reading, ctx):
     columns and requests that would work on this frame (with --df, so they run as shown)."""
     import difflib
 
-    from anyviz.errors import AnyVizError
+    from anyviz.errors import NotUnderstood
     cols = list(ctx.frame.columns)
     words = r.slot_unknown or r.unknown
     close = []
@@ -97,7 +97,7 @@ def not_understood(r: Reading, ctx):
     examples = suggestions(ctx)
     if examples:
         msg += " Requests that would work: " + "; ".join(examples) + "."
-    return AnyVizError(msg)
+    return NotUnderstood(msg)
 
 
 def suggestions(ctx) -> list[str]:
