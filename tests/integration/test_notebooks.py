@@ -94,6 +94,34 @@ def test_tour_magics_outputs(executed_tour):
     assert PLOTLY_MIME in _mimes(viz), _mimes(viz)
 
 
+def _text(cell):
+    return "\n".join(o.get("text", "") if o.output_type == "stream"
+                     else str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+
+
+def test_tour_fig_show_and_time(executed_tour):
+    cell = _tagged(executed_tour, "fig-show")[0]
+    charts = [o for o in cell.outputs if o.output_type == "display_data" and PLOTLY_MIME in o.data]
+    assert len(charts) == 1 and charts[0].data[PLOTLY_MIME]["data"][0]["type"] == "scatter"
+    assert "Wall time" in _text(cell)
+
+
+@pytest.mark.skipif(not IS_ANYVIZ, reason="magic cells run only on AnyViz")
+def test_tour_customize_list_undo_explain_and_engine(executed_tour):
+    listed = _text(_tagged(executed_tour, "customize-list")[0]).lower()
+    assert "log" in listed and "title" in listed, listed
+    undo = _tagged(executed_tour, "customize-undo")[0]
+    assert "undid log scale on y" in _text(undo)
+    assert PLOTLY_MIME in _mimes(undo)  # the chart as it is now, shown in the cell
+    explain = _tagged(executed_tour, "viz-explain")[0]
+    assert PLOTLY_MIME in _mimes(explain)
+    assert "Read as" in str([o.get("data") for o in explain.outputs])
+    engine = _tagged(executed_tour, "engine-viz")[0]
+    (fig,) = [o.data[PLOTLY_MIME] for o in engine.outputs
+              if o.output_type == "display_data" and PLOTLY_MIME in o.data]
+    assert len(fig["data"][0]["x"]) == 5  # five continents
+
+
 def test_papermill_parameterised_notebook(tmp_path):
     import papermill as pm
     from nbformat.v4 import new_code_cell, new_notebook
