@@ -8,7 +8,7 @@ idle status on IOPub (median and p99, after a short warm-up). The floor kernel
 (benchmarks/floor_kernel.py) answers everything at once: its numbers are what the measuring
 client, zmq and message signing cost by themselves.
 
-Aims (issue 11): start <= 0.25x ipykernel, first result <= 0.5x ipykernel, round trip <= 1.5x
+Aims: start <= 0.25x ipykernel, first result <= 0.5x ipykernel, round trip <= 1.5x
 the floor.
 
 Everything is measured twice: through jupyter_client's KernelManager/BlockingKernelClient (what

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_load_profile.py --quick    # 20 MB, 200k rows (< 1 min)
 
 Every contender runs in its own subprocess so peak RSS (ru_maxrss) is its own. %load is
-called in-process with a fake `_anyviz` bridge (the lead adds a through-the-kernel variant).
+called in-process with a fake `_anyviz` bridge (the same loader the kernel runs, without the protocol).
 
 ydata-profiling pins pandas < 3 and numpy < 2.4, so installing it into the project venv would
 downgrade pandas; it is run from a separate venv instead (--ydata-python, default

@@ -257,7 +257,7 @@ def plan(j) -> str:
         return engine_reply
     name, df = _resolve(args.get("frame"))
     session.set_current_frame(name)  # "%viz" without --df next charts the frame loaded or used last
-    from . import planner  # written by the planner engineer; imported only when needed
+    from . import planner  # imported only when needed (it loads the planner modules)
 
     request = (args.get("request") or "").strip()
     options = {k: v for k, v in (args.get("options") or {}).items() if v is not None} or None
