@@ -1,4 +1,4 @@
-"""%viz / %customize against the real kernel with a scripted fake LLM (issue 5, "How it is checked").
+"""%viz / %customize against the real kernel with a scripted fake LLM.
 
 Every test talks to the installed `anyviz` kernelspec over the wire (jupyter_client), with the
 LLM endpoint pointed at tests/fakellm.py on loopback, so the whole pipeline runs for real:

@@ -1,4 +1,4 @@
-"""Static images (issue 8): show_figure(static=True) / ANYVIZ_STATIC=1 attach a real PNG made by
+"""Static images: show_figure(static=True) / ANYVIZ_STATIC=1 attach a real PNG made by
 kaleido + Chromium, leave the interactive MIME types as they were, and say why when they cannot.
 
 The tests that render need kaleido and a Chromium; they share one renderer (started once, ~3 s).
