@@ -73,14 +73,10 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
                                                  traceback: ["The embedded Python could not start: \(startupError)",
                                                              "Run the setup command in README.md, or point ANYVIZ_PYTHON_VENV at a venv with pandas and plotly."]))
         }
-        let token = PythonRuntime.begin(ContextBridge(context: context))
-        runtime.clearPendingInterrupt()
-        stateLock.withLock { executing = true }
-        defer {
-            stateLock.withLock { executing = false }
-            runtime.clearPendingInterrupt()
-            PythonRuntime.context = nil
-        }
+        return running(context) { token in execute(request, token: token, context: context) }
+    }
+
+    private func execute(_ request: ExecuteRequest, token: Int, context: ExecutionContext) -> ExecuteOutcome {
         let payload: JSONValue = [
             "code": .string(request.code), "silent": .bool(request.silent), "store_history": .bool(request.storeHistory),
             "execution_count": .int(request.executionCount), "user_expressions": request.userExpressions,
@@ -119,14 +115,9 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         request("is_complete", ["code": .string(code)], fallback: ["status": "unknown"])
     }
 
-    public func interruptImpl() {
-        if stateLock.withLock({ executing }) { runtime.interrupt() }
-    }
-
-    public func shutdownImpl(restart: Bool) {}
-
-    public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
-        guard startupError == nil else { return }
+    /// Runs `body` as the request of `context`: its output goes to that parent, and interrupts
+    /// reach it (a late one is cleared so it cannot leak into the next request).
+    private func running<T>(_ context: ExecutionContext, _ body: (Int) -> T) -> T {
         let token = PythonRuntime.begin(ContextBridge(context: context))
         runtime.clearPendingInterrupt()
         stateLock.withLock { executing = true }
@@ -135,9 +126,22 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             runtime.clearPendingInterrupt()
             PythonRuntime.context = nil
         }
-        let payload: JSONValue = ["msg_type": .string(msgType), "content": content,
-                                  "parent_token": .int(token), "parent_header": context.parentHeader]
-        _ = request("comm", payload, fallback: [:])
+        return body(token)
+    }
+
+    public func interruptImpl() {
+        if stateLock.withLock({ executing }) { runtime.interrupt() }
+    }
+
+    public func shutdownImpl(restart: Bool) {}
+
+    public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
+        guard startupError == nil else { return }
+        running(context) { token in
+            let payload: JSONValue = ["msg_type": .string(msgType), "content": content,
+                                      "parent_token": .int(token), "parent_header": context.parentHeader]
+            _ = request("comm", payload, fallback: [:])
+        }
     }
 
     public func commInfoImpl(targetName: String?) -> JSONValue {
