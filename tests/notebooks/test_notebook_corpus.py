@@ -83,6 +83,7 @@ class NotebookRunner:
                                                        self._loop).result()
         self._runs = {}
         self._lock = threading.Lock()
+        self._workdirs = []  # removed at close: each run writes files (and copies tests/data)
 
     @staticmethod
     async def _make_slots(parallel):
@@ -104,6 +105,8 @@ class NotebookRunner:
             future.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
+        for workdir in self._workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     async def _run(self, name, kernel, role):
         from nbclient import NotebookClient
@@ -111,6 +114,7 @@ class NotebookRunner:
         async with self._slots:
             nb = nbformat.read(PATHS[name], as_version=4)
             workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-{role}-"))
+            self._workdirs.append(workdir)
             if PATHS[name].parent != CORPUS:  # a notebook from elsewhere reads files next to it
                 shutil.copytree(PATHS[name].parent, workdir, dirs_exist_ok=True)
             else:
