@@ -374,3 +374,17 @@ def test_stacked_bar_stacks_the_second_column_within_the_first():
     assert fig.layout.barmode == "stack"
     assert sorted(t.name for t in fig.data) == ["Female", "Male"]
     assert {x for t in fig.data for x in t.x} == set(df["day"])
+
+
+def test_map_over_iso2_country_codes_shades_the_countries():
+    """The tour's customers carry ISO-2 codes (FR, IT …): the map draws them as ISO-3."""
+    df = frame("customers")
+    plan = planner.plan_chart(df, "map of customers by country", frame_name="customers")
+    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+    exec(plan.code, ns)
+    (trace,) = ns["fig"].data
+    assert trace.type == "choropleth" and ns["fig"].data[0].locationmode == "ISO-3"
+    counts = df["country"].value_counts()
+    drawn = dict(zip(trace.locations, trace.z))
+    assert drawn["FRA"] == counts["FR"] and drawn["ITA"] == counts["IT"]
+    assert "import" not in plan.code  # the codes are written into the chart code

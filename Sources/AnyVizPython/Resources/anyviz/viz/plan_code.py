@@ -58,6 +58,7 @@ class Spec:
     reduce_points: int = 0          # raw line/area over many rows: keep each slice's extremes
     derived: list | None = None     # [name, numerator, denominator, scale]: a ratio measure
     fill_periods: bool = False      # counts/sums over time: empty periods drawn as 0
+    location_codes: dict | None = None  # choropleth over ISO-2 codes: their ISO-3 codes
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -466,6 +467,8 @@ def _choropleth(spec: Spec, cat_orders: dict) -> list[str]:
     """Countries shaded by a value (or their row count); names or ISO-3 codes, offline geometry."""
     L: list[str] = []
     value = _aggregate(spec, L)
+    if spec.location_codes:
+        L.append(f"data[{spec.x!r}] = data[{spec.x!r}].map({spec.location_codes!r})")
     mode = "ISO-3" if spec.columns == ["ISO-3"] else "country names"
     L.append(f"fig = px.choropleth(data, locations={spec.x!r}, locationmode={mode!r}, color={value!r}, "
              f"title={spec.title!r})")

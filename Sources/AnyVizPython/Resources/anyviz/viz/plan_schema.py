@@ -125,8 +125,14 @@ _LAT = {"lat", "latitude"}
 _LON = {"lon", "lng", "long", "longitude"}
 
 
+def _codes_of_length(values, n: int) -> bool:
+    """Upper-case codes of length n (ISO country codes: FR, FRA)."""
+    return bool(values) and all(isinstance(v, str) and len(v) == n and v.isupper()
+                                for v in values[:50])
+
+
 def geo_columns(frame: FrameInfo) -> dict:
-    """{"lat", "lon", "country", "iso3"} -> column, from names and values, for maps."""
+    """{"lat", "lon", "country", "iso3", "iso2"} -> column, from names and values, for maps."""
     out: dict = {}
     for c in frame.columns.values():
         words = set(words_of(c.name))
@@ -134,11 +140,11 @@ def geo_columns(frame: FrameInfo) -> dict:
             out["lat"] = c.name
         elif c.kind == "quantitative" and words & _LON and "lon" not in out:
             out["lon"] = c.name
-        elif c.kind == "nominal" and ("iso" in words or "alpha" in words) and c.values and \
-                all(isinstance(v, str) and len(v) == 3 and v.isupper() for v in c.values[:50]):
+        elif c.kind == "nominal" and ("iso" in words or "alpha" in words) and \
+                _codes_of_length(c.values, 3):
             out.setdefault("iso3", c.name)
         elif c.kind == "nominal" and words & {"country", "countries", "nation", "nations"}:
-            out.setdefault("country", c.name)
+            out.setdefault("iso2" if _codes_of_length(c.values, 2) else "country", c.name)
     return out
 
 

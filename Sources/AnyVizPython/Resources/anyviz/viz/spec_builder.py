@@ -198,6 +198,19 @@ def _scatter(r: Reading, ctx) -> Spec | None:
     return spec
 
 
+def _iso3_codes(codes) -> dict:
+    """ISO-2 → ISO-3 for the codes in a column (plotly's world geometry knows ISO-3 and names).
+    The mapping is written into the chart code, so the code runs without pycountry."""
+    import pycountry
+
+    out = {}
+    for code in codes.dropna().unique():
+        country = pycountry.countries.get(alpha_2=str(code))
+        if country is not None:
+            out[str(code)] = country.alpha_3
+    return out
+
+
 def _map(r: Reading, ctx) -> Spec | None:
     from .plan_schema import geo_columns
     geo = geo_columns(ctx.frame)
@@ -207,12 +220,14 @@ def _map(r: Reading, ctx) -> Spec | None:
         spec.color = nums[0] if nums else None
         ctx.why.append(f"points at {geo['lat']}/{geo['lon']}")
         return spec
-    if "country" in geo or "iso3" in geo:
-        loc = geo.get("iso3") or geo["country"]
+    if geo.keys() & {"country", "iso3", "iso2"}:
+        loc = geo.get("iso3") or geo.get("iso2") or geo["country"]
         value = nums[0] if nums else None
         agg = next((c.agg for c in r.columns if c.name == value and c.agg), None) or ("sum" if value else "count")
         spec = Spec(chart="choropleth", x=loc, y=value, agg=agg, filters=r.filters, rows=ctx.frame.rows)
-        spec.columns = ["ISO-3" if "iso3" in geo else "country names"]
+        spec.columns = ["ISO-3" if "iso3" in geo or "iso2" in geo else "country names"]
+        if "iso3" not in geo and "iso2" in geo:
+            spec.location_codes = _iso3_codes(ctx.df[loc])
         ctx.why.append(f"countries from {loc} (built-in world geometry)")
         return spec
     ctx.notes.append("a map needs latitude/longitude or country columns; drew a chart instead")
