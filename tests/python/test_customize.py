@@ -316,3 +316,14 @@ def test_api_llm_edit_is_a_step_to_undo(frames, bridge):
     call(api.customize, instruction="--undo")
     fig = plotly_outputs(bridge, "display_data")[-1]["data"][output.PLOTLY_MIME]
     assert fig["data"][0]["type"] == "bar"
+
+
+def test_undoing_every_change_clears_the_customized_note(frames, bridge):
+    viz("gapminder", POP_2007)
+    call(api.customize, instruction="log scale y")
+    bridge.messages.clear()
+    call(api.customize, instruction="--undo")
+    infos = [m for m in bridge.of_type("update_display_data")
+             if m.get("transient", {}).get("display_id", "").endswith("-info")]
+    assert infos, "the note under the chart was not updated"
+    assert "Customized" not in str(infos[-1]["data"])

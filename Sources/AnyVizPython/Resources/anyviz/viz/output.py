@@ -357,6 +357,8 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
     info = info_bundle(explanation, note, alternatives)
     if info:
         iopub.display_data(info, {}, display_id=display_id + "-info", update=update)
+    elif update:  # e.g. every change undone: the old "Customized: …" text must not stay
+        iopub.display_data({"text/plain": ""}, {}, display_id=display_id + "-info", update=True)
     return display_id
 
 
