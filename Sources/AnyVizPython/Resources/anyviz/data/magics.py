@@ -415,11 +415,11 @@ def _describe_value(obj) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> tuple[str, str]:
-    from .preview import _TABLE, _TD, _TH, esc
+    from .preview import TABLE_STYLE, CELL_STYLE, HEADER_STYLE, esc
 
-    h = (f"<table style='{_TABLE}'><thead><tr>" + "".join(f"<th style='{_TH}'>{esc(x)}</th>"
+    h = (f"<table style='{TABLE_STYLE}'><thead><tr>" + "".join(f"<th style='{HEADER_STYLE}'>{esc(x)}</th>"
                                                          for x in headers) + "</tr></thead><tbody>"
-         + "".join("<tr>" + "".join(f"<td style='{_TD}'>{esc(c)}</td>" for c in r) + "</tr>"
+         + "".join("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{esc(c)}</td>" for c in r) + "</tr>"
                    for r in rows) + "</tbody></table>")
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731

@@ -17,9 +17,9 @@ from .. import safety
 MAX_COLS = 20
 MAX_CELL = 60
 
-_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
-_TD = "border:1px solid #ddd;padding:2px 6px;text-align:left;white-space:nowrap"
-_TH = _TD + ";background:#f5f5f5"
+TABLE_STYLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
+CELL_STYLE = "border:1px solid #ddd;padding:2px 6px;text-align:left;white-space:nowrap"
+HEADER_STYLE = CELL_STYLE + ";background:#f5f5f5"
 _WARN = ("background:#fff4e5;border-left:4px solid #f0a020;padding:4px 8px;margin:4px 0;"
          "font-size:12px")
 _NOTE = "color:#555;font-size:12px;margin:2px 0"
@@ -67,15 +67,15 @@ def frame_table_html(df: pd.DataFrame, rows: int = 5) -> tuple[str, str | None]:
     if df.shape[1] > MAX_COLS:
         note = f"showing {MAX_COLS} of {df.shape[1]:,} columns"
     head = df.iloc[:rows, :MAX_COLS]
-    parts = [f"<table style='{_TABLE}'><thead><tr><th style='{_TH}'></th>"]
+    parts = [f"<table style='{TABLE_STYLE}'><thead><tr><th style='{HEADER_STYLE}'></th>"]
     for c in cols:
-        parts.append(f"<th style='{_TH}'>{esc(c)}<br><span style='font-weight:normal;color:#888'>"
+        parts.append(f"<th style='{HEADER_STYLE}'>{esc(c)}<br><span style='font-weight:normal;color:#888'>"
                      f"{esc(df[c].dtype if df.columns.is_unique else '')}</span></th>")
     parts.append("</tr></thead><tbody>")
     values = head.astype(object).values.tolist()
     for idx, row in zip(head.index, values):
-        parts.append(f"<tr><th style='{_TH}'>{esc(idx)}</th>")
-        parts.extend(f"<td style='{_TD}'>{esc(_cell(v))}</td>" for v in row)
+        parts.append(f"<tr><th style='{HEADER_STYLE}'>{esc(idx)}</th>")
+        parts.extend(f"<td style='{CELL_STYLE}'>{esc(_cell(v))}</td>" for v in row)
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts), note

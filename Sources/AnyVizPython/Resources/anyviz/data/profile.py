@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..columns import kind as column_kind
+
 TOP_N = 5
 BINS = 20
 CORR_SAMPLE = 100_000  # r to about ±0.003 (shown to 2 decimals), half the cost of 200k
@@ -54,21 +56,6 @@ def _py(v):
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return str(v)
-
-
-def _kind(s: pd.Series) -> str:
-    dt = s.dtype
-    if pd.api.types.is_bool_dtype(dt):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(dt):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dt):
-        return "datetime"
-    if isinstance(dt, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_timedelta64_dtype(dt):
-        return "timedelta"
-    return "text"
 
 
 def _arrow(s: pd.Series):
@@ -522,7 +509,7 @@ def _year_like(col: str, s: pd.Series, info: dict) -> bool:
 
 
 def _column(name, s: pd.Series, rows: int, alerts: list, codes: list) -> dict:
-    kind = _kind(s)
+    kind = column_kind(s)
     missing = int(s.isna().sum())
     count = rows - missing
     info = {"name": str(name), "kind": kind, "dtype": str(s.dtype), "count": count,
@@ -675,11 +662,11 @@ def profile_frame(df: pd.DataFrame, *, name: str = "df", columns: list | None = 
     items = list(df.items())
     # Correlations need only the numeric columns, not their stats: constant ones give no finite
     # r and drop out, so they can run alongside the columns instead of after them.
-    num_cols = [c for c, s in items if _kind(s) == "numeric"] if df.columns.is_unique else []
+    num_cols = [c for c, s in items if column_kind(s) == "numeric"] if df.columns.is_unique else []
     workers = min(4, os.cpu_count() or 1, max(1, len(items)))
     if workers > 1 and rows >= 50_000:
         # Text (hashing) is the slowest per column: start it first so the cores finish together.
-        order = sorted(range(len(items)), key=lambda i: _kind(items[i][1]) != "text")
+        order = sorted(range(len(items)), key=lambda i: column_kind(items[i][1]) != "text")
         with ThreadPoolExecutor(workers, thread_name_prefix="anyviz-profile") as pool:
             corr_job = pool.submit(_correlations, df, num_cols)
             done = dict(zip(order, pool.map(one, [items[i] for i in order])))

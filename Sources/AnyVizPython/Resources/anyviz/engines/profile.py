@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import time
 
+from ..columns import engine_kind
 from . import run
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -19,16 +20,6 @@ TOP_N = 5
 QUANTILE_SAMPLE_ROWS = 1_000_000
 #: Text columns whose top values are queried (each is one more query).
 TOP_COLUMNS = 20
-
-
-def _kind(dtype) -> str:
-    if dtype.is_boolean():
-        return "boolean"
-    if dtype.is_numeric():
-        return "numeric"
-    if dtype.is_temporal():
-        return "datetime"
-    return "text"
 
 
 def _py(v):
@@ -63,7 +54,7 @@ def profile_facts(frame, name: str, columns: list[str] | None = None) -> dict:
     cols = columns or list(schema)
     aggs = {"__rows": t.count()}
     for i, c in enumerate(cols):
-        col, kind = t[c], _kind(schema[c])
+        col, kind = t[c], engine_kind(schema[c])
         aggs[f"{i}_count"] = col.count()
         aggs[f"{i}_distinct"] = col.approx_nunique()
         if kind == "numeric":
@@ -77,7 +68,7 @@ def profile_facts(frame, name: str, columns: list[str] | None = None) -> dict:
             aggs.update({f"{i}_lmin": n.min(), f"{i}_lmax": n.max(), f"{i}_lmean": n.mean()})
     row = run.execute(frame, t.aggregate(**aggs)).iloc[0]
     rows = int(row["__rows"])
-    numeric = [(i, c) for i, c in enumerate(cols) if _kind(schema[c]) == "numeric"]
+    numeric = [(i, c) for i, c in enumerate(cols) if engine_kind(schema[c]) == "numeric"]
     sampled = rows > 2 * QUANTILE_SAMPLE_ROWS
     quantiles = {}
     if numeric and rows:
@@ -88,7 +79,7 @@ def profile_facts(frame, name: str, columns: list[str] | None = None) -> dict:
     frame._rows = rows
     variables, alerts = [], []
     for i, c in enumerate(cols):
-        kind = _kind(schema[c])
+        kind = engine_kind(schema[c])
         count = int(row[f"{i}_count"])
         missing = rows - count
         v = {"name": c, "kind": kind, "dtype": str(schema[c]), "count": count,

@@ -163,12 +163,21 @@ def measure_label(spec: Spec, y: str) -> str:
     return f"{AGG_LABEL[spec.agg]} {y}"
 
 
+def prelude_lines(spec: Spec, bin_=None) -> list[str]:
+    """The lines that turn `df` into the `data` a chart is drawn from: text dates parsed, the
+    filters applied and, with `bin_` = (source column, unit), the dates binned into `spec.x`.
+    The planner runs exactly these lines to check the chart before it writes the code."""
+    lines = ["data = df"]
+    lines += [_assign(col, f"pd.to_datetime({_col(col)}, errors='coerce')") for col in spec.to_datetime]
+    lines += [filter_line(f) for f in spec.filters]
+    if bin_:
+        lines.append(_assign(spec.x, _BIN_EXPR[bin_[1]].format(s=_col(bin_[0]))))
+    return lines
+
+
 def generate(spec: Spec) -> str:
     """Python source for `spec`; assigns `fig`."""
     L = ["data = df"]
-    for f in spec.filters:
-        if f.column in spec.to_datetime:
-            continue
     for col in spec.to_datetime:
         L.append(_assign(col, f"pd.to_datetime({_col(col)}, errors='coerce')"))
     for f in spec.filters:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from anyviz import columns
 from anyviz.data.dates import is_date_text
 
 #: Rows above which cardinality is estimated from an evenly strided sample.
@@ -40,7 +41,7 @@ def words_of(name: str) -> list[str]:
 @dataclass
 class ColumnInfo:
     name: str
-    kind: str  # quantitative | temporal | nominal | boolean
+    kind: str  # a chart encoding from anyviz.columns: quantitative | temporal | nominal | boolean
     distinct: int
     dtype: str
     #: for temporal columns: "datetime", "string" (ISO dates stored as text) or "year" (ints)
@@ -89,27 +90,26 @@ def profile(df: pd.DataFrame) -> FrameInfo:
             distinct = int(s.nunique(dropna=True))
         except TypeError:  # unhashable cells (lists, dicts)
             distinct = len(s)
-        info = ColumnInfo(name=str(name), kind="nominal", distinct=distinct, dtype=dtype)
-        if pd.api.types.is_bool_dtype(s):
-            info.kind = "boolean"
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            info.kind, info.temporal = "temporal", "datetime"
-        elif pd.api.types.is_numeric_dtype(s):
-            info.kind = "quantitative"
+        info = ColumnInfo(name=str(name), kind=columns.NOMINAL, distinct=distinct, dtype=dtype)
+        stored = columns.kind(s)
+        if stored == columns.BOOLEAN:
+            info.kind = columns.BOOLEAN
+        elif stored == columns.DATETIME:
+            info.kind, info.temporal = columns.TEMPORAL, "datetime"
+        elif stored == columns.NUMERIC:
+            info.kind = columns.QUANTITATIVE
             info.integer = pd.api.types.is_integer_dtype(s)
             nonnull = s.dropna()
             if words & {"year", "yr", "years"} and len(nonnull) and (
                     nonnull.between(1000, 2300).all() and (nonnull % 1 == 0).all()):
-                info.kind, info.temporal = "temporal", "year"
+                info.kind, info.temporal = columns.TEMPORAL, "year"
             elif words & _ID_WORDS and info.integer:
                 info.idlike = True
             info.additive = bool(words & ADDITIVE_WORDS)
-        elif isinstance(s.dtype, pd.CategoricalDtype):
-            info.kind = "nominal"
-        else:
+        elif stored != columns.CATEGORICAL:
             head = s.dropna().head(50)
             if len(head) and is_date_text(head.astype(str)):
-                info.kind, info.temporal = "temporal", "string"
+                info.kind, info.temporal = columns.TEMPORAL, "string"
         if info.kind in ("nominal", "boolean") and 0 < distinct <= VALUE_INDEX_MAX_DISTINCT:
             try:
                 info.values = list(s.dropna().unique())

@@ -17,7 +17,7 @@ from anyviz.errors import AnyVizError
 from . import intents, nlp, spec_builder
 from .nlp import ColumnMatcher, Filter, no_such_column
 from .plan_code import (AGG_LABEL, BIN_NAME, Spec, describe_spec, filter_columns, filter_line, generate,
-                        measure_label)
+                        measure_label, prelude_lines)
 from .plan_schema import FrameInfo, check_frame, profile
 from .recommend import recommend as _recommend
 
@@ -527,15 +527,8 @@ def _why_chart(chart, x, y, ctx, bin_) -> str:
 
 def _prelude_data(spec: Spec, ctx: _Ctx, bin_) -> pd.DataFrame:
     """The filtered (and binned) data the chart code will see, computed the same way."""
-    lines = ["data = df"]
-    from .plan_code import _BIN_EXPR, _assign, _col
-    for col in spec.to_datetime:
-        lines.append(_assign(col, f"pd.to_datetime({_col(col)}, errors='coerce')"))
-    lines += [filter_line(f) for f in spec.filters]
-    if bin_:
-        lines.append(_assign(spec.x, _BIN_EXPR[bin_[1]].format(s=_col(bin_[0]))))
     ns = {"df": ctx.df, "pd": pd, "np": np}
-    exec("\n".join(lines), ns)  # our own generated pandas code, vectorised
+    exec("\n".join(prelude_lines(spec, bin_)), ns)  # our own generated pandas code, vectorised
     return ns["data"]
 
 
