@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import jsonutil, safety, session
+from ..columns import encoding as chart_encoding
 from ..errors import AnyVizError
 from . import cache as _cache
 from . import guard as _guard
@@ -102,16 +103,6 @@ def _resolve(name) -> tuple[str, pd.DataFrame]:
         raise AnyVizError(f"No frame given and no current frame. Frames in this session: "
                           f"{there}. Load data with %load or name a frame: %viz df_name ...")
     raise AnyVizError(f"There is no DataFrame named {name!r}. Frames in this session: {there}.")
-
-
-def _kind(s: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(s):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
-        return "temporal"
-    if pd.api.types.is_numeric_dtype(s):
-        return "quantitative"
-    return "nominal"
 
 
 def _sample_positions(n: int, k: int = 4096) -> np.ndarray:
@@ -231,7 +222,7 @@ def context(j) -> str:
                 if sampled else "")]
     for col in df.columns:
         s = df[col]
-        kind = _kind(s)
+        kind = chart_encoding(s)
         exact = len(df) <= _EXACT_DISTINCT_ROWS
         counted = s if exact else sample[col]
         try:
@@ -481,8 +472,8 @@ def table(j) -> str:
     name, df = _resolve(args.get("frame"))
     cols = [c for c in (args.get("columns") or []) if c in df.columns] or list(df.columns)
     view = df[cols]
-    nominal = [c for c in cols if _kind(view[c]) in ("nominal", "boolean")]
-    numeric = [c for c in cols if _kind(view[c]) == "quantitative"]
+    nominal = [c for c in cols if chart_encoding(view[c]) in ("nominal", "boolean")]
+    numeric = [c for c in cols if chart_encoding(view[c]) == "quantitative"]
     if len(nominal) == 1 and numeric and len(view) > 20:
         shown = view.groupby(nominal[0], dropna=False)[numeric].agg(["count", "mean", "sum"])
         shown = shown.head(50)
