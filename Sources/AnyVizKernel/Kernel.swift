@@ -236,7 +236,7 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
     // MARK: - Sending
 
     func kernelInfo() -> JSONValue {
-        merge(interpreter.kernelInfoImpl(), ["status": "ok", "protocol_version": "5.5"])
+        merge(interpreter.kernelInfoImpl(), ["status": "ok", "protocol_version": .string(Header.protocolVersion)])
     }
 
     private func reply(to request: Message, on channel: Channel, type: String, content: JSONValue, metadata: JSONValue = [:]) {

@@ -21,11 +21,6 @@ public final class CancellationFlag: @unchecked Sendable {
         lock.lock(); cancelled = true; lock.unlock()
     }
 
-    /// Re-arm the flag for the next request (the kernel reuses one flag per execution).
-    public func reset() {
-        lock.lock(); cancelled = false; lock.unlock()
-    }
-
     public var isCancelled: Bool {
         lock.lock()
         let set = cancelled

@@ -11,7 +11,7 @@ public struct LLMMessage: Sendable, Equatable {
     public static func assistant(_ text: String) -> LLMMessage { LLMMessage(role: "assistant", content: text) }
 }
 
-/// The model's text plus how it was obtained (shown by `%viz --verbose` / `%health`).
+/// The model's text plus how it was obtained, for logs and metrics.
 public struct LLMResult: Sendable, Equatable {
     public var text: String
     /// Tries it took, 1 when the first one succeeded.
@@ -23,22 +23,70 @@ public struct LLMResult: Sendable, Equatable {
     }
 }
 
-/// A chat model. `complete` blocks the calling thread (the kernel runs it off the I/O thread)
-/// and throws `LLMError`.
+/// A chat model. `complete` blocks the calling thread until there is an answer, every allowed
+/// attempt failed, or `cancellation` is set, and throws `LLMError`.
 public protocol LLMProvider: Sendable {
     func complete(_ messages: [LLMMessage], cancellation: CancellationFlag) throws -> LLMResult
 }
 
 /// The provider for `config`, or nil when it is `offline` (the caller then uses the planner).
-public func makeProvider(_ config: LLMConfiguration) -> LLMProvider? {
-    makeProvider(config, http: HTTPClient())
+public func makeProvider(_ config: LLMConfiguration, http: HTTPClient = HTTPClient()) -> LLMProvider? {
+    ChatProvider(config, http: http)
 }
 
-public func makeProvider(_ config: LLMConfiguration, http: HTTPClient) -> LLMProvider? {
-    switch config.provider {
-    case .gemini: return GeminiProvider(config, http: http)
-    case .openai: return OpenAIProvider(config, http: http)
-    case .offline: return nil
+/// A chat model behind an HTTP API. Retries, backoff and key handling are the same for every
+/// service; only the wire format (`ChatWireFormat`) differs, chosen by the configured provider.
+struct ChatProvider: LLMProvider {
+    let configuration: LLMConfiguration
+    let format: ChatWireFormat.Type
+    let http: HTTPClient
+
+    /// nil for `offline`, which has no wire format.
+    init?(_ configuration: LLMConfiguration, http: HTTPClient = HTTPClient()) {
+        switch configuration.provider {
+        case .gemini: format = GeminiFormat.self
+        case .openai: format = OpenAIFormat.self
+        case .offline: return nil
+        }
+        self.configuration = configuration
+        self.http = http
+    }
+
+    var url: String { format.url(configuration) }
+
+    func complete(_ messages: [LLMMessage], cancellation: CancellationFlag) throws -> LLMResult {
+        // The vendor's own service needs a key; a local server at another base URL may not.
+        let vendorURL = LLMConfiguration.defaultBaseURL(configuration.provider)
+        if configuration.apiKey == nil && configuration.baseURL == vendorURL { throw LLMError.notConfigured }
+        var headers = ["Content-Type": "application/json", "Accept": "application/json"]
+        if let key = configuration.apiKey {
+            let (name, value) = format.keyHeader(key)
+            headers[name] = value
+        }
+        let body = try format.requestBody(messages, model: configuration.model)
+        return try sendWithRetries(http: http, url: url, headers: headers, body: body,
+                                   config: configuration, cancellation: cancellation, parse: format.replyText)
+    }
+}
+
+/// What differs between the chat APIs: the endpoint, the header that carries the key and the
+/// shapes of request and reply.
+protocol ChatWireFormat: Sendable {
+    static func url(_ configuration: LLMConfiguration) -> String
+    static func keyHeader(_ key: String) -> (name: String, value: String)
+    static func requestBody(_ messages: [LLMMessage], model: String) throws -> Data
+    /// The answer's text; throws `malformedBody` for an unexpected shape, `emptyReply` for no text.
+    static func replyText(_ body: Data) throws -> String
+}
+
+extension ChatWireFormat {
+    static func nonEmpty(_ text: String) throws -> String {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw LLMError.emptyReply }
+        return text
+    }
+
+    static func malformed(expected: String, _ body: Data) -> LLMError {
+        .malformedBody("expected \(expected), got: \(snippet(String(decoding: body, as: UTF8.self), limit: 120))")
     }
 }
 
@@ -47,15 +95,7 @@ public func makeProvider(_ config: LLMConfiguration, http: HTTPClient) -> LLMPro
 /// Google's `models/{model}:generateContent`. System messages become `systemInstruction`,
 /// assistant turns use Gemini's role name "model"; the key goes in `x-goog-api-key` (never in
 /// the URL, where proxies and logs would keep it).
-public struct GeminiProvider: LLMProvider {
-    public let configuration: LLMConfiguration
-    let http: HTTPClient
-
-    public init(_ configuration: LLMConfiguration, http: HTTPClient = HTTPClient()) {
-        self.configuration = configuration
-        self.http = http
-    }
-
+enum GeminiFormat: ChatWireFormat {
     struct Part: Codable { var text: String?; var thought: Bool? }
     struct Content: Codable { var role: String?; var parts: [Part]? }
     struct Instruction: Codable { var parts: [Part] }
@@ -69,14 +109,16 @@ public struct GeminiProvider: LLMProvider {
     struct PromptFeedback: Codable { var blockReason: String? }
     struct Response: Codable { var candidates: [Candidate]?; var promptFeedback: PromptFeedback? }
 
-    var url: String {
+    static func url(_ configuration: LLMConfiguration) -> String {
         var model = configuration.model
         if model.hasPrefix("models/") { model.removeFirst("models/".count) }
         let escaped = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? model
         return "\(configuration.baseURL)/models/\(escaped):generateContent"
     }
 
-    func requestBody(_ messages: [LLMMessage]) throws -> Data {
+    static func keyHeader(_ key: String) -> (name: String, value: String) { ("x-goog-api-key", key) }
+
+    static func requestBody(_ messages: [LLMMessage], model: String) throws -> Data {
         let system = messages.filter { $0.role == "system" }.map(\.content)
         let turns = messages.filter { $0.role != "system" }.map {
             Content(role: $0.role == "assistant" ? "model" : "user", parts: [Part(text: $0.content)])
@@ -91,24 +133,11 @@ public struct GeminiProvider: LLMProvider {
     static func replyText(_ body: Data) throws -> String {
         guard let reply = try? JSONDecoder().decode(Response.self, from: body),
               reply.candidates != nil || reply.promptFeedback != nil else {
-            throw LLMError.malformedBody("expected a Gemini generateContent reply with \"candidates\", got: \(snippet(String(decoding: body, as: UTF8.self), limit: 120))")
+            throw malformed(expected: "a Gemini generateContent reply with \"candidates\"", body)
         }
         // Thinking models may add parts flagged `thought`: they are not the answer.
         let parts = reply.candidates?.first?.content?.parts ?? []
-        let text = parts.filter { $0.thought != true }.compactMap(\.text).joined()
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw LLMError.emptyReply }
-        return text
-    }
-
-    public func complete(_ messages: [LLMMessage], cancellation: CancellationFlag) throws -> LLMResult {
-        let usesGoogle = configuration.baseURL == LLMConfiguration.defaultGeminiBaseURL
-        if configuration.apiKey == nil && usesGoogle { throw LLMError.notConfigured }
-        var headers = ["Content-Type": "application/json", "Accept": "application/json"]
-        if let key = configuration.apiKey { headers["x-goog-api-key"] = key }
-        let body = try requestBody(messages)
-        return try sendWithRetries(http: http, url: url, headers: headers, body: body,
-                                   config: configuration, cancellation: cancellation,
-                                   parse: Self.replyText)
+        return try nonEmpty(parts.filter { $0.thought != true }.compactMap(\.text).joined())
     }
 }
 
@@ -116,15 +145,7 @@ public struct GeminiProvider: LLMProvider {
 
 /// `POST {base}/chat/completions`, the format OpenAI and the local servers (Ollama,
 /// llama.cpp, vLLM, LM Studio) share. `Authorization` is only sent when a key is set.
-public struct OpenAIProvider: LLMProvider {
-    public let configuration: LLMConfiguration
-    let http: HTTPClient
-
-    public init(_ configuration: LLMConfiguration, http: HTTPClient = HTTPClient()) {
-        self.configuration = configuration
-        self.http = http
-    }
-
+enum OpenAIFormat: ChatWireFormat {
     struct Message: Codable {
         var role: String
         var content: String?
@@ -154,34 +175,21 @@ public struct OpenAIProvider: LLMProvider {
     struct Choice: Codable { var message: Message?; var finish_reason: String? }
     struct Response: Codable { var choices: [Choice]? }
 
-    var url: String { "\(configuration.baseURL)/chat/completions" }
+    static func url(_ configuration: LLMConfiguration) -> String { "\(configuration.baseURL)/chat/completions" }
 
-    func requestBody(_ messages: [LLMMessage]) throws -> Data {
-        let request = Request(model: configuration.model,
-                              messages: messages.map { Message(role: $0.role, content: $0.content) },
+    static func keyHeader(_ key: String) -> (name: String, value: String) { ("Authorization", "Bearer \(key)") }
+
+    static func requestBody(_ messages: [LLMMessage], model: String) throws -> Data {
+        let request = Request(model: model, messages: messages.map { Message(role: $0.role, content: $0.content) },
                               temperature: 0)
         return try JSONEncoder().encode(request)
     }
 
     static func replyText(_ body: Data) throws -> String {
         guard let reply = try? JSONDecoder().decode(Response.self, from: body), let choices = reply.choices else {
-            throw LLMError.malformedBody("expected a chat completion with \"choices\", got: \(snippet(String(decoding: body, as: UTF8.self), limit: 120))")
+            throw malformed(expected: "a chat completion with \"choices\"", body)
         }
-        let text = choices.first?.message?.content ?? ""
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw LLMError.emptyReply }
-        return text
-    }
-
-    public func complete(_ messages: [LLMMessage], cancellation: CancellationFlag) throws -> LLMResult {
-        if configuration.apiKey == nil && configuration.baseURL == LLMConfiguration.defaultOpenAIBaseURL {
-            throw LLMError.notConfigured
-        }
-        var headers = ["Content-Type": "application/json", "Accept": "application/json"]
-        if let key = configuration.apiKey { headers["Authorization"] = "Bearer \(key)" }
-        let body = try requestBody(messages)
-        return try sendWithRetries(http: http, url: url, headers: headers, body: body,
-                                   config: configuration, cancellation: cancellation,
-                                   parse: Self.replyText)
+        return try nonEmpty(choices.first?.message?.content ?? "")
     }
 }
 

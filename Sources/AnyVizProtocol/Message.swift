@@ -34,8 +34,10 @@ public struct Header: Codable, Sendable, Equatable {
     public var msgType: String
     public var version: String
 
-    /// Protocol version stamped on every message. Must be >= 5.3: jupyter_client treats a minor
-    /// version <= 1 as a legacy kernel and its schema checks then fail.
+    /// The messaging spec version this kernel implements, stamped on every header and reported
+    /// in kernel_info_reply. 5.4 brought shutdown on control and the IOPub welcome message, which
+    /// the kernel has; 5.5's subshells and `supported_features` it does not. Must be >= 5.3:
+    /// jupyter_client treats a minor version <= 1 as a legacy kernel and its schema checks fail.
     public static let protocolVersion = "5.4"
 
     enum CodingKeys: String, CodingKey {

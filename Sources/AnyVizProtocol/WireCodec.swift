@@ -31,8 +31,6 @@ public struct WireCodec: Sendable {
         self.key = key.isEmpty ? nil : SymmetricKey(data: Data(key.utf8))
     }
 
-    public var signs: Bool { key != nil }
-
     public func signature(of parts: [Data]) -> String {
         guard let key else { return "" }
         var mac = HMAC<SHA256>(key: key)

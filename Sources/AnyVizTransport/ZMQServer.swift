@@ -9,8 +9,8 @@ import Metrics
 ///
 /// Threads: the heartbeat has its own thread and answers whatever else happens. One I/O thread
 /// owns shell, control, stdin and iopub (zmq sockets are single-threaded): it reads requests and
-/// hands them to the handler, and it sends what any thread queued through `send`, woken by an
-/// eventfd. Control requests are answered on this thread, so they never wait behind a cell.
+/// hands them to the handler, and it sends what any thread queued through `send`, woken by a
+/// byte on a pipe. Control requests are answered on this thread, so they never wait behind a cell.
 public final class ZMQServer: KernelServer, @unchecked Sendable {
     private let context = ZMQContext()
     /// The heartbeat has a context of its own whose I/O thread runs at real-time priority, so

@@ -40,11 +40,6 @@ void anyviz_install_sigint_flag(void) {
     sigaction(SIGINT, &action, &python_sigint);
 }
 
-int anyviz_take_interrupt_flag(void) {
-    int v = interrupt_flag;
-    interrupt_flag = 0;
-    return v;
-}
 int anyviz_interrupt_flag(void) { return interrupt_flag; }
 void anyviz_clear_interrupt_flag(void) { interrupt_flag = 0; }
 

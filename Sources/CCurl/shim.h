@@ -12,7 +12,7 @@ typedef int (*anyviz_curl_xfer_cb)(void *, curl_off_t, curl_off_t, curl_off_t, c
 static inline CURLcode anyviz_curl_setopt_write(CURL *c, anyviz_curl_write_cb f) { return curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, f); }
 static inline CURLcode anyviz_curl_setopt_xfer(CURL *c, anyviz_curl_xfer_cb f) { return curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, f); }
 static inline CURLcode anyviz_curl_getinfo_long(CURL *c, CURLINFO i, long *v) { return curl_easy_getinfo(c, i, v); }
-/* Added for AnyVizLLM: response headers (Retry-After) and 64-bit sizes (POSTFIELDSIZE_LARGE). */
+/* Response headers (Retry-After) and 64-bit sizes (POSTFIELDSIZE_LARGE, MAXFILESIZE_LARGE). */
 static inline CURLcode anyviz_curl_setopt_header(CURL *c, anyviz_curl_write_cb f) { return curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, f); }
 static inline CURLcode anyviz_curl_setopt_off(CURL *c, CURLoption o, curl_off_t v) { return curl_easy_setopt(c, o, v); }
 /* Downloads check the address of every connection libcurl opens (redirects, DNS rebinding). */

@@ -145,7 +145,9 @@ final class KernelTests: XCTestCase {
         kernel.handle(info, from: .control)
         let reply = replies(to: info, type: "kernel_info_reply")
         XCTAssertEqual(reply.count, 1)
-        XCTAssertEqual(reply[0].parsedContent()["protocol_version"], "5.5")
+        // kernel_info and every header speak the same protocol version.
+        XCTAssertEqual(reply[0].parsedContent()["protocol_version"]?.stringValue, reply[0].header.version)
+        XCTAssertEqual(reply[0].header.version, Header.protocolVersion)
         let interrupt = request("interrupt_request")
         kernel.handle(interrupt, from: .control)
         XCTAssertEqual(replies(to: interrupt, type: "interrupt_reply").count, 1)

@@ -5,34 +5,35 @@ import XCTest
 final class WireFormatTests: XCTestCase {
     func testGeminiSkipsThoughtPartsAndJoinsTextParts() throws {
         let body = #"{"candidates":[{"content":{"role":"model","parts":[{"text":"planning...","thought":true},{"text":"fig = "},{"text":"px.bar(df)"}]}}]}"#
-        XCTAssertEqual(try GeminiProvider.replyText(Data(body.utf8)), "fig = px.bar(df)")
+        XCTAssertEqual(try GeminiFormat.replyText(Data(body.utf8)), "fig = px.bar(df)")
     }
 
     func testGeminiBlockedPromptIsEmptyReply() {
         let body = #"{"promptFeedback":{"blockReason":"SAFETY"}}"#
-        XCTAssertThrowsError(try GeminiProvider.replyText(Data(body.utf8))) { XCTAssertEqual($0 as? LLMError, .emptyReply) }
+        XCTAssertThrowsError(try GeminiFormat.replyText(Data(body.utf8))) { XCTAssertEqual($0 as? LLMError, .emptyReply) }
     }
 
     func testOpenAIContentAsPartsListAndNullContent() throws {
         let parts = #"{"choices":[{"message":{"role":"assistant","content":[{"type":"text","text":"fig = "},{"type":"text","text":"1"}]}}]}"#
-        XCTAssertEqual(try OpenAIProvider.replyText(Data(parts.utf8)), "fig = 1")
+        XCTAssertEqual(try OpenAIFormat.replyText(Data(parts.utf8)), "fig = 1")
         let null = #"{"choices":[{"message":{"role":"assistant","content":null}}]}"#
-        XCTAssertThrowsError(try OpenAIProvider.replyText(Data(null.utf8))) { XCTAssertEqual($0 as? LLMError, .emptyReply) }
-        XCTAssertThrowsError(try OpenAIProvider.replyText(Data(#"{"object":"list"}"#.utf8))) {
+        XCTAssertThrowsError(try OpenAIFormat.replyText(Data(null.utf8))) { XCTAssertEqual($0 as? LLMError, .emptyReply) }
+        XCTAssertThrowsError(try OpenAIFormat.replyText(Data(#"{"object":"list"}"#.utf8))) {
             guard case LLMError.malformedBody(let why) = $0 else { return XCTFail("\($0)") }
             XCTAssertTrue(why.contains("choices"))
         }
     }
 
     func testGeminiAssistantTurnsUseModelRole() throws {
-        let provider = GeminiProvider(LLMConfiguration(provider: .gemini, apiKey: "k"))
-        let data = try provider.requestBody([.system("a"), .system("b"), .user("q"), .assistant("r"), .user("fix it")])
+        let data = try GeminiFormat.requestBody([.system("a"), .system("b"), .user("q"), .assistant("r"), .user("fix it")],
+                                                model: "gemini-2.5-flash")
         let body = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let roles = (body["contents"] as? [[String: Any]])?.compactMap { $0["role"] as? String }
         XCTAssertEqual(roles, ["user", "model", "user"])
         let system = ((body["systemInstruction"] as? [String: Any])?["parts"] as? [[String: Any]])?.first?["text"] as? String
         XCTAssertEqual(system, "a\n\nb")
-        XCTAssertEqual(provider.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent")
+        XCTAssertEqual(GeminiFormat.url(LLMConfiguration(provider: .gemini, apiKey: "k")),
+                       "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent")
     }
 
     func testErrorMessageShapes() {

@@ -35,15 +35,12 @@ int anyviz_register_module(void);
 void anyviz_default_sigint(void);
 /* Chains a SIGINT handler in front of Python's so Swift code (an HTTP call) can see interrupts. */
 void anyviz_install_sigint_flag(void);
-int anyviz_take_interrupt_flag(void);
-void anyviz_clear_interrupt_flag(void);
+/* The flag that handler sets: polled by Swift work that must stop on an interrupt; cleared
+   so an interrupt that arrived while nothing ran cannot stop the next request. */
 int anyviz_interrupt_flag(void);
+void anyviz_clear_interrupt_flag(void);
 
-/* Macros and globals Swift cannot use directly. */
-static inline PyObject *anyviz_none(void) { Py_INCREF(Py_None); return Py_None; }
-static inline void anyviz_incref(PyObject *o) { Py_XINCREF(o); }
+/* Macros Swift cannot call directly. */
 static inline void anyviz_decref(PyObject *o) { Py_XDECREF(o); }
 static inline int anyviz_is_unicode(PyObject *o) { return PyUnicode_Check(o); }
-static inline PyObject *anyviz_keyboard_interrupt(void) { return PyExc_KeyboardInterrupt; }
-static inline PyObject *anyviz_runtime_error(void) { return PyExc_RuntimeError; }
 #endif
