@@ -25,15 +25,11 @@ def report(_request_json: str = "{}") -> str:
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             packages[name] = None
-    frames = {}
-    pandas = sys.modules.get("pandas")
-    if pandas is not None:
-        from . import session
+    from . import session
 
-        for name, value in list(session.user_ns.items()):
-            if isinstance(value, pandas.DataFrame) and not name.startswith("_"):
-                frames[name] = {"rows": int(value.shape[0]), "columns": int(value.shape[1]),
-                                "memory_mb": round(value.memory_usage(deep=False).sum() / 2**20, 2)}
+    frames = {name: {"rows": int(value.shape[0]), "columns": int(value.shape[1]),
+                     "memory_mb": round(value.memory_usage(deep=False).sum() / 2**20, 2)}
+              for name, value in session.frames().items()}
     return json.dumps({
         "python": platform.python_version(),
         "executable": sys.executable,

@@ -15,3 +15,14 @@ current_frame: str | None = None
 def set_current_frame(name: str | None) -> None:
     global current_frame
     current_frame = name
+
+
+def frames() -> dict:
+    """name -> DataFrame for every public pandas DataFrame in the user's namespace, in the order
+    the names were bound. The one answer to "which frames are in this session" (%viz, %frames,
+    the health report); pandas is not imported for it (no pandas loaded: no frames)."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return {}
+    return {name: value for name, value in list(user_ns.items())
+            if not name.startswith("_") and isinstance(value, pandas.DataFrame)}

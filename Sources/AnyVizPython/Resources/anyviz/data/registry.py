@@ -17,14 +17,6 @@ _refs: dict[str, weakref.ref] = {}   # name -> weak ref to the DataFrame that wa
 _relationships: list[dict] = []
 
 
-def _is_frame(obj) -> bool:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, pd.DataFrame)
-
-
 def describe(df, *, source: str, size_bytes: int | None = None,
              load_seconds: float | None = None) -> dict:
     """The facts kept about one frame (cheap: no deep memory scan of object columns)."""
@@ -56,11 +48,11 @@ def forget(name: str) -> None:
 
 def _sync() -> None:
     """Bring the registry in line with user_ns: drop deleted frames, re-describe rebound ones."""
-    ns = session.user_ns
+    present = session.frames()
     for name in list(_entries):
-        obj = ns.get(name)
+        obj = present.get(name)
         ref = _refs.get(name)
-        if not _is_frame(obj):
+        if obj is None:
             forget(name)
         elif ref is None or ref() is not obj:
             forget(name)
@@ -71,9 +63,7 @@ def frames() -> dict[str, dict]:
     """name -> info for every DataFrame in the user's namespace (registered or made in a cell)."""
     _sync()
     out = {}
-    for name, obj in list(session.user_ns.items()):
-        if name.startswith("_") or not _is_frame(obj):
-            continue
+    for name, obj in session.frames().items():
         info = _entries.get(name)
         if info is None:
             info = describe(obj, source="cell")

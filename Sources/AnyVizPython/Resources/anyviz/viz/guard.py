@@ -263,24 +263,13 @@ def _worker_env() -> dict:
 
 
 def frame_key(df) -> str:
-    """Cheap identity of a frame's content: id, shape, dtypes and a hash of sampled rows."""
+    """Identity of a frame in the worker's cache: the object (so a rebound name reloads) and its
+    sampled content fingerprint (so an in-place edit reloads)."""
     import hashlib
 
-    import numpy as np
-    import pandas as pd
+    from anyviz.data.fingerprint import fingerprint
 
-    n = len(df)
-    h = hashlib.sha256()
-    h.update(f"{id(df)}|{df.shape}|{list(map(str, df.columns))}|"
-             f"{list(map(str, df.dtypes))}".encode())
-    if n:
-        pos = np.unique(np.concatenate([np.arange(min(n, 64)), np.arange(max(0, n - 64), n),
-                                        np.linspace(0, n - 1, min(n, 4096)).astype(np.int64)]))
-        try:
-            h.update(pd.util.hash_pandas_object(df.iloc[pos], index=True).to_numpy().tobytes())
-        except Exception:
-            h.update(repr(df.iloc[pos].to_dict("list")).encode())
-    return h.hexdigest()[:32]
+    return hashlib.sha256(f"{id(df)}|{fingerprint(df)}".encode()).hexdigest()[:32]
 
 
 #: Frames at least this big (bytes of plain numpy columns) go through shared memory.
