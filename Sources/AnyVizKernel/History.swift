@@ -1,35 +1,36 @@
 import AnyVizProtocol
 import Foundation
 
-/// Inputs (and text outputs) of this kernel session, answering history_request's three forms.
-public final class History: @unchecked Sendable {
-    public struct Entry: Sendable {
-        public var line: Int
-        public var input: String
-        public var output: String?
+/// Inputs (and text outputs) of this kernel session, answering history_request's three forms
+/// when the interpreter keeps no history of its own (it failed to start, or a test double).
+final class History: @unchecked Sendable {
+    struct Entry: Sendable {
+        var line: Int
+        var input: String
+        var output: String?
     }
 
     /// Session number reported in replies; the same in tail, range and search replies.
-    public let session: Int
+    let session: Int
     private var entries: [Entry] = []
     private let lock = NSLock()
 
-    public init(session: Int = 1) {
+    init(session: Int = 1) {
         self.session = session
     }
 
-    public func record(line: Int, input: String) {
+    func record(line: Int, input: String) {
         lock.withLock { entries.append(Entry(line: line, input: input, output: nil)) }
     }
 
-    public func recordOutput(line: Int, output: String) {
+    func recordOutput(line: Int, output: String) {
         lock.withLock {
             if let i = entries.lastIndex(where: { $0.line == line }) { entries[i].output = output }
         }
     }
 
     /// The reply's `history` list for a request's content.
-    public func reply(for request: JSONValue) -> [JSONValue] {
+    func reply(for request: JSONValue) -> [JSONValue] {
         let snapshot = lock.withLock { entries }
         let withOutput = request["output"]?.boolValue ?? false
         let selected: [Entry]

@@ -1,7 +1,8 @@
 import AnyVizProtocol
 import Foundation
 
-/// An execute request as the interpreter sees it (already validated by the kernel).
+/// An execute request as the interpreter sees it: the message's fields, with the messaging
+/// spec's defaults where the client left them out.
 public struct ExecuteRequest: Sendable {
     public var code: String
     public var silent: Bool
@@ -11,17 +12,6 @@ public struct ExecuteRequest: Sendable {
     public var stopOnError: Bool
     /// The count this execution is shown with (In[n]).
     public var executionCount: Int
-
-    public init(code: String, silent: Bool = false, storeHistory: Bool = true, userExpressions: JSONValue = [:],
-                allowStdin: Bool = false, stopOnError: Bool = true, executionCount: Int = 1) {
-        self.code = code
-        self.silent = silent
-        self.storeHistory = storeHistory
-        self.userExpressions = userExpressions
-        self.allowStdin = allowStdin
-        self.stopOnError = stopOnError
-        self.executionCount = executionCount
-    }
 }
 
 /// What an execution ended with. The kernel publishes `error` on IOPub and builds the reply.

@@ -8,7 +8,7 @@ import Metrics
 /// It knows neither zmq nor Python: both sit behind `KernelServer` and `Interpreter`.
 public final class Kernel: MessageHandler, @unchecked Sendable {
     public let session: String
-    public let history = History()
+    let history = History()
     private let server: KernelServer
     private let interpreter: Interpreter
     private let logger: Logger

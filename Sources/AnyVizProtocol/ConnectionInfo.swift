@@ -11,13 +11,12 @@ public struct ConnectionInfo: Codable, Sendable, Equatable {
     public var hbPort: Int
     public var key: String
     public var signatureScheme: String
-    public var kernelName: String?
 
     enum CodingKeys: String, CodingKey {
         case transport, ip, key
         case shellPort = "shell_port", iopubPort = "iopub_port", stdinPort = "stdin_port"
         case controlPort = "control_port", hbPort = "hb_port"
-        case signatureScheme = "signature_scheme", kernelName = "kernel_name"
+        case signatureScheme = "signature_scheme"
     }
 
     public init(from decoder: Decoder) throws {
@@ -31,7 +30,12 @@ public struct ConnectionInfo: Codable, Sendable, Equatable {
         hbPort = try c.decode(Int.self, forKey: .hbPort)
         key = (try? c.decode(String.self, forKey: .key)) ?? ""
         signatureScheme = (try? c.decode(String.self, forKey: .signatureScheme)) ?? "hmac-sha256"
-        kernelName = try? c.decode(String.self, forKey: .kernelName)
+        // Signing with another scheme than the client's would make every message a bad signature.
+        guard key.isEmpty || signatureScheme == "hmac-sha256" else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .signatureScheme, in: c,
+                debugDescription: "signature_scheme \(signatureScheme) is not supported: AnyViz signs with hmac-sha256")
+        }
     }
 
     public static func load(path: String) throws -> ConnectionInfo {

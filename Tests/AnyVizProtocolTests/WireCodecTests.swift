@@ -90,4 +90,11 @@ final class JSONValueTests: XCTestCase {
         ipc.ip = "/tmp/kernel"
         XCTAssertEqual(ipc.endpoint(port: 5), "ipc:///tmp/kernel-5")
     }
+
+    func testConnectionFileWithAnotherSignatureSchemeIsRefusedByName() {
+        let json = #"{"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "k", "signature_scheme": "hmac-sha512"}"#
+        XCTAssertThrowsError(try JSONDecoder().decode(ConnectionInfo.self, from: Data(json.utf8))) {
+            XCTAssertTrue("\($0)".contains("signature_scheme hmac-sha512 is not supported"), "\($0)")
+        }
+    }
 }
