@@ -35,9 +35,12 @@ struct Run: ParsableCommand {
 
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["ANYVIZ_LOG_LEVEL"] ?? "") ?? .notice
+        // The Python side points descriptor 2 at the notebook (as ipykernel does); the kernel's
+        // own log keeps a copy of the original descriptor, so it never lands in a cell.
+        let standardError = LogFileStream(descriptor: fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0))
         let logFile = environment["ANYVIZ_LOG_FILE"].flatMap { $0.isEmpty ? nil : LogFileStream(path: $0) }
         LoggingSystem.bootstrap { label in
-            var handlers: [LogHandler] = [StreamLogHandler.standardError(label: label)]
+            var handlers: [LogHandler] = [StreamLogHandler(label: label, stream: standardError)]
             if let logFile { handlers.append(StreamLogHandler(label: label, stream: logFile)) }
             var handler = MultiplexLogHandler(handlers)
             handler.logLevel = level
@@ -150,6 +153,10 @@ final class LogFileStream: TextOutputStream, @unchecked Sendable {
         handle.seekToEndOfFile()
         self.handle = handle
     }
+    init(descriptor: Int32) {
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
 
     func write(_ string: String) {
         lock.withLock { handle.write(Data(string.utf8)) }

@@ -137,7 +137,7 @@ class NotebookRunner:
 def _kernel_env():
     """The kernels' environment: ours, offline (a notebook must never reach a real LLM)."""
     env = dict(os.environ)
-    for key in ("GEMINI_API_KEY", "OPENAI_API_KEY", "ANYVIZ_LLM_API_KEY"):
+    for key in ("GEMINI_API_KEY", "OPENAI_API_KEY", "ANYVIZ_LLM_API_KEY", "PYTEST_CURRENT_TEST"):
         env.pop(key, None)
     return env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from . import iopub, jsonutil, streams
+from . import fdcapture, iopub, jsonutil, metrics, streams
 from . import shell as shell_module
 
 
@@ -73,6 +73,9 @@ def _execute(request: dict) -> dict:
     finally:
         streams.flush_all()
     error = None
+        # What child processes and C code wrote comes last, as under ipykernel (whose
+        # descriptor output reaches the stream after the result is published).
+        fdcapture.drain()
     if result is None:
         error = shell_module.last_error() or {"ename": "KeyboardInterrupt", "evalue": "",
                                               "traceback": []}

@@ -23,7 +23,7 @@ from IPython.core.compilerop import CachingCompiler
 from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
-from . import iopub, jsonutil, streams
+from . import fdcapture, iopub, jsonutil, streams
 from .errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -388,7 +388,7 @@ def get() -> AnyVizShell:
     shell.builtin_trap.__enter__()
     shell.display_trap.__enter__()
     _redirect_streams()
-    from . import comms, display, magics
+    from . import comms, display, kernel_magics, magics
 
     display.install(shell)
     magics.install(shell)
@@ -432,3 +432,5 @@ def last_error() -> dict | None:
 
 def dumps(value) -> str:
     return jsonutil.dumps(value)
+    kernel_magics.install(shell)
+    fdcapture.install(streams.stdout, streams.stderr)

@@ -68,8 +68,16 @@ class StreamWriter(io.TextIOBase):
     def isatty(self):
         return False
 
+    #: A copy of the process's original descriptor, set when descriptor output is forwarded
+    #: to the notebook (`anyviz.fdcapture`).
+    original_fileno: int | None = None
+
     def fileno(self):
-        raise io.UnsupportedOperation("AnyViz output streams have no file descriptor")
+        """The original descriptor's copy, as ipykernel answers (for `faulthandler` and
+        libraries that write to the descriptor directly)."""
+        if self.original_fileno is None:
+            raise io.UnsupportedOperation("AnyViz output streams have no file descriptor")
+        return self.original_fileno
 
     def write(self, text) -> int:
         if not isinstance(text, str):
