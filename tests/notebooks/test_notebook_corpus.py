@@ -135,7 +135,9 @@ class NotebookRunner:
 
 
 def _kernel_env():
-    """The kernels' environment: ours, offline (a notebook must never reach a real LLM)."""
+    """The kernels' environment: ours, offline (a notebook must never reach a real LLM), and
+    without pytest's marker, under which ipykernel stops forwarding descriptor output
+    (`os.system`, C `printf`) to the notebook as it does for every user."""
     env = dict(os.environ)
     for key in ("GEMINI_API_KEY", "OPENAI_API_KEY", "ANYVIZ_LLM_API_KEY", "PYTEST_CURRENT_TEST"):
         env.pop(key, None)
