@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anyviz import settings
 from anyviz.viz import guard
 
 
@@ -269,9 +270,9 @@ def test_worker_env_has_no_secrets(monkeypatch):
 
 def test_sandbox_setting_is_validated(monkeypatch):
     monkeypatch.delenv("ANYVIZ_SANDBOX", raising=False)
-    assert guard.sandbox_mode() == "require"
+    assert settings.sandbox_mode() == "require"
     monkeypatch.setenv("ANYVIZ_SANDBOX", " OFF ")
-    assert guard.sandbox_mode() == "off"
+    assert settings.sandbox_mode() == "off"
     monkeypatch.setenv("ANYVIZ_SANDBOX", "disabled")
     with pytest.raises(guard.AnyVizError, match="`require`.*`off`"):
-        guard.sandbox_mode()
+        settings.sandbox_mode()

@@ -18,11 +18,9 @@ class DownloadRefused(Exception):
 
 
 def max_bytes() -> int:
-    try:
-        mb = float(os.environ.get("ANYVIZ_MAX_DOWNLOAD_MB", "1024"))
-    except ValueError:
-        mb = 1024.0
-    return int(max(mb, 1.0) * (1 << 20))
+    from . import settings
+
+    return int(settings.max_download_mb() * (1 << 20))
 
 
 def _is_internal(host: str) -> bool:

@@ -272,10 +272,9 @@ def _low_memory(size: int) -> bool:
     peak instead of ~1.6x for the threaded reader with pinned types), but about twice as
     slow. Chosen when the file is large next to the memory still available
     (ANYVIZ_LOW_MEMORY_FRACTION of MemAvailable, default 0.2; 0 turns it off, 1e-9 forces it)."""
-    try:
-        fraction = float(os.environ.get("ANYVIZ_LOW_MEMORY_FRACTION", "0.2") or 0.2)
-    except ValueError:
-        fraction = 0.2
+    from .. import settings
+
+    fraction = settings.low_memory_fraction()
     if fraction <= 0:
         return False
     try:

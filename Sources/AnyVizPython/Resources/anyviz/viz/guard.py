@@ -68,6 +68,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .. import settings
 from ..errors import AnyVizError
 
 # ------------------------------------------------------------------ static check
@@ -206,31 +207,9 @@ class RunResult:
     layers: list = field(default_factory=list)  # isolation layers active in the worker
 
 
-SANDBOX_MODES = ("require", "off")
-
-
-def sandbox_mode() -> str:
-    """ANYVIZ_SANDBOX: `require` (default) runs LLM code only when Landlock, a network
-    namespace and seccomp are all active in the chart process; `off` runs it with whatever
-    layers this machine has. Planner code (built here, not by an LLM) runs either way."""
-    mode = (os.environ.get("ANYVIZ_SANDBOX") or "require").strip().lower()
-    if mode not in SANDBOX_MODES:
-        raise AnyVizError(f"ANYVIZ_SANDBOX={mode!r} is not a setting: use `require` (the "
-                          f"default) or `off`.")
-    return mode
-
-
-def timeout_s() -> float:
-    return float(os.environ.get("ANYVIZ_GUARD_TIMEOUT_S", "10") or 10)
-
-
-def memory_mb() -> int:
-    return int(os.environ.get("ANYVIZ_GUARD_MEMORY_MB", "4096") or 4096)
-
-
 def _python_executable() -> str:
     """The interpreter for the worker: inside the kernel `sys.executable` is the kernel binary."""
-    env = os.environ.get("ANYVIZ_PYTHON")
+    env = settings.worker_python()
     if env:
         return env
     exe = sys.executable or ""
@@ -277,7 +256,7 @@ SHM_MIN_BYTES = 1 << 20
 
 
 def _shm_dir() -> str | None:
-    d = os.environ.get("ANYVIZ_SHM_DIR", "/dev/shm")
+    d = settings.shm_dir()
     return d if os.path.isdir(d) and os.access(d, os.W_OK) else None
 
 
@@ -581,15 +560,13 @@ class Guard:
                                  + "; ".join(problems))
         try:
             require = list(_sandbox_required()) if untrusted and \
-                sandbox_mode() == "require" else []
+                settings.sandbox_mode() == "require" else []
         except AnyVizError as exc:
             return RunResult("unsandboxed", str(exc))
-        timeout = timeout_s() if timeout is None else float(timeout)
-        memory = memory_mb() if memory is None else int(memory)
-        if max_points is None:  # resolved here so a changed environment applies at once
-            max_points = int(os.environ.get("ANYVIZ_MAX_POINTS", "4000") or 4000)
-        if reduce_rows is None:
-            reduce_rows = int(os.environ.get("ANYVIZ_REDUCE_ROWS", "50000") or 50000)
+        timeout = settings.guard_timeout_s() if timeout is None else float(timeout)
+        memory = settings.guard_memory_mb() if memory is None else int(memory)
+        # resolved here so a changed environment applies at once
+        max_points, reduce_rows = settings.point_limits(max_points, reduce_rows)
         if frame_rows is None:
             frame_rows = len(frames["df"]) if frames.get("df") is not None else 0
         with self._lock:

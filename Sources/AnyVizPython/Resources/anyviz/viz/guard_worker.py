@@ -250,7 +250,9 @@ def run_child(req: dict, frames: dict, resources_dir: str, result_fd: int,
 
         from anyviz.viz import reduce as _reduce
 
-        max_points, reduce_rows = _reduce.settings(req.get("max_points"), req.get("reduce_rows"))
+        from anyviz import settings
+
+        max_points, reduce_rows = settings.point_limits(req.get("max_points"), req.get("reduce_rows"))
         if reduce_rows > 0 and int(req.get("frame_rows") or 0) > reduce_rows:
             _reduce_rows_before_px(px, reduce_rows, max_points)
         ns = {"__builtins__": _safe_builtins(), "__name__": "__chart__", "pd": pd, "np": np,

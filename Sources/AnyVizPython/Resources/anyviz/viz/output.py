@@ -26,7 +26,7 @@ import os
 import threading
 import uuid
 
-from .. import iopub, jsonutil, safety
+from .. import iopub, jsonutil, safety, settings
 from ..errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -365,14 +365,12 @@ def show_figure(fig, *, explanation=None, alternatives=(), note=None, display_id
 # ------------------------------------------------------------------ static image (--static)
 # A PNG next to the interactive chart, for viewers that cannot run Plotly (GitHub's notebook
 # view, email, PDF exports). Rendered by kaleido 1.x, which drives a headless Chromium.
-STATIC_ENV = "ANYVIZ_STATIC"
+STATIC_ENV = settings.STATIC_ENV
 STATIC_WIDTH = 900  # px; a figure's own layout.width/height win
 STATIC_HEIGHT = 480  # the interactive div's height, so the image looks like the chart
 STATIC_TIMEOUT_S = 60.0
 # Debian/Ubuntu chromium first, so kaleido never needs to download a browser.
 _BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 
 
 class StaticImageError(Exception):
@@ -384,13 +382,12 @@ def static_default() -> bool:
 
     Read at each chart (not at import) so `os.environ["ANYVIZ_STATIC"] = "1"` in a cell takes
     effect at once. A value that is neither on nor off is reported, not guessed."""
-    raw = os.environ.get(STATIC_ENV, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw not in _FALSE:
+    value = settings.static_png()
+    if value is None:
+        raw = os.environ.get(STATIC_ENV, "").strip().lower()
         iopub.stream("stderr", f"{STATIC_ENV}={raw!r} is not understood; set it to 1 (attach "
                                f"a PNG to every chart) or 0 (off). Using off.\n")
-    return False
+    return bool(value)
 
 
 def _browser_path() -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from anyviz import settings
 from anyviz.errors import AnyVizError
 
 from . import intents, nlp, spec_builder
@@ -640,9 +641,7 @@ def _plan_reduction(spec: Spec, ctx: _Ctx) -> None:
     """A raw line/area over more than ANYVIZ_REDUCE_ROWS rows is shrunk in the generated code
     (each slice's extremes, see plan_code._extremes_lines) so px never handles millions of
     rows; the plotted peaks and dips are the data's own."""
-    from .reduce import settings
-
-    max_points, reduce_rows = settings()
+    max_points, reduce_rows = settings.point_limits()
     ys = spec.y if isinstance(spec.y, list) else [spec.y]
     if spec.chart in ("line", "area") and spec.agg is None and spec.y is not None and \
             spec.rows > reduce_rows and all(ctx.kind(c) == "quantitative" for c in ys):

@@ -31,16 +31,9 @@ import warnings
 
 import numpy as np
 
+from anyviz import settings
+
 _PER_POINT_SKIP = {"range", "geojson", "layer", "layers", "colorscale", "dimensions"}
-
-
-def settings(max_points=None, reduce_rows=None) -> tuple[int, int]:
-    """Resolve limits from arguments or the environment (ANYVIZ_MAX_POINTS/REDUCE_ROWS)."""
-    if max_points is None:
-        max_points = int(os.environ.get("ANYVIZ_MAX_POINTS", "4000") or 4000)
-    if reduce_rows is None:
-        reduce_rows = int(os.environ.get("ANYVIZ_REDUCE_ROWS", "50000") or 50000)
-    return max(16, int(max_points)), max(0, int(reduce_rows))
 
 
 # ------------------------------------------------------------------ array helpers
@@ -363,7 +356,7 @@ def _reduce_density(t: dict, n: int) -> tuple[dict, int] | None:
 # ------------------------------------------------------------------ figure level
 def reduce_traces(data: list[dict], frame_rows: int = 0, max_points=None, reduce_rows=None):
     """Reduce a list of raw trace dicts. Returns (traces, info) where info lists what was done."""
-    max_points, reduce_rows = settings(max_points, reduce_rows)
+    max_points, reduce_rows = settings.point_limits(max_points, reduce_rows)
     lengths = [_trace_len(t) for t in data]
     info = {"kinds": [], "points": int(sum(lengths)), "raw_points": int(sum(lengths))}
     if not (frame_rows > reduce_rows or any(n > max_points for n in lengths)):

@@ -95,8 +95,9 @@ _state: dict = {"libc": None, "seccomp_filter": None, "seccomp_error": None, "pi
 
 
 def simulated_missing() -> set:
-    raw = os.environ.get("ANYVIZ_SANDBOX_SIMULATE_MISSING", "")
-    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+    from anyviz import settings
+
+    return settings.simulated_missing_layers()
 
 
 def prepare() -> None:
