@@ -181,9 +181,6 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
                                         "ename": "\(outcome.failure?.ename ?? "")"])
         if let failure = outcome.failure {
             Counter(label: "anyviz_errors_total", dimensions: [("type", failure.ename)]).increment()
-        }
-
-        if let failure = outcome.failure {
             let error: JSONValue = ["ename": .string(failure.ename), "evalue": .string(failure.evalue),
                                     "traceback": .array(failure.traceback.map(JSONValue.string))]
             if !silent, !failure.published { publish(message, type: "error", content: error) }

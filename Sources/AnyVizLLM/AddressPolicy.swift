@@ -3,16 +3,16 @@ import Foundation
 
 /// An IPv4 or IPv6 address as raw bytes (4 or 16), parsed with the C library so every form the
 /// resolver accepts is understood the same way here.
-public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
-    public let bytes: [UInt8]
+struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    let bytes: [UInt8]
 
-    public init?(bytes: [UInt8]) {
+    init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
         self.bytes = bytes
     }
 
     /// A numeric address (`127.0.0.1`, `::1`, `[::1]`); nil for names.
-    public init?(_ text: String) {
+    init?(_ text: String) {
         var host = text
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if let zone = host.firstIndex(of: "%") { host = String(host[..<zone]) }
@@ -29,7 +29,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    public var description: String {
+    var description: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
@@ -39,7 +39,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Loopback, private, link-local, unspecified, carrier-grade NAT and unique-local
     /// addresses: what a page on the internet must not make the kernel fetch. IPv4-mapped and
     /// NAT64 IPv6 addresses are judged by the IPv4 address inside.
-    public var isPrivate: Bool {
+    var isPrivate: Bool {
         if bytes.count == 4 { return Self.isPrivateV4(bytes) }
         let b = bytes
         if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff {
@@ -73,18 +73,18 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 /// URL may not reach such an address, neither through a redirect nor through a name that
 /// resolves differently the second time (DNS rebinding): the check runs on the address of
 /// every connection libcurl actually opens.
-public struct AddressPolicy: Sendable {
+struct AddressPolicy: Sendable {
     /// Private addresses are allowed (the original host is private, or the user opted in).
-    public var allowPrivate: Bool
+    var allowPrivate: Bool
     /// Configured proxies the kernel may connect to whatever their address.
-    public var proxies: Set<IPAddress>
+    var proxies: Set<IPAddress>
 
-    public init(allowPrivate: Bool, proxies: Set<IPAddress> = []) {
+    init(allowPrivate: Bool, proxies: Set<IPAddress> = []) {
         self.allowPrivate = allowPrivate
         self.proxies = proxies
     }
 
-    public func permits(_ address: IPAddress) -> Bool {
+    func permits(_ address: IPAddress) -> Bool {
         allowPrivate || !address.isPrivate || proxies.contains(address)
     }
 

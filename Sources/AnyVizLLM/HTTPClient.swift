@@ -67,10 +67,10 @@ func formatBytes(_ bytes: Int) -> String {
 
 /// How much a download may write: `ANYVIZ_MAX_DOWNLOAD_MB` (default 1024), counted after
 /// content decoding so a small compressed answer cannot expand past it.
-public enum DownloadLimit {
-    public static let defaultMB = 1024
+enum DownloadLimit {
+    static let defaultMB = 1024
 
-    public static func bytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+    static func bytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
         guard let raw = environment["ANYVIZ_MAX_DOWNLOAD_MB"], let mb = Double(raw.trimmingCharacters(in: .whitespaces)),
               mb > 0, mb <= Double(1 << 30) else { return defaultMB << 20 }
         return Int(mb * Double(1 << 20))
@@ -115,7 +115,7 @@ private final class Transfer {
 /// `CancellationFlag` is noticed quickly even while the server sends nothing (libcurl's own
 /// progress callback may be called only once a second when a connection is idle).
 public final class HTTPClient: Sendable {
-    public let userAgent: String
+    let userAgent: String
 
     public init(userAgent: String = "AnyViz/0.1 (+libcurl)") {
         self.userAgent = userAgent
@@ -123,7 +123,7 @@ public final class HTTPClient: Sendable {
 
     /// POST `body` and return whatever status came back (4xx/5xx are not errors here: the
     /// caller decides about retries). Throws `HTTPClientError` when no response arrived.
-    public func post(url: String, headers: [String: String], body: Data, timeout: Double,
+    func post(url: String, headers: [String: String], body: Data, timeout: Double,
                      cancellation: CancellationFlag) throws -> HTTPResponse {
         try perform(url: url, headers: headers, body: body, downloadPath: nil,
                     followRedirects: false, timeout: timeout, cancellation: cancellation)
