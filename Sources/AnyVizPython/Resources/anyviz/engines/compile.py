@@ -52,6 +52,7 @@ class EngineSpec:
     reduce_points: int = 0
     derived: list | None = None                   # [name, numerator, denominator, scale]
     fill_periods: bool = False                    # empty time periods drawn as 0
+    max_marks: int = 0                            # most groups drawn (0: no limit)
 
 
 def _as_dict(obj) -> dict:
@@ -416,7 +417,7 @@ def compile_chart(frame, spec, execute) -> Compiled:
     notes: list[str] = []
     if chart in ("bar", "line", "area", "pie") and (spec.agg or spec.derived):
         expr, value = aggregate_expr(t, spec, x)
-        data = name_bins(execute(frame, expr), spec, x)
+        data = name_bins(_at_most(spec, execute(frame, _limited(spec, expr))), spec, x)
         if spec.fill_periods and spec.bin and isinstance(value, str) and not spec.derived:
             data = fill_periods(data, spec, x, value)
         return Compiled(data, _bar_code(spec, x, value, orders), notes)
@@ -427,7 +428,7 @@ def compile_chart(frame, spec, execute) -> Compiled:
     if chart == "scatter":
         return _scatter(frame, t, spec, orders, execute)
     if chart in ("box", "violin"):
-        data = execute(frame, box_expr(t, spec))
+        data = _at_most(spec, execute(frame, _limited(spec, box_expr(t, spec))))
         if chart == "violin":
             notes.append("A violin needs every value; drawn as a box plot from quantiles the "
                          "engine computed.")
@@ -463,6 +464,18 @@ def compile_chart(frame, spec, execute) -> Compiled:
                 f"color_continuous_scale='RdBu_r', aspect='auto', title={_q(spec.title or '')})\n")
         return Compiled(data, code, notes)
     raise ValueError(f"a {chart} chart of this kind is not supported on engine tables yet")
+
+
+def _limited(spec: EngineSpec, expr):
+    """One row more than `max_marks` at most: enough to tell that there are too many."""
+    return expr.limit(spec.max_marks + 1) if spec.max_marks else expr
+
+
+def _at_most(spec: EngineSpec, data):
+    if spec.max_marks and len(data) > spec.max_marks:
+        raise ValueError(f"the chart would draw over {spec.max_marks:,} groups: group by a "
+                         f"column with fewer values, bin the time axis, or keep the top N")
+    return data
 
 
 def _bar_code(spec: EngineSpec, x: str, value, orders: dict) -> str:

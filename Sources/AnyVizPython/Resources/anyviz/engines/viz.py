@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import session
+from .. import safety, session
 from ..errors import AnyVizError
 from . import compile as _compile
 from . import run
@@ -193,6 +193,56 @@ def chart(frame, spec, *, show: bool = False):
 
         output.show_figure(fig)
     return fig
+
+
+def chart_from_llm(name: str, request: str, hints: dict, complete) -> dict:
+    """%viz on an engine table with an LLM configured: the LLM picks a chart specification
+    from the table's schema (see llm_spec), the compiler runs it in the engine, and the chart
+    is shown through the normal output path. `complete(messages) -> str` calls the LLM.
+
+    Returns the reply `anyviz.viz.api.render` gives (status, display_id, figure, message),
+    plus the code shown for it and the explanation. A reply that cannot be used (not JSON,
+    unknown columns or values, a query the engine refuses) goes back to the LLM once with the
+    reason; a second failure raises llm_spec.SpecError for the pipeline to fall back to the
+    planner. LLM errors from `complete` propagate unchanged."""
+    from ..viz import api
+    from . import llm_spec
+
+    target = current_lazy(name)
+    if target is None:
+        raise AnyVizError(f"{name!r} is not an engine table.")
+    name, frame = target
+    kinds = llm_spec.column_kinds(frame)
+    conversation = llm_spec.messages(name, frame, kinds, request, hints)
+    problems = []
+    for attempt in range(2):
+        reply = complete(conversation)
+        try:
+            answer = llm_spec.validate(llm_spec.parse(reply), kinds, hints)
+        except llm_spec.SpecError as exc:
+            problems.append(str(exc))
+            conversation = llm_spec.repair(conversation, str(reply), str(exc))
+            continue
+        spec = answer["spec"]
+        code = _engine_code(name, frame, spec)
+        _remember_plan(code, spec)
+        note = (f"Repaired after 1 unusable answer: {problems[-1]}" if attempt else None)
+        try:
+            shown = api.render({"frame": name, "code": code, "source": "llm",
+                                "explanation": _explain(frame, answer["explanation"],
+                                                        frame.rows_known),
+                                "alternatives": answer["alternatives"], "note": note,
+                                "request": request})
+        except AnyVizError as exc:  # the engine refused the query (types, casts)
+            shown = {"status": "error", "message": str(exc)}
+        if shown.get("status") == "ok":
+            return dict(shown, code=code, explanation=answer["explanation"])
+        problem = shown.get("message") or "the engine could not compute it"
+        problems.append(problem)
+        # Engine messages can quote values from the data: masked before they reach the LLM.
+        conversation = llm_spec.repair(conversation, str(reply), safety.mask_error(problem))
+    raise llm_spec.SpecError("the LLM's chart specification was unusable twice (last: "
+                             f"{problems[-1]})")
 
 
 def current_lazy(name: str | None):

@@ -1,0 +1,214 @@
+"""The LLM path for engine tables, without a kernel: the LLM (a scripted fake `complete`) is
+shown the table's schema and answers with a chart specification; the specification is checked
+against the table and drawn by the same compiler as the planner's, with one repair round for an
+unusable answer. The prompt never carries rows, and the LLM's text never becomes code or markup.
+"""
+import base64
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine_cases import sales_frame, write_parts
+
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+@pytest.fixture(scope="module")
+def sales_df():
+    return sales_frame()
+
+
+@pytest.fixture(scope="module")
+def folder(sales_df, tmp_path_factory):
+    return write_parts(sales_df, str(tmp_path_factory.mktemp("sales") / "sales"))
+
+
+@pytest.fixture
+def sales(folder, bridge, clean_data_session):
+    from anyviz import session
+    from anyviz.data import magics
+
+    magics.load(f"--engine duckdb {folder} as sales")
+    return session.user_ns["sales"]
+
+
+class FakeLLM:
+    """`complete(messages) -> str` answering from a script; records every conversation."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.calls = []
+
+    def __call__(self, messages):
+        self.calls.append([dict(m) for m in messages])
+        reply = self.replies.pop(0)
+        return reply if isinstance(reply, str) else json.dumps(reply)
+
+
+def _figure(bridge):
+    return [c["data"][PLOTLY] for c in bridge.of_type("display_data")
+            if PLOTLY in c.get("data", {})][-1]
+
+
+def _values(v) -> list:
+    """Plotly's typed arrays ({"dtype", "bdata"}) or plain lists, as a list."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def _bars(figure) -> dict:
+    trace = figure["data"][0]
+    return dict(zip(_values(trace["x"]), _values(trace["y"])))
+
+
+def test_llm_spec_is_computed_in_the_engine_and_drawn(sales, sales_df, bridge):
+    from anyviz.engines.viz import chart_from_llm
+    from anyviz.viz import api
+
+    llm = FakeLLM({"chart": "bar", "x": "region", "y": "revenue", "agg": "sum",
+                   "sort": "desc", "title": "Revenue by region",
+                   "explanation": "Sum of revenue per region.",
+                   "alternatives": ["average revenue by month"]})
+    shown = chart_from_llm("sales", "revenue per region", {}, llm)
+    assert shown["status"] == "ok", shown
+    expected = sales_df.groupby("region")["revenue"].sum()
+    bars = _bars(_figure(bridge))
+    assert bars.keys() == set(expected.index)
+    for region, total in expected.items():
+        assert bars[region] == pytest.approx(total)
+    assert "chart(sales," in shown["code"] and "'agg': 'sum'" in shown["code"]
+    assert shown["explanation"] == "Sum of revenue per region."
+    info = bridge.of_type("display_data")[-1]["data"]["text/plain"]
+    assert "computed in duckdb over all 30,000 rows" in info
+    assert len(llm.calls) == 1
+    # %customize edits this chart next: the small drawn frame is kept
+    assert api._last["frame"] == "sales" and len(api._last["data"]) == 4
+
+
+def test_prompt_has_quoted_names_and_types_but_no_rows(sales, sales_df):
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM({"chart": "histogram", "x": "qty"})
+    chart_from_llm("sales", "distribution of qty", {"type": "histogram"}, llm)
+    system, user = llm.calls[0]
+    assert "JSON object" in system["content"]
+    text = user["content"]
+    assert "'region': text" in text and "'revenue': number" in text
+    assert "'ts': timestamp" in text and "30,000 rows" in text
+    assert "Request: distribution of qty" in text and "type='histogram'" in text
+    for value in [*sales_df["region"].unique(), str(sales_df["revenue"].iloc[1])]:
+        assert value not in text
+
+
+def test_unknown_column_gets_one_repair_with_the_reason(sales, bridge):
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM({"chart": "bar", "x": "country", "y": "revenue", "agg": "sum"},
+                  "```json\n{\"chart\": \"bar\", \"x\": \"region\", \"agg\": \"count\"}\n```")
+    shown = chart_from_llm("sales", "rows per country", {}, llm)
+    assert shown["status"] == "ok"
+    repair = llm.calls[1][-1]["content"]
+    assert "'x' names no column of the table: 'country'" in repair
+    assert "'region'" in repair  # the columns it may use
+    assert llm.calls[1][-2] == {"role": "assistant",
+                                "content": json.dumps({"chart": "bar", "x": "country",
+                                                       "y": "revenue", "agg": "sum"})}
+    assert sum(_bars(_figure(bridge)).values()) == 30_000
+    info = bridge.of_type("display_data")[-1]["data"]["text/plain"]
+    assert "Repaired after 1 unusable answer" in info
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("Sure! Here is a nice bar chart of revenue.", "no JSON object"),
+    ("{\"chart\": \"bar\", \"x\": }", "not valid JSON"),
+    ({"chart": "sunburst", "x": "region"}, "'chart' must be one of"),
+    ({"chart": "bar", "x": "region", "y": "revenue", "agg": "stddev"}, "'agg' must be one of"),
+    ({"chart": "bar", "x": "region", "y": "region", "agg": "sum"}, "must be a number column"),
+    ({"chart": "bar", "x": "ts", "y": "revenue", "agg": "sum"}, "give 'bin'"),
+    ({"chart": "bar", "x": "region", "agg": "count", "code": "import os"}, "unknown keys"),
+    ({"chart": "bar", "x": "region", "agg": "count",
+      "filters": [{"column": "region", "op": "; DROP TABLE", "value": 1}]},
+     "filters[0].op"),
+    ({"chart": "bar", "x": "region", "agg": "count", "top": {"n": 10 ** 9}}, "'top' must be"),
+])
+def test_unusable_answers_twice_raise_for_the_planner_to_take_over(sales, bad, reason):
+    from anyviz.engines.llm_spec import SpecError
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM(bad, bad)
+    with pytest.raises(SpecError) as err:
+        chart_from_llm("sales", "a chart", {}, llm)
+    assert "unusable twice" in str(err.value) and reason in str(err.value)
+    assert len(llm.calls) == 2
+
+
+def test_time_bins_filters_and_top_n_match_pandas(sales, sales_df, bridge):
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM({"chart": "line", "x": "ts", "y": "revenue", "agg": "mean",
+                   "bin": {"column": "ts", "unit": "month"},
+                   "filters": [{"column": "region", "op": "in", "value": ["North", "East"]}]})
+    assert chart_from_llm("sales", "monthly mean revenue north and east", {}, llm)["status"] \
+        == "ok"
+    kept = sales_df[sales_df["region"].isin(["North", "East"])]
+    expected = kept.groupby(kept["ts"].dt.to_period("M").dt.start_time)["revenue"].mean()
+    trace = _figure(bridge)["data"][0]
+    got = pd.Series(_values(trace["y"]), index=pd.to_datetime(_values(trace["x"])))
+    assert list(got.index) == list(expected.index)
+    assert got.to_numpy() == pytest.approx(expected.to_numpy())
+
+    llm = FakeLLM({"chart": "bar", "x": "product", "y": "qty", "agg": "sum",
+                   "top": {"n": 3, "order": "desc"}})
+    chart_from_llm("sales", "top 3 products by qty", {}, llm)
+    expected = sales_df.groupby("product")["qty"].sum().nlargest(3)
+    assert _bars(_figure(bridge)) == pytest.approx(expected.to_dict())
+
+
+def test_user_hints_win_over_the_llm(sales, bridge):
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM({"chart": "bar", "x": "region", "y": "revenue", "agg": "sum"})
+    chart_from_llm("sales", "revenue", {"agg": "max", "x": "product"}, llm)
+    figure = _figure(bridge)
+    assert set(_bars(figure)) == {f"P{i}" for i in range(12)}
+
+
+def test_too_many_groups_is_a_message_not_millions_of_bars(sales, monkeypatch):
+    from anyviz.engines import llm_spec
+    from anyviz.engines.viz import chart_from_llm
+
+    monkeypatch.setattr(llm_spec, "MAX_MARKS", 100)
+    spec = {"chart": "bar", "x": "revenue", "agg": "count"}
+    llm = FakeLLM(spec, spec)
+    with pytest.raises(llm_spec.SpecError, match="over 100 groups"):
+        chart_from_llm("sales", "count by revenue", {}, llm)
+    assert "groups: group by a column with fewer values" in llm.calls[1][-1]["content"]
+
+
+def test_llm_text_is_plain_in_the_chart_and_escaped_in_html(sales, bridge):
+    from anyviz.engines.viz import chart_from_llm
+
+    llm = FakeLLM({"chart": "bar", "x": "region", "agg": "count",
+                   "title": "<a href='javascript:alert(1)'>click</a>",
+                   "explanation": "<img src=x onerror=alert(1)> counts",
+                   "alternatives": ["<script>alert(2)</script>"]})
+    chart_from_llm("sales", "rows per region", {}, llm)
+    title = _figure(bridge)["layout"]["title"]["text"]
+    assert "<" not in title and ">" not in title
+    html = bridge.of_type("display_data")[-1]["data"]["text/html"]
+    assert "<img" not in html and "<script>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; counts" in html
+
+
+def test_errors_from_the_llm_call_propagate(sales):
+    from anyviz.engines.viz import chart_from_llm
+    from anyviz.errors import LLMError
+
+    def failing(messages):
+        raise LLMError("the LLM timed out", kind="timeout")
+
+    with pytest.raises(LLMError, match="timed out"):
+        chart_from_llm("sales", "revenue by region", {}, failing)
