@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // AnyViz: a Jupyter kernel in Swift that turns data into interactive charts.
-// Data flows one way: transport → protocol → kernel → Python bridge (IPython shell, magics) → services (viz pipeline, LLM).
+// Layers: transport → protocol → kernel → Python bridge (IPython shell, magics, chart pipeline) → native services (LLM, downloads).
 import PackageDescription
 
 let pythonInclude = "/usr/include/python3.11"
@@ -50,19 +50,14 @@ let package = Package(
             resources: [.copy("Resources/anyviz")],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]
         ),
-        // Visualization pipeline: planner, LLM, guard, fallback, cache.
-        .target(name: "AnyVizViz", dependencies: ["AnyVizLLM", "AnyVizPython", "AnyVizProtocol",
-                                                   .product(name: "Crypto", package: "swift-crypto"),
-                                                   .product(name: "Metrics", package: "swift-metrics"),
-                                                   .product(name: "Logging", package: "swift-log")],
-                swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
-        // Native services Python reaches through `_anyviz.call` (chart pipeline, LLM, downloads).
-        .target(name: "AnyVizServices", dependencies: ["AnyVizPython", "AnyVizViz", "AnyVizLLM", "AnyVizProtocol",
+        // Native services Python reaches through `_anyviz.call` (LLM completions, downloads).
+        .target(name: "AnyVizServices", dependencies: ["AnyVizPython", "AnyVizLLM", "AnyVizProtocol",
+                                                        .product(name: "Metrics", package: "swift-metrics"),
                                                         .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
         .executableTarget(
             name: "anyviz-kernel",
-            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizServices", "AnyVizProtocol", "AnyVizViz",
+            dependencies: ["AnyVizTransport", "AnyVizKernel", "AnyVizPython", "AnyVizServices", "AnyVizProtocol",
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,7 +68,7 @@ let package = Package(
         .testTarget(name: "AnyVizTransportTests", dependencies: ["AnyVizTransport", "CZmq"]),
         .testTarget(name: "AnyVizKernelTests", dependencies: ["AnyVizKernel", "AnyVizProtocol"]),
         .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
-        .testTarget(name: "AnyVizServicesTests", dependencies: ["AnyVizServices", "AnyVizPython", "AnyVizViz", "AnyVizLLM",
+        .testTarget(name: "AnyVizServicesTests", dependencies: ["AnyVizServices", "AnyVizPython", "AnyVizLLM", "AnyVizProtocol",
                                                               .product(name: "Logging", package: "swift-log")],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
     ]

@@ -13,6 +13,9 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     private let stateLock = NSLock()
     private var executing = false
     public private(set) var startupError: String?
+    /// Receives the operator counters a cell's Python code counted (`anyviz.metrics`), which
+    /// ride on the execute reply instead of costing a crossing of their own.
+    public var onMetrics: (@Sendable (JSONValue) -> Void)?
 
     public init(runtime: PythonRuntime, resourcePath: String, logger: Logger) {
         self.runtime = runtime
@@ -85,6 +88,7 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         ]
         do {
             let reply = try runtime.callJSON("anyviz.runtime", "execute", payload)
+            if let counts = reply["metrics"] { onMetrics?(counts) }
             let payload = reply["payload"] ?? []
             if reply["status"]?.stringValue == "error" {
                 return ExecuteOutcome(failure: .init(ename: reply["ename"]?.stringValue ?? "Error",

@@ -1,7 +1,6 @@
 import AnyVizLLM
 import AnyVizProtocol
 import AnyVizPython
-import AnyVizViz
 import Foundation
 import Logging
 
@@ -16,18 +15,14 @@ public struct ServiceError: Error, CustomStringConvertible {
 public struct ServiceInterrupted: Error {}
 
 /// What the Python side asks the native side for, through `_anyviz.call(service, payload)`
-/// (the GIL is released while a service runs). Magics are Python functions; only work that
-/// needs native code lives here: the chart pipeline with the libcurl LLM client, LLM settings
-/// and reachability, and downloads.
+/// (the GIL is released while a service runs). The chart pipeline, the prompts and the LLM
+/// settings are Python (`anyviz.viz.pipeline`, `anyviz.llm`); only work that needs native code
+/// lives here: network transfers over libcurl.
 ///
-/// | service             | payload                                                   | answer |
-/// |---------------------|-----------------------------------------------------------|--------|
-/// | `viz`               | frame, text, type, x, y, color, agg, use_cache, static    | level, code, explanation, llm_calls |
-/// | `customize`         | instruction                                               | level, code, explanation, llm_calls |
-/// | `last_chart_script` | –                                                         | script (or null) |
-/// | `llm`               | provider, model, base_url, key_env, timeout (all optional) | summary |
-/// | `llm_status`        | –                                                         | text |
-/// | `fetch`             | url, path, timeout_s                                      | status, bytes, http_code / message |
+/// | service        | payload                                   | answer |
+/// |----------------|-------------------------------------------|--------|
+/// | `llm_complete` | config {provider, base_url, model, api_key, timeout, max_attempts, backoff_base, max_retry_after}, messages [{role, content}] | status ok + text, or status error + kind, message, retryable |
+/// | `fetch`        | url, path, timeout_s                      | status, bytes, http_code / message |
 public final class KernelServices: @unchecked Sendable {
     public typealias Handler = @Sendable (JSONValue) throws -> JSONValue
     private var handlers: [String: Handler] = [:]
@@ -60,11 +55,7 @@ public final class KernelServices: @unchecked Sendable {
             return .python(error)
         } catch let error as ServiceError {
             return .userError(error.message)
-        } catch let error as VizError {
-            return .userError(error.message)
         } catch is ServiceInterrupted {
-            return .interrupted
-        } catch is VizInterrupted {
             return .interrupted
         } catch {
             logger.error("kernel service failed", metadata: ["service": "\(service)", "error": "\(error)"])
@@ -74,93 +65,61 @@ public final class KernelServices: @unchecked Sendable {
 }
 
 extension KernelServices {
-    /// The chart pipeline: `viz`, `customize`, `last_chart_script`.
-    public func registerVisualization(pipeline: VizPipeline) {
-        register("viz") { payload in
-            func text(_ key: String) -> String? {
-                payload[key]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+    /// `llm_complete`: one chat completion with the configuration Python sends (Python owns the
+    /// settings; the key stays in this process and goes only into the provider's header).
+    /// Retries, timeouts and the wire formats are the providers'; an interrupt cancels the
+    /// transfer or the backoff sleep within ~20 ms. Latency and prompt size are recorded here,
+    /// where the call is timed.
+    public func registerLLM(http: HTTPClient = HTTPClient(), metrics: LLMCallMetrics = LLMCallMetrics()) {
+        register("llm_complete") { payload in
+            let config = try KernelServices.configuration(payload["config"] ?? [:])
+            let messages = try KernelServices.messages(payload["messages"])
+            guard let provider = makeProvider(config, http: http) else {
+                return KernelServices.describe(LLMError.notConfigured)
             }
-            let request = VizRequest(frame: text("frame"), text: payload["text"]?.stringValue ?? "",
-                                     type: text("type"), x: text("x"), y: text("y"), color: text("color"),
-                                     agg: text("agg"), useCache: payload["use_cache"]?.boolValue ?? true,
-                                     staticImage: payload["static"]?.boolValue ?? false)
-            return KernelServices.describe(try pipeline.viz(request))
-        }
-        register("customize") { payload in
-            let instruction = payload["instruction"]?.stringValue ?? ""
-            guard !instruction.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ServiceError("Say what to change, e.g. %customize title 'Sales 2024' or %customize dark theme.")
+            let cancel = CancellationFlag(observing: { PythonRuntime.interruptRequested })
+            metrics.promptBytes.record(messages.reduce(0) { $0 + $1.content.utf8.count })
+            let started = Date()
+            do {
+                let result = try provider.complete(messages, cancellation: cancel)
+                metrics.latency.record(Date().timeIntervalSince(started))
+                return ["status": "ok", "text": .string(result.text)]
+            } catch LLMError.cancelled {
+                throw ServiceInterrupted()
+            } catch let error as LLMError {
+                metrics.latency.record(Date().timeIntervalSince(started))
+                return KernelServices.describe(error)
             }
-            return KernelServices.describe(try pipeline.customize(instruction))
-        }
-        register("last_chart_script") { _ in
-            ["script": pipeline.lastChartScript().map(JSONValue.string) ?? .null]
         }
     }
 
-    static func describe(_ outcome: VizOutcome) -> JSONValue {
-        ["level": .string(outcome.level.rawValue), "code": outcome.code.map(JSONValue.string) ?? .null,
-         "display_id": outcome.displayID.map(JSONValue.string) ?? .null,
-         "explanation": .string(outcome.explanation), "llm_calls": .int(outcome.llmCalls)]
+    /// The configuration Python sent; unknown providers and missing fields are the caller's bug.
+    static func configuration(_ value: JSONValue) throws -> LLMConfiguration {
+        guard let name = value["provider"]?.stringValue, let kind = LLMProviderKind(rawValue: name) else {
+            throw ServiceError("llm_complete: unknown provider \(value["provider"]?.stringValue ?? "none"); use gemini, openai or offline.")
+        }
+        var config = LLMConfiguration(provider: kind, baseURL: value["base_url"]?.stringValue,
+                                      model: value["model"]?.stringValue, apiKey: value["api_key"]?.stringValue)
+        if let timeout = value["timeout"]?.doubleValue, timeout > 0, timeout.isFinite { config.timeout = timeout }
+        if let attempts = value["max_attempts"]?.intValue { config.maxAttempts = max(1, min(attempts, 11)) }
+        if let backoff = value["backoff_base"]?.doubleValue, backoff >= 0 { config.backoffBase = backoff }
+        if let longest = value["max_retry_after"]?.doubleValue, longest >= 0 { config.maxRetryAfter = longest }
+        return config
     }
 
-    /// `llm` (show or change the settings, never a key) and `llm_status` (does it answer?).
-    public func registerLLM(settings: LLMSettings, http: HTTPClient = HTTPClient(),
-                            environment: @escaping @Sendable () -> [String: String] = { ProcessInfo.processInfo.environment }) {
-        register("llm") { payload in
-            try KernelServices.updateLLM(settings, payload, environment: environment())
-            return ["summary": .string(settings.current.summary)]
+    static func messages(_ value: JSONValue?) throws -> [LLMMessage] {
+        let messages = (value?.arrayValue ?? []).compactMap { item -> LLMMessage? in
+            guard let role = item["role"]?.stringValue, let content = item["content"]?.stringValue else { return nil }
+            return LLMMessage(role: role, content: content)
         }
-        register("llm_status") { _ in
-            ["text": .string(KernelServices.llmReachability(settings.current, http: http))]
-        }
+        guard !messages.isEmpty else { throw ServiceError("llm_complete needs messages [{role, content}].") }
+        return messages
     }
 
-    static func updateLLM(_ settings: LLMSettings, _ payload: JSONValue, environment: [String: String]) throws {
-        let provider = payload["provider"]?.stringValue
-        let kind = provider.flatMap { LLMProviderKind(rawValue: $0.lowercased()) }
-        if let provider, kind == nil {
-            throw ServiceError("Unknown provider \(provider): use gemini, openai or offline.")
-        }
-        var keyFromEnv: String?
-        if let variable = payload["key_env"]?.stringValue {
-            guard let value = environment[variable], !value.isEmpty else {
-                throw ServiceError("The environment variable \(variable) is not set in the kernel's environment. Set it before starting Jupyter.")
-            }
-            keyFromEnv = value
-        }
-        let model = payload["model"]?.stringValue
-        let baseURL = payload["base_url"]?.stringValue
-        let timeout = payload["timeout"]?.doubleValue
-        settings.update { config in
-            if let kind, kind != config.provider {
-                config.provider = kind
-                if baseURL == nil { config.baseURL = LLMConfiguration.defaultBaseURL(kind) }
-                if model == nil { config.model = LLMConfiguration.defaultModel(kind) }
-            }
-            if let model { config.model = model }
-            if let baseURL { config.baseURL = baseURL }
-            if let keyFromEnv { config.apiKey = keyFromEnv }
-            if let timeout { config.timeout = timeout }
-        }
-    }
-
-    /// Asks the provider's model list (a cheap authenticated GET) whether it answers.
-    static func llmReachability(_ config: LLMConfiguration, http: HTTPClient) -> String {
-        guard config.provider != .offline else { return "offline (built-in planner)" }
-        var headers: [String: String] = [:]
-        if let key = config.apiKey {
-            if config.provider == .gemini { headers["x-goog-api-key"] = key } else { headers["Authorization"] = "Bearer \(key)" }
-        }
-        let label = "\(config.provider.rawValue) \(config.model) at \(config.baseURL)"
-        do {
-            let response = try http.get(url: config.baseURL + "/models", headers: headers, timeout: 3, cancellation: CancellationFlag())
-            return response.isSuccess ? "\(label): reachable" : "\(label): answered HTTP \(response.status)"
-        } catch let error as HTTPClientError {
-            return "\(label): not reachable (\(config.redact(error.userMessage)))"
-        } catch {
-            return "\(label): not reachable"
-        }
+    /// An LLM failure as Python's `LLMError` reads it: a kind for metrics, the user's message.
+    static func describe(_ error: LLMError) -> JSONValue {
+        ["status": "error", "kind": .string(error.kind), "message": .string(error.userMessage),
+         "retryable": .bool(error.retryable)]
     }
 
     /// `fetch`: downloads a URL to a file with libcurl (used by `%load https://...`).
@@ -183,6 +142,31 @@ extension KernelServices {
             } catch let error as HTTPClientError {
                 return ["status": "error", "message": .string(error.userMessage)]
             }
+        }
+    }
+}
+
+extension LLMError {
+    /// The failure's name in Python's vocabulary (`anyviz.errors.LLMError.kind`).
+    var kind: String {
+        switch self {
+        case .timeout: return "timeout"
+        case .cancelled: return "cancelled"
+        case .http(let status, _): return "http_\(status)"
+        case .transport: return "transport"
+        case .emptyReply: return "empty"
+        case .malformedBody: return "malformed"
+        case .notConfigured: return "not_configured"
+        case .noCode: return "no_code"
+        }
+    }
+
+    /// Whether another attempt could help (rate limits, server errors, connection problems).
+    var retryable: Bool {
+        switch self {
+        case .http(let status, _): return status == 429 || (500...599).contains(status)
+        case .transport: return true
+        default: return false
         }
     }
 }

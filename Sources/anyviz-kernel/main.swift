@@ -3,7 +3,6 @@ import AnyVizProtocol
 import AnyVizPython
 import AnyVizServices
 import AnyVizTransport
-import AnyVizViz
 import ArgumentParser
 import Foundation
 import Logging
@@ -35,10 +34,10 @@ struct Run: ParsableCommand {
 
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["ANYVIZ_LOG_LEVEL"] ?? "") ?? .notice
+        let logFile = environment["ANYVIZ_LOG_FILE"].flatMap { $0.isEmpty ? nil : LogFileStream(path: $0) }
         // The Python side points descriptor 2 at the notebook (as ipykernel does); the kernel's
         // own log keeps a copy of the original descriptor, so it never lands in a cell.
         let standardError = LogFileStream(descriptor: fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0))
-        let logFile = environment["ANYVIZ_LOG_FILE"].flatMap { $0.isEmpty ? nil : LogFileStream(path: $0) }
         LoggingSystem.bootstrap { label in
             var handlers: [LogHandler] = [StreamLogHandler(label: label, stream: standardError)]
             if let logFile { handlers.append(StreamLogHandler(label: label, stream: logFile)) }
@@ -57,12 +56,12 @@ struct Run: ParsableCommand {
         let server = try ZMQServer(connection: connection, logger: logger)
         let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
         let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
-        // Magics are Python (anyviz.magics); what needs native code is a service they call.
+        // Magics and the chart pipeline are Python (anyviz.magics, anyviz.viz.pipeline); what
+        // needs native code (LLM calls, downloads over libcurl) is a service they call.
         let services = KernelServices(logger: logger)
-        let pipeline = VizPipeline(runtime: runtime, settings: LLMSettings(), logger: logger)
-        services.registerVisualization(pipeline: pipeline)
-        services.registerLLM(settings: pipeline.settings)
+        services.registerLLM()
         services.registerFetch()
+        interpreter.onMetrics = { PipelineMetrics.record($0) }
         _ = telemetry
         services.install()
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
@@ -153,10 +152,10 @@ final class LogFileStream: TextOutputStream, @unchecked Sendable {
         handle.seekToEndOfFile()
         self.handle = handle
     }
+
     init(descriptor: Int32) {
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
-
 
     func write(_ string: String) {
         lock.withLock { handle.write(Data(string.utf8)) }

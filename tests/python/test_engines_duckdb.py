@@ -2,7 +2,6 @@
 %profile publish): the planner's chart specification compiled to DuckDB draws the same numbers
 as the planner's pandas code on the whole frame, the preview reads no more than it shows, and
 bad input leaves the session as it was."""
-import json
 import os
 
 import numpy as np
@@ -64,12 +63,11 @@ def test_load_binds_a_lazy_table_and_previews_without_reading_rows(sales, bridge
 def test_viz_api_plans_and_renders_an_engine_chart(sales, bridge):
     from anyviz.viz import api
 
-    plan = json.loads(api.plan(json.dumps({"frame": "sales",
-                                           "request": "total revenue by region"})))
+    plan = api.plan({"frame": "sales", "request": "total revenue by region"})
     assert "computed in duckdb over all 30,000 rows" in plan["explanation"]
     assert "chart(sales," in plan["code"]
-    shown = json.loads(api.render(json.dumps({"frame": "sales", "code": plan["code"],
-                                              "explanation": plan["explanation"]})))
+    shown = api.render({"frame": "sales", "code": plan["code"],
+                        "explanation": plan["explanation"]})
     assert shown["status"] == "ok", shown
     figure = bridge.of_type("display_data")[-2]["data"]["application/vnd.plotly.v1+json"]
     assert figure["data"][0]["type"] == "bar"
@@ -80,17 +78,17 @@ def test_viz_api_plans_and_renders_an_engine_chart(sales, bridge):
 def test_llm_code_is_refused_on_an_engine_table_with_the_reason(sales):
     from anyviz.viz import api
 
-    shown = json.loads(api.render(json.dumps({"frame": "sales", "code": "fig = px.bar(df)"})))
+    shown = api.render({"frame": "sales", "code": "fig = px.bar(df)"})
     assert shown["status"] == "error"
     assert "table in duckdb" in shown["message"]
-    context = json.loads(api.context(json.dumps({"frame": "sales"})))
+    context = api.context({"frame": "sales"})
     assert "built-in planner" in context["engine_note"]
 
 
 def test_split_frame_recognises_an_engine_table(sales):
     from anyviz.viz import api
 
-    out = json.loads(api.split_frame(json.dumps({"request": "sales revenue by region"})))
+    out = api.split_frame({"request": "sales revenue by region"})
     assert out == {"frame": "sales", "request": "revenue by region"}
 
 

@@ -132,14 +132,15 @@ def test_prompt_is_capped():
     assert "The user fixed these choices: x=a" in user
 
 
-def test_prompt_matches_the_kernels_prompt_word_for_word():
-    """Both kernels must send the same prompt: llm_http.RULES copies PromptBuilder.swift."""
-    import re
-
-    swift = open(os.path.join(ROOT, "Sources", "AnyVizViz", "PromptBuilder.swift")).read()
-    rules = re.search(r'static let rules = """\n(.*?)\n\s*"""', swift, re.S).group(1)
-    lines = rules.split("\n")
-    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
-    assert "\n".join(line[indent:] for line in lines) == llm_http.RULES
-    version = re.search(r'static let version = "([^"]+)"', swift).group(1)
-    assert version == llm_http.PROMPT_VERSION
+def test_native_payload_carries_the_settings_and_the_key_only_there():
+    """The AnyViz kernel's `llm_complete` gets the settings in force from Python (their one
+    home); the summary shown to the user never has the key."""
+    config = llm_http.LLMConfig.from_environment({"ANYVIZ_LLM_PROVIDER": "openai",
+                                                  "ANYVIZ_LLM_API_KEY": "sk-secret-999",
+                                                  "ANYVIZ_LLM_TIMEOUT_S": "7",
+                                                  "ANYVIZ_LLM_RETRIES": "0"})
+    native = config.to_native()
+    assert native["provider"] == "openai" and native["api_key"] == "sk-secret-999"
+    assert native["timeout"] == 7 and native["max_attempts"] == 1
+    assert native["base_url"] == llm_http.OPENAI_BASE_URL
+    assert "sk-secret-999" not in config.summary

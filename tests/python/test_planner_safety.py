@@ -2,7 +2,6 @@
 that are not understood get a message with suggestions (never a random chart), the frame used
 last is the one charted next, and the explanation shows the parsed specification."""
 import ast
-import json
 import os
 
 import numpy as np
@@ -91,8 +90,8 @@ def test_frame_used_last_is_charted_next(clean_data_session):
     session.user_ns["first"] = pd.DataFrame({"a": ["x", "y"], "n": [1, 2]})
     session.user_ns["second"] = pd.DataFrame({"b": ["p", "q", "p"], "m": [3, 4, 5]})
     session.set_current_frame("first")  # loaded last
-    api.plan(json.dumps({"frame": "second", "request": "count by b"}))
-    reply = json.loads(api.plan(json.dumps({"request": "average m by b"})))
+    api.plan({"frame": "second", "request": "count by b"})
+    reply = api.plan({"request": "average m by b"})
     assert "of second:" in reply["explanation"]
     assert all("--df second" in a for a in reply["alternatives"])
 

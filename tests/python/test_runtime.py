@@ -317,12 +317,17 @@ def test_user_expressions_are_evaluated_after_the_cell(bridge):
 
 # --- AnyViz magics reach the kernel's services --------------------------------------------------
 
-def test_viz_options_are_parsed_in_python_and_sent_to_the_viz_service(bridge):
+def test_viz_options_are_parsed_in_python_and_sent_to_the_pipeline(bridge, monkeypatch):
+    from anyviz.viz import pipeline
+
+    requests = []
+    monkeypatch.setattr(pipeline, "viz", lambda request: requests.append(request) or
+                        pipeline.VizOutcome("planner", None, None, "", 0))
     reply = run("%viz what's the trend --type line --x year --no-cache")
     assert reply["status"] == "ok", reply
-    (service, payload), = [m for m in bridge.magics if m[0] == "viz"]
-    assert payload["text"] == "what's the trend" and payload["type"] == "line"
-    assert payload["x"] == "year" and payload["use_cache"] is False
+    (request,) = requests
+    assert request.text == "what's the trend" and request.hints == {"type": "line", "x": "year"}
+    assert request.use_cache is False and not bridge.magics
 
 
 def test_viz_bad_option_is_a_usage_error_naming_the_help(bridge):
@@ -331,11 +336,22 @@ def test_viz_bad_option_is_a_usage_error_naming_the_help(bridge):
     assert not bridge.magics
 
 
-def test_llm_and_customize_go_to_their_services(bridge):
-    run("%llm --provider openai --model m --key-env KEYVAR")
+def test_llm_changes_the_settings_and_customize_goes_to_the_pipeline(bridge, monkeypatch):
+    from anyviz import llm
+    from anyviz.viz import pipeline
+
+    monkeypatch.setenv("KEYVAR", "sk-from-env-1234")
+    instructions = []
+    monkeypatch.setattr(pipeline, "customize", instructions.append)
+    try:
+        reply = run("%llm --provider openai --model m --key-env KEYVAR")
+        assert reply["status"] == "ok", reply
+        assert llm.settings().model == "m" and llm.settings().api_key == "sk-from-env-1234"
+        assert "sk-from-env-1234" not in text_of(bridge) and "model: m" in text_of(bridge)
+    finally:
+        llm.reset()
     run("%customize dark theme")
-    assert ("llm", {"provider": "openai", "model": "m", "key_env": "KEYVAR"}) in bridge.magics
-    assert ("customize", {"instruction": "dark theme"}) in bridge.magics
+    assert instructions == ["dark theme"] and not bridge.magics
     assert run("%customize")["ename"] == "UsageError"
 
 

@@ -29,3 +29,21 @@ class NotUnderstood(AnyVizError):
 
 class MagicError(AnyVizError):
     """A magic failed; raised by the kernel's bridge with the magic's message."""
+
+
+class VizError(AnyVizError):
+    """`%viz` or `%customize` could not show anything: every rung of the fallback ladder
+    failed (or the request was not understood); the message says why and what to do."""
+
+
+class LLMError(AnyVizError):
+    """The LLM could not be used. `str()` is a message for the user (never a key); `kind`
+    names the failure for metrics (timeout, http_429, transport, malformed, empty, no_code,
+    not_configured) and `retryable` says whether another attempt could help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, kind: str = "transport",
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.kind = kind
+        self.retry_after = retry_after

@@ -1,11 +1,15 @@
-"""The LLM client in Python, for `%load_ext anyviz` in kernels without AnyViz's native side.
+"""LLM settings, prompts and replies, in one place for both kernels, and a urllib client.
 
-The AnyViz kernel talks to the LLM from Swift over libcurl (Sources/AnyVizLLM). In a plain
-ipykernel (VS Code, Colab, stock JupyterLab) that code is absent, so this module speaks the
-same two wire formats with `urllib`: Gemini's `models/{model}:generateContent` and the
-OpenAI-compatible `chat/completions` (OpenAI, Ollama, llama.cpp, vLLM, LM Studio). The
-settings, defaults, retries and the reply shapes accepted are the Swift client's, so a
-notebook behaves the same under both kernels.
+Everything about *what* is asked lives here: the settings (`LLMConfig`: ANYVIZ_LLM_* at start,
+changed by `%llm`), the prompts (`chart_messages`, `repair_messages`, `customize_messages`,
+`PROMPT_VERSION` for the cache key) and how a reply is read (`parse_chart_reply`).
+
+*How* it is sent depends on the kernel (`anyviz.llm` picks): the AnyViz kernel sends the
+messages to its native client (Sources/AnyVizLLM over libcurl, with the GIL released); in a
+plain ipykernel (`%load_ext anyviz` in VS Code, Colab, stock JupyterLab) `complete` below
+speaks the same two wire formats with `urllib`: Gemini's `models/{model}:generateContent` and
+the OpenAI-compatible `chat/completions` (OpenAI, Ollama, llama.cpp, vLLM, LM Studio), with the
+same retries and reply shapes.
 
 Keys travel only in a header (`x-goog-api-key`, `Authorization: Bearer`), never in a URL, a
 prompt or a message shown to the user (`LLMConfig.redact`).
@@ -22,6 +26,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field, replace
 
+from .errors import LLMError
+
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODELS = {"gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini", "offline": ""}
@@ -31,17 +37,6 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_ATTEMPTS = 3
 #: The most bytes of a reply body read; a chart answer is a few kilobytes.
 MAX_REPLY_BYTES = 4 * 1024 * 1024
-
-
-class LLMError(Exception):
-    """The LLM could not be used; `str()` is a message for the user (never contains a key)."""
-
-    def __init__(self, message: str, *, retryable: bool = False, kind: str = "transport",
-                 retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.kind = kind
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -154,6 +149,14 @@ class LLMConfig:
                      f"timeout: {self.timeout:g} s per attempt, attempts: {self.max_attempts}"]
         lines += [f"warning: {issue}" for issue in self.issues]
         return self.redact("\n".join(lines))
+
+    def to_native(self) -> dict:
+        """The settings as the native `llm_complete` service reads them (the key included:
+        it stays in this process and is sent only in the provider's header)."""
+        return {"provider": self.provider, "base_url": self.base_url, "model": self.model,
+                "api_key": self.api_key, "timeout": self.timeout,
+                "max_attempts": self.max_attempts, "backoff_base": self.backoff_base,
+                "max_retry_after": self.max_retry_after}
 
     def redact(self, text: str) -> str:
         """Replace any echo of the key (servers sometimes repeat it) with a placeholder."""
@@ -491,8 +494,7 @@ REQUEST_LIMIT = 2000
 ERROR_LIMIT = 500
 CODE_LIMIT = 16_000
 
-#: The system prompt of Sources/AnyVizViz/PromptBuilder.swift, word for word: the same
-#: request gets the same answer under both kernels.
+#: The system prompt: the contract the chart code must keep (the sandbox enforces it).
 RULES = """You write Python that turns a pandas DataFrame into one interactive Plotly chart.
 Contract:
 - The data is already loaded as the pandas DataFrame `df` (other session frames are available by their names). Never read or write files, never use the network, never import anything but pandas (pd), numpy (np) and plotly (px = plotly.express, go = plotly.graph_objects); they are already imported.

@@ -107,6 +107,10 @@ def execute(request_json: str) -> str:
                  "traceback": [f"{type(exc).__name__}: {exc}"], "user_expressions": {},
                  "payload": []}
     _warm_chart_sandbox()
+    # The cell's counters (anyviz.metrics) ride on the reply: no crossing of their own.
+    counts = metrics.drain()
+    if counts:
+        reply["metrics"] = counts
     return jsonutil.dumps(reply)
 
 

@@ -1,12 +1,6 @@
-"""`%viz`, `%customize`, `%llm`, `%cache`, `%health`: options parsed here, in Python; the chart
-pipeline (cache, LLM with repair, fallbacks) and the LLM client run in the kernel's native side,
-reached through `anyviz.iopub.call` with the GIL released:
-
-    viz        {frame, text, type, x, y, color, agg, use_cache, static} -> {level, code, ...}
-    customize  {instruction}                                             -> {level, ...}
-    last_chart_script {}                                                 -> {script}
-    llm        {provider, model, base_url, key_env, timeout}             -> {summary}
-    llm_status {}                                                        -> {text}
+"""`%viz`, `%customize`, `%llm`, `%cache`, `%health`: options parsed here and handed to the
+chart pipeline (`anyviz.viz.pipeline`) and the LLM settings (`anyviz.llm`), in-process. Only an
+LLM call leaves Python (`anyviz.llm`: one native call each in the AnyViz kernel).
 
 Every function takes the text after the magic's name; its docstring is the `%name?` help.
 """
@@ -129,38 +123,39 @@ def viz(line: str) -> None:
       --explain       also show the code and how the chart was chosen
       --static        also attach a PNG image (ANYVIZ_STATIC=1 for every chart)
     """
+    from ..viz import api, pipeline
+
     args = _parse(_viz_parser(), line)
     if args is None:
         return
     hinted = any(v is not None for v in (args.df, args.type, args.x, args.y, args.color, args.agg))
     if args.code and not args.request and not hinted:
-        script = iopub.call("last_chart_script", {}).get("script")
+        script = pipeline.last_chart_script()
         if script:
             _next_cell(script)
             print("The last chart's code (with its customizations) is in the next cell.")
             return
     frame, text = args.df, " ".join(args.request)
     if frame is None and text:
-        from ..viz import api
-
-        split = iopub.loads_reply(api.split_frame(iopub.dumps({"request": text})))
+        split = api.split_frame({"request": text})
         if split.get("frame"):
             frame, text = split["frame"], split.get("request") or ""
-    outcome = iopub.call("viz", {"frame": frame, "text": text, "type": args.type, "x": args.x,
-                                 "y": args.y, "color": args.color, "agg": args.agg,
-                                 "use_cache": not args.no_cache, "static": args.static})
+    request = pipeline.VizRequest.of(frame=frame, text=text, type=args.type, x=args.x, y=args.y,
+                                     color=args.color, agg=args.agg,
+                                     use_cache=not args.no_cache, static=args.static)
+    outcome = pipeline.viz(request)
     if args.code:
-        code = iopub.call("last_chart_script", {}).get("script") or outcome.get("code")
+        code = pipeline.last_chart_script() or outcome.code
         if code:
             _next_cell(code)
     if args.explain:
-        calls = int(outcome.get("llm_calls") or 0)
-        text = f"How this chart was made: {outcome.get('level')}"
+        calls = outcome.llm_calls
+        text = f"How this chart was made: {outcome.level}"
         if calls:
             text += f" ({calls} LLM call{'' if calls == 1 else 's'})"
-        text += f".\n{outcome.get('explanation') or ''}"
-        if outcome.get("code"):
-            text += f"\n\nCode:\n{outcome['code']}"
+        text += f".\n{outcome.explanation}"
+        if outcome.code:
+            text += f"\n\nCode:\n{outcome.code}"
         print(text)
 
 
@@ -176,7 +171,9 @@ def customize(line: str) -> None:
     if not instruction:
         raise UsageError("Say what to change, e.g. %customize title 'Sales 2024' or "
                          "%customize dark theme.")
-    iopub.call("customize", {"instruction": instruction})
+    from ..viz import pipeline
+
+    pipeline.customize(instruction)
 
 
 def _llm_parser() -> _Parser:
@@ -201,11 +198,12 @@ def llm(line: str) -> None:
     kernel that holds it. Providers: gemini, openai (any OpenAI-compatible endpoint: Ollama,
     llama.cpp, vLLM, LM Studio) or offline (the built-in planner only).
     """
+    from .. import llm as settings
+
     args = _parse(_llm_parser(), line)
     if args is None:
         return
-    reply = iopub.call("llm", {k: v for k, v in vars(args).items() if v is not None})
-    print(reply.get("summary", ""))
+    print(settings.configure(**vars(args)).summary)
 
 
 def _describe_cache(stats: dict) -> str:
@@ -226,9 +224,9 @@ def cache(line: str) -> None:
                          "%cache clear.")
     if words:
         api.cache_clear()
-        print("Cache cleared. " + _describe_cache(iopub.loads_reply(api.cache_stats())))
+        print("Cache cleared. " + _describe_cache(api.cache_stats()))
     else:
-        print(_describe_cache(iopub.loads_reply(api.cache_stats())))
+        print(_describe_cache(api.cache_stats()))
 
 
 def health(line: str) -> None:
@@ -238,11 +236,12 @@ def health(line: str) -> None:
     import html
 
     from .. import health as facts_module
+    from .. import llm as settings
     from ..viz import api
 
     facts = iopub.loads_reply(facts_module.report())
     try:
-        cache_stats = iopub.loads_reply(api.cache_stats())
+        cache_stats = api.cache_stats()
     except Exception:
         cache_stats = {}
     rows = [("Python", facts.get("python", "?"))]
@@ -253,7 +252,7 @@ def health(line: str) -> None:
     rows.append(("Frames loaded", ", ".join(f"{n} ({f['rows']}×{f['columns']})"
                                             for n, f in sorted(frames.items())) or "none"))
     rows.append(("Cache store", _describe_cache(cache_stats).replace("\n", "; ")))
-    rows.append(("LLM", iopub.call("llm_status", {}).get("text", "unknown")))
+    rows.append(("LLM", settings.status()))
     width = max(len(r[0]) for r in rows) + 2
     text = "\n".join(r[0].ljust(width) + str(r[1]) for r in rows)
     table = "".join(f'<tr><th style="text-align:left">{html.escape(str(k))}</th>'

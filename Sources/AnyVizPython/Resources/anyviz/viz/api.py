@@ -1,9 +1,10 @@
-"""The viz API the Swift %viz / %customize pipeline calls: JSON string in, JSON string out.
+"""The steps of the %viz / %customize pipeline: a dict of arguments in, a dict out.
 
-Swift owns the control flow (context -> cache -> LLM -> render -> repair -> fallbacks); each
-function here is one step and never raises for a problem the pipeline can handle: it answers
-with a status and a user-facing message instead. Only a missing frame (nothing to fall back
-to) raises AnyVizError, whose message lists the frames there are.
+`anyviz.viz.pipeline` owns the control flow (context -> cache -> LLM -> render -> repair ->
+fallbacks) and calls these in-process; each function here is one step and never raises for a
+problem the pipeline can handle: it answers with a status and a user-facing message instead.
+Only a missing frame (nothing to fall back to) raises AnyVizError, whose message lists the
+frames there are.
 
 Data stays home: the prompt summary (`context`) carries the schema and a few short sample
 values, with column names as quoted literals, and is capped at PROMPT_LIMIT bytes; an error
@@ -32,6 +33,7 @@ _last: dict = {}
 
 # ------------------------------------------------------------------ helpers
 def _args(j) -> dict:
+    """The arguments of a step: a dict (JSON text is still read, for callers from a notebook)."""
     if isinstance(j, dict):
         return j
     if not j:
@@ -43,11 +45,11 @@ def _args(j) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _reply(value) -> str:
-    return jsonutil.dumps(value)
+def _reply(value: dict) -> dict:
+    return value
 
 
-def _engine_call(function: str, args: dict) -> str | None:
+def _engine_call(function: str, args: dict) -> dict | None:
     """A call about a table in DuckDB or Spark (anyviz.engines.LazyFrame) is answered by the
     engine layer, which runs the same plan as one engine query; None for pandas frames."""
     from .. import engines
@@ -65,7 +67,7 @@ def _engine_call(function: str, args: dict) -> str | None:
     return _reply(reply)
 
 
-def split_frame(j) -> str:
+def split_frame(j=None) -> dict:
     """`%viz sales revenue by region`: a request that starts with a DataFrame's name charts that
     frame (as `--df sales` would)."""
     request = (_args(j).get("request") or "").strip()
@@ -177,7 +179,7 @@ _SAMPLE_ROWS = 200_000
 _EXACT_DISTINCT_ROWS = 1_000_000
 
 
-def context(j) -> str:
+def context(j=None) -> dict:
     args = _args(j)
     engine_reply = _engine_call("context", args)
     if engine_reply is not None:
@@ -214,7 +216,7 @@ def context(j) -> str:
                    "summary_bytes": len(summary.encode("utf-8"))})
 
 
-def plan(j) -> str:
+def plan(j=None) -> dict:
     args = _args(j)
     engine_reply = _engine_call("plan", args)
     if engine_reply is not None:
@@ -348,7 +350,7 @@ def _remember(name, code, display_id, request, figure, columns, source="planner"
                     static=_last_static[0])
 
 
-def render(j) -> str:
+def render(j=None) -> dict:
     args = _args(j)
     engine_reply = _engine_call("render", args)
     if engine_reply is not None:
@@ -396,7 +398,7 @@ def _simple_code(df: pd.DataFrame, columns) -> tuple[str, str]:
             f"Bar chart of the most frequent values of {c}.")
 
 
-def simple(j) -> str:
+def simple(j=None) -> dict:
     args = _args(j)
     engine_reply = _engine_call("simple", args)
     if engine_reply is not None:
@@ -436,7 +438,7 @@ def _display_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table(j) -> str:
+def table(j=None) -> dict:
     """HTML table fallback, computed in the kernel (trusted code, bounded output)."""
     args = _args(j)
     engine_reply = _engine_call("table", args)
@@ -464,7 +466,7 @@ def table(j) -> str:
 
 
 # ------------------------------------------------------------------ customize
-def customize(j) -> str:
+def customize(j=None) -> dict:
     """`%customize` offline: the changes are kept per chart and re-applied to the original
     (anyviz.viz.charts); `_last` follows the chart that was changed."""
     from . import charts
@@ -493,7 +495,7 @@ def customize(j) -> str:
     return _reply(out)
 
 
-def last_chart(j=None) -> str:
+def last_chart(j=None) -> dict:
     if not _last:
         return _reply({})
     return _reply({k: _last.get(k) for k in ("code", "frame", "display_id", "request")}
@@ -541,7 +543,7 @@ def script(chart: dict) -> str:
     return "\n".join(header) + "\n" + body + "\nfig\n"
 
 
-def apply_custom_code(j) -> str:
+def apply_custom_code(j=None) -> dict:
     """Full replacement code (LLM-edited) applied as an update of the last chart."""
     args = _args(j)
     if not _last:
@@ -563,7 +565,7 @@ def apply_custom_code(j) -> str:
     return _reply(reply)
 
 
-def warm(j=None) -> str:
+def warm(j=None) -> dict:
     """Start the guard's worker in the background (call at kernel start or on first %viz
     parse) so the first chart does not wait ~1.5 s for pandas/plotly to import."""
     _guard.get_guard().start()
@@ -601,7 +603,7 @@ def clean_cached_reply(value) -> str | None:
     })
 
 
-def cache_get(j) -> str:
+def cache_get(j=None) -> dict:
     key = _args(j).get("key") or ""
     try:
         value = clean_cached_reply(_cache.get(key))
@@ -610,7 +612,7 @@ def cache_get(j) -> str:
     return _reply({"hit": value is not None, "value": value or ""})
 
 
-def cache_put(j) -> str:
+def cache_put(j=None) -> dict:
     args = _args(j)
     value = clean_cached_reply(args.get("value") or "")
     if value is None:
@@ -623,9 +625,9 @@ def cache_put(j) -> str:
                                                + safety.plain(f"{type(exc).__name__}: {exc}", 300)})
 
 
-def cache_stats(j=None) -> str:
+def cache_stats(j=None) -> dict:
     return _reply(_cache.stats())
 
 
-def cache_clear(j=None) -> str:
+def cache_clear(j=None) -> dict:
     return _reply({"removed": _cache.clear()})
