@@ -147,20 +147,6 @@ _GROUP_KW = ("color", "line_dash", "line_group", "symbol", "facet_row", "facet_c
              "pattern_shape")
 
 
-def _extreme_rows(y, parts: int):
-    """Positions of the first, last, lowest and highest value of `parts` equal slices (M4)."""
-    import numpy as np
-
-    n = len(y)
-    if n <= 4 * parts:
-        return np.arange(n)
-    size = -(-n // parts)
-    m = np.concatenate([y, np.repeat(y[-1:], size * parts - n)]).reshape(parts, size)
-    start = np.arange(parts) * size
-    pos = np.concatenate([start, start + size - 1, start + m.argmin(axis=1), start + m.argmax(axis=1)])
-    return np.minimum(pos, n - 1)
-
-
 def _rows_to_draw(df, x, y, kw: dict, reduce_rows: int, parts: int):
     """The rows of a huge px.line/px.area call worth drawing, or None to leave the call alone.
 
@@ -195,7 +181,9 @@ def _rows_to_draw(df, x, y, kw: dict, reduce_rows: int, parts: int):
         values.append(v)
     groups = list(df.groupby(keys, sort=False, observed=True, dropna=False).indices.values()) \
         if keys else [np.arange(len(df))]
-    rows = [idx[_extreme_rows(v[idx], parts)] for idx in groups for v in values]
+    from anyviz.viz.reduce import slice_extremes
+
+    rows = [idx[slice_extremes(v[idx], parts)] for idx in groups for v in values]
     return np.unique(np.concatenate(rows))
 
 

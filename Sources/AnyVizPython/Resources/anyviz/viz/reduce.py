@@ -149,37 +149,39 @@ def spike_indices(y: np.ndarray, budget: int) -> np.ndarray:
     return np.sort(cand + 1)
 
 
+def slice_extremes(y: np.ndarray, parts: int) -> np.ndarray:
+    """Positions of the first, last, lowest and highest value of each of `parts` equal slices
+    of `y` (M4), unsorted and possibly repeated; every position when `y` is that short. NaN
+    never wins min/max. Vectorised: the slices are one (parts, size) reshape, the last slice
+    padded with the final value (padding positions are clipped to the last row)."""
+    n = len(y)
+    if n <= 4 * parts:
+        return np.arange(n)
+    size = -(-n // parts)
+    m = np.concatenate([y, np.repeat(y[-1:], size * parts - n)]).reshape(parts, size)
+    start = np.arange(parts) * size
+    if np.isnan(y).any():  # the masked copies are only paid when there is a NaN
+        nan = np.isnan(m)
+        low, high = np.where(nan, np.inf, m).argmin(axis=1), np.where(nan, -np.inf, m).argmax(axis=1)
+    else:
+        low, high = m.argmin(axis=1), m.argmax(axis=1)
+    pos = np.concatenate([start, start + size - 1, start + low, start + high])
+    return np.minimum(pos, n - 1)
+
+
 def minmax_indices(y: np.ndarray, max_points: int) -> np.ndarray:
     """Sorted indices to draw: first/last/min/max of equal index buckets (M4) plus isolated
     spikes, at most max_points in all.
 
     Three quarters of the budget go to the buckets, one quarter to spikes (several spikes in
-    one bucket would otherwise lose all but the most extreme). NaNs never win min/max.
-    Vectorised: the buckets are a (buckets, k) reshape, plus one remainder bucket.
+    one bucket would otherwise lose all but the most extreme).
     """
     n = len(y)
     if n <= max_points:
         return np.arange(n)
     spike_budget = max_points // 4
     buckets = max(1, (max_points - spike_budget - 4) // 4)
-    k = n // buckets
-    m = buckets * k
-    yy = y[:m].reshape(buckets, k)
-    base = np.arange(buckets) * k
-    if np.isnan(y).any():  # NaN must never win min/max; the copies are only paid then
-        nan = np.isnan(yy)
-        amax = np.argmax(np.where(nan, -np.inf, yy), axis=1) + base
-        amin = np.argmin(np.where(nan, np.inf, yy), axis=1) + base
-    else:
-        amax = np.argmax(yy, axis=1) + base
-        amin = np.argmin(yy, axis=1) + base
-    parts = [base, base + k - 1, amax, amin]
-    if m < n:
-        rest = y[m:]
-        rnan = np.isnan(rest)
-        parts.append(np.array([m, n - 1, m + np.argmax(np.where(rnan, -np.inf, rest)),
-                               m + np.argmin(np.where(rnan, np.inf, rest))]))
-    idx = np.unique(np.concatenate(parts))
+    idx = np.unique(slice_extremes(y, buckets))
     spikes = spike_indices(y, max_points - len(idx))
     return np.union1d(idx, spikes) if len(spikes) else idx
 
