@@ -21,6 +21,7 @@ import codecs
 import fcntl
 import os
 import select
+import sys
 import threading
 
 _READ_SIZE = 64 * 1024
@@ -101,6 +102,17 @@ def install(stdout, stderr) -> None:
 
 
 def drain() -> None:
-    """Forward what child processes and C code wrote so far (called before streams flush)."""
+    """Forward what child processes and C code wrote so far (called when a cell ends).
+
+    Text a cell wrote to `sys.__stdout__`/`sys.__stderr__` (Python's own buffered streams on
+    descriptors 1 and 2) is flushed into the pipes first, so it shows under that cell.
+    """
+    if not _forwarders:
+        return
+    for original in (sys.__stdout__, sys.__stderr__):
+        try:
+            original.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
     for forwarder in _forwarders:
         forwarder.drain()
