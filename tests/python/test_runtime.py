@@ -473,3 +473,28 @@ def test_automagic_and_pasted_prompts_still_work(bridge):
     bridge.messages.clear()
     run(">>> 2 + 3")
     assert bridge.of_type("execute_result")[0]["data"]["text/plain"] == "5"
+
+
+def test_builtin_results_keep_registered_printers_and_precision(bridge):
+    """Plain builtin values skip IPython's rich formatters only while none is registered for
+    them: a printer the user registers for int (or its base) and %precision still apply."""
+    run("{'a': [1, 2.5], 'b': 'x' * 3}")
+    (plain,) = bridge.of_type("execute_result")
+    assert plain["data"] == {"text/plain": "{'a': [1, 2.5], 'b': 'xxx'}"}
+    bridge.messages.clear()
+    run("_html = get_ipython().display_formatter.formatters['text/html']\n"
+        "_html.for_type(int, lambda n: f'<b>{n}</b>')\nTrue")
+    (flagged,) = bridge.of_type("execute_result")  # bool is an int: the printer applies
+    assert flagged["data"] == {"text/plain": "True", "text/html": "<b>True</b>"}
+    run("_html.pop(int)")
+    bridge.messages.clear()
+    run("%precision 2")
+    run("3.14159")
+    assert bridge.of_type("execute_result")[-1]["data"] == {"text/plain": "3.14"}
+    run("%precision")
+
+
+def test_semicolon_inside_a_string_does_not_silence_the_result(bridge):
+    run("'a;b'")
+    run("x = 1; x")
+    assert [r["data"]["text/plain"] for r in bridge.of_type("execute_result")] == ["'a;b'", "1"]

@@ -62,7 +62,9 @@ def _execute(request: dict) -> dict:
     count = int(request.get("execution_count") or 0)
     if count > 0 and store_history:
         _follow_kernel_count(shell, count)
-    shell.allow_stdin = bool(request.get("allow_stdin", False))
+    allow_stdin = bool(request.get("allow_stdin", False))
+    if shell.allow_stdin != allow_stdin:  # a trait: setting it costs more than comparing
+        shell.allow_stdin = allow_stdin
     shell_module.reset_error()
     streams.start_cell()
     result = None
@@ -71,11 +73,11 @@ def _execute(request: dict) -> dict:
     except BaseException as exc:  # noqa: B902 - an interrupt landing in IPython's own code
         shell.showtraceback((type(exc), exc, exc.__traceback__))
     finally:
-        streams.flush_all()
-    error = None
         # What child processes and C code wrote comes last, as under ipykernel (whose
         # descriptor output reaches the stream after the result is published).
         fdcapture.drain()
+        streams.flush_all()
+    error = None
     if result is None:
         error = shell_module.last_error() or {"ename": "KeyboardInterrupt", "evalue": "",
                                               "traceback": []}

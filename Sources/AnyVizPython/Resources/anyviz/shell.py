@@ -9,6 +9,7 @@ Everything a Python user touches (magics, `%history`, completion, `?`) is IPytho
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import re
 import sys
@@ -17,6 +18,7 @@ import tempfile
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
+from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell, InteractiveShellABC
 from IPython.core.autocall import ExitAutocall, IPyAutocall
 from IPython.core.compilerop import CachingCompiler
@@ -60,8 +62,66 @@ class KernelDisplayPublisher(DisplayPublisher):
         iopub.emit("clear_output", {"wait": bool(wait)})
 
 
+#: Builtin types without rich representations of their own: unless a printer is registered
+#: for them, only the plain-text formatter has anything to say about their instances.
+_PLAIN_TYPES = frozenset({int, float, complex, bool, str, bytes, list, tuple, dict, set,
+                          frozenset, range})
+
+
+class KernelDisplayFormatter(DisplayFormatter):
+    """IPython's formatter, without asking ten rich formatters about a plain `int` or `str`.
+
+    Each of IPython's formatters looks the object's type up through its registry and its
+    `_repr_*_` methods; for the builtin types above that always comes back empty, and asking
+    costs more than the rest of a `1+1` cell. The answer is unchanged: when any formatter has
+    a printer registered for the type (or its bases, or the object itself), IPython's full
+    path runs as before."""
+
+    def format(self, obj, include=None, exclude=None):
+        cls = type(obj)
+        if cls in _PLAIN_TYPES and not include and not exclude:
+            formatters = self.formatters
+            plain = formatters.get("text/plain")
+            if plain is not None and not self._has_rich_printer(obj, cls, formatters):
+                data = plain(obj)
+                md = None
+                if isinstance(data, tuple) and len(data) == 2:
+                    data, md = data
+                return ({} if data is None else {"text/plain": data},
+                        {} if md is None else {"text/plain": md})
+        return super().format(obj, include=include, exclude=exclude)
+
+    def _has_rich_printer(self, obj, cls, formatters) -> bool:
+        others = [f for t, f in formatters.items() if t != "text/plain"]
+        others += [self.ipython_display_formatter, self.mimebundle_formatter]
+        mro = cls.__mro__
+        for formatter in others:
+            if not formatter.enabled:
+                continue
+            if formatter.singleton_printers and id(obj) in formatter.singleton_printers:
+                return True
+            printers = formatter.type_printers
+            if printers and any(c in printers for c in mro):
+                return True
+            deferred = formatter.deferred_printers
+            if deferred and any((c.__module__, c.__name__) in deferred for c in mro):
+                return True
+        return False
+
+
 class KernelDisplayHook(DisplayHook):
     """The value of a cell's last expression becomes `execute_result` with the cell's count."""
+
+    #: IPython's run_cell sets this twice per cell; as a plain attribute instead of a trait
+    #: (nothing observes it) that costs nothing.
+    exec_result = None
+
+    def quiet(self):
+        """A trailing `;` silences the result; a cell without any `;` needs no tokenizing."""
+        history = self.shell.history_manager.input_hist_parsed
+        if history and ";" not in history[-1]:
+            return False
+        return super().quiet()
 
     def start_displayhook(self):
         self.content = {"execution_count": self.prompt_count, "data": {}, "metadata": {}}
@@ -106,8 +166,14 @@ class CellCompiler(CachingCompiler):
     still say `Cell In[n]`."""
 
     def get_code_name(self, raw_code, transformed_code, number):
-        folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{os.getpid()}")
-        return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
+        return _cell_file_name(raw_code, os.getpid())
+
+
+@functools.lru_cache(maxsize=1024)
+def _cell_file_name(raw_code: str, pid: int) -> str:
+    """Re-run cells keep their name without hashing them again in Python."""
+    folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{pid}")
+    return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
 
 
 class KernelExitAutocall(ExitAutocall):
@@ -139,6 +205,10 @@ class ZMQInteractiveShell(InteractiveShell):
     @default("exiter")
     def _exiter_default(self):
         return KernelExitAutocall(self)
+
+    def init_display_formatter(self):
+        self.display_formatter = KernelDisplayFormatter(parent=self)
+        self.configurables.append(self.display_formatter)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -392,6 +462,7 @@ def get() -> AnyVizShell:
 
     display.install(shell)
     magics.install(shell)
+    kernel_magics.install(shell)
     comms.install()
     return shell
 
@@ -416,6 +487,7 @@ def _redirect_streams() -> None:
     """stdout/stderr publish to the cell that is running, or to the cell that started the
     writing thread (threads keep their cell, as in ipykernel)."""
     sys.stdout, sys.stderr = streams.stdout, streams.stderr
+    fdcapture.install(streams.stdout, streams.stderr)
     builtins.input = _input
     import getpass
 
@@ -432,5 +504,3 @@ def last_error() -> dict | None:
 
 def dumps(value) -> str:
     return jsonutil.dumps(value)
-    kernel_magics.install(shell)
-    fdcapture.install(streams.stdout, streams.stderr)
