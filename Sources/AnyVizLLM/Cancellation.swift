@@ -1,7 +1,8 @@
 import Foundation
 
-/// A flag the kernel sets on interrupt; HTTP transfers and backoff sleeps poll it so a
-/// cancelled `%viz` returns within ~100 ms instead of waiting for the network.
+/// Tells a blocking call that the user interrupted the cell: HTTP transfers and backoff sleeps
+/// poll it, so an interrupted LLM call or download returns within ~100 ms instead of waiting
+/// for the network. Set by `cancel()`, or by a probe of the kernel's interrupt flag.
 ///
 /// It is polled (not callback based) because libcurl's transfer loop and the retry sleep both
 /// already run in small slices on the calling thread; a lock-protected Bool is all they need.
@@ -12,8 +13,8 @@ public final class CancellationFlag: @unchecked Sendable {
 
     public init() { probe = nil }
 
-    /// A flag that also counts as set while `probe` returns true: e.g. the kernel's interrupt
-    /// flag, so a download started by Python stops when the user interrupts the cell.
+    /// A flag that also counts as set while `probe` returns true: the kernel's interrupt flag,
+    /// so a call Python started stops when the user interrupts the cell.
     public init(observing probe: @escaping @Sendable () -> Bool) { self.probe = probe }
 
     /// Request cancellation; any transfer or sleep observing this flag stops soon after.

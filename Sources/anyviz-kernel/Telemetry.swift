@@ -10,6 +10,7 @@ import Prometheus
 struct Telemetry {
     let registry: PrometheusCollectorRegistry
 
+    /// The registry in Prometheus' text format.
     var exposition: @Sendable () -> String {
         { [registry] in
             var buffer: [UInt8] = []
@@ -18,6 +19,9 @@ struct Telemetry {
         }
     }
 
+    /// Makes the registry the process's metrics backend and starts whichever exports the
+    /// environment asks for.
+    @discardableResult
     static func start(environment: [String: String], logger: Logger) -> Telemetry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -27,30 +31,36 @@ struct Telemetry {
         MetricsSystem.bootstrap(factory)
         let telemetry = Telemetry(registry: registry)
         if let text = environment["ANYVIZ_METRICS_PORT"], let port = Int(text) {
-            do {
-                let endpoint = try MetricsEndpoint(host: environment["ANYVIZ_METRICS_HOST"] ?? "127.0.0.1", port: port,
-                                                   render: telemetry.exposition)
-                endpoint.start()
-                logger.notice("metrics endpoint", metadata: ["port": "\(port)"])
-            } catch {
-                logger.error("metrics endpoint could not start", metadata: ["port": "\(port)", "error": "\(error)"])
-            }
+            telemetry.serve(host: environment["ANYVIZ_METRICS_HOST"] ?? "127.0.0.1", port: port, logger: logger)
         }
         if let path = environment["ANYVIZ_METRICS_FILE"], !path.isEmpty {
-            let render = telemetry.exposition
-            let thread = Thread {
-                while true {
-                    // Write then rename, so the collector never reads a half-written file.
-                    let temporary = path + ".tmp"
-                    if (try? render().write(toFile: temporary, atomically: false, encoding: .utf8)) != nil {
-                        _ = rename(temporary, path)
-                    }
-                    sleep(5)
-                }
-            }
-            thread.name = "anyviz-metrics-file"
-            thread.start()
+            telemetry.writeEveryFewSeconds(to: path)
         }
         return telemetry
+    }
+
+    private func serve(host: String, port: Int, logger: Logger) {
+        do {
+            try MetricsEndpoint(host: host, port: port, render: exposition).start()
+            logger.notice("metrics endpoint", metadata: ["port": "\(port)"])
+        } catch {
+            logger.error("metrics endpoint could not start", metadata: ["port": "\(port)", "error": "\(error)"])
+        }
+    }
+
+    private func writeEveryFewSeconds(to path: String) {
+        let render = exposition
+        let thread = Thread {
+            while true {
+                // Write then rename, so the collector never reads a half-written file.
+                let temporary = path + ".tmp"
+                if (try? render().write(toFile: temporary, atomically: false, encoding: .utf8)) != nil {
+                    _ = rename(temporary, path)
+                }
+                sleep(5)
+            }
+        }
+        thread.name = "anyviz-metrics-file"
+        thread.start()
     }
 }
