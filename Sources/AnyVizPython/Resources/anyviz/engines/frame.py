@@ -57,9 +57,12 @@ def duckdb_backend():
 
 
 def _quiet(backend):
-    """DuckDB draws its own progress bar as a Jupyter widget when it finds IPython: hundreds of
-    comm messages no front end asked for. The cell shows AnyViz's progress line instead."""
-    backend.con.execute("SET enable_progress_bar = false")
+    """DuckDB draws its own progress bar (a Jupyter widget when it finds IPython: hundreds of
+    comm messages no front end asked for). It keeps measuring progress but prints nothing;
+    the cell's progress line reads `query_progress()` instead."""
+    backend.con.execute("SET enable_progress_bar = true")
+    backend.con.execute("SET enable_progress_bar_print = false")
+    backend.con.execute("SET progress_bar_time = 1000")
     return backend
 
 

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from .. import iopub
+from .. import iopub, safety
 from ..errors import DataError
 
 #: Seconds a query runs before a progress line appears in the cell.
@@ -78,12 +78,14 @@ def cancel(frame, group: str | None = None) -> None:
 
 
 def _progress(frame) -> float | None:
-    """Percent done of the running scan, when the engine says."""
-    if frame.engine == "duckdb":
-        # DuckDB's query_progress() is a call on the busy connection: from a second thread it
-        # races the running query and can leave the connection refusing every later call.
-        return None
+    """Percent done of the running scan, when the engine says (DuckDB's estimate, Spark's
+    finished share of the active stages' tasks)."""
     try:
+        if frame.engine == "duckdb":
+            # Meant to be called from another thread while the query runs; -1 means "no
+            # estimate yet" (the first second, or an operator that gives none).
+            pct = float(frame.backend.con.query_progress())
+            return pct if pct >= 0 else None
         tracker = _spark_session(frame).sparkContext.statusTracker()
         done = total = 0
         for stage_id in tracker.getActiveStageIds():
@@ -106,9 +108,12 @@ class _ProgressLine:
     def show(self, elapsed: float) -> None:
         pct = _progress(self.frame)
         done = f"{pct:.0f}% " if pct is not None else ""
-        text = f"{self.frame.engine}: {done}scanning {self.frame.source} ({elapsed:.0f} s)"
+        source = safety.cap(str(self.frame.source), 200)
+        text = f"{self.frame.engine}: {done}scanning {source} ({elapsed:.0f} s)"
+        bar = (f"<progress value='{pct:.0f}' max='100' style='width:120px'></progress> "
+               if pct is not None else "")
         bundle = {"text/plain": text, "text/html": f"<div style='color:#666;font-size:12px'>"
-                  f"{_escape(text)}</div>"}
+                  f"{bar}{safety.html_text(text)}</div>"}
         try:
             if self.display_id is None:
                 self.display_id = iopub.new_display_id()
@@ -124,12 +129,6 @@ class _ProgressLine:
                 iopub.display_data({"text/plain": ""}, display_id=self.display_id, update=True)
             except Exception:  # noqa: BLE001
                 pass
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
 
 
 def execute(frame, expr, *, progress: bool = True):
