@@ -1,12 +1,12 @@
-"""%profile on frames big enough to take the no-sort paths (>= APPROX_MIN values): the facts a
-user sees must still match pandas (quantiles exactly), estimates must be labelled and close."""
+"""%profile on frames big enough for the fast paths (counted integers, hashed text, sampled
+correlations): every fact a user sees must still match pandas, and no count is an estimate."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from anyviz.data import profile as prof
 
-N = prof.APPROX_MIN + 50_001  # odd, so quantile interpolation is exercised
+N = prof.HASH_TEXT_MIN + 50_001  # odd, so quantile interpolation is exercised
 
 
 def var(facts, name):
@@ -45,17 +45,19 @@ def test_big_numeric_facts_match_pandas(big, facts, col):
     assert v["min"] == s.min() and v["max"] == s.max()
     assert v["mean"] == pytest.approx(s.mean(), rel=1e-9)
     assert v["std"] == pytest.approx(s.std(), rel=1e-9)
+    values = s.dropna().to_numpy()
     for q in prof.QUANTILES:
+        assert v["quantiles"][f"{int(q * 100)}%"] == np.quantile(values, q)  # to the bit
         assert v["quantiles"][f"{int(q * 100)}%"] == pytest.approx(s.quantile(q), rel=1e-12, abs=1e-12)
     counts = v["histogram"]["counts"]
     assert len(counts) == prof.BINS and sum(counts) == s.count()
-    # the histogram agrees with numpy's on the same edges (ties at an edge may move one value)
-    expected, _ = np.histogram(s.dropna(), bins=np.asarray(v["histogram"]["edges"]))
-    assert np.abs(np.asarray(counts) - expected).sum() <= 2
+    expected, _ = np.histogram(values, bins=np.asarray(v["histogram"]["edges"]))
+    assert counts == expected.tolist()
 
 
-@pytest.mark.parametrize("col", ["small_int", "wide_int", "whole_float", "daily"])
-def test_countable_and_id_like_columns_are_exact(big, facts, col):
+@pytest.mark.parametrize("col", ["normal", "skewed", "rounded", "small_int", "wide_int",
+                                 "whole_float", "daily", "stamp"])
+def test_distinct_and_top_values_are_exact(big, facts, col):
     v, s = var(facts, col), big[col]
     assert "distinct_approx" not in v
     assert v["distinct"] == s.nunique()
@@ -65,17 +67,12 @@ def test_countable_and_id_like_columns_are_exact(big, facts, col):
         == v["top"][0]["count"]
 
 
-def test_high_cardinality_distinct_is_estimated_and_labelled(big, facts):
-    for col in ("normal", "skewed", "stamp"):
-        v, s = var(facts, col), big[col]
-        assert v["distinct_approx"] is True
-        assert v["distinct"] == pytest.approx(s.nunique(), rel=0.005)
-    text = prof.to_text(facts)
-    assert "distinct ≈" in text and "(estimated)" in text
-    assert "(estimated)" in prof.to_html(facts)
+def test_no_count_is_labelled_an_estimate(facts):
+    assert not any(v.get("distinct_approx") for v in facts["variables"])
+    assert "(estimated)" not in prof.to_text(facts) and "≈" not in prof.to_html(facts)
 
 
-def test_repeated_values_of_an_estimated_column_are_counted_exactly(big, facts):
+def test_top_values_of_a_high_cardinality_column_are_counted_exactly(big, facts):
     v, s = var(facts, "rounded"), big["rounded"]
     assert v["top"][0] == {"value": 7.5, "count": int((s == 7.5).sum())}
     assert v["top"][0]["count"] >= 9995
@@ -109,7 +106,7 @@ def test_correlations_on_a_sample_are_said_and_close():
 
 def test_big_text_columns_hashed_not_encoded():
     r = np.random.default_rng(9)
-    n = prof.APPROX_MIN + 10_000
+    n = prof.HASH_TEXT_MIN + 10_000
     ids = pd.array([f"user{i}@example.org" for i in r.permutation(n)], dtype="str")
     codes = pd.array(r.integers(0, n, n).astype(str), dtype="str")  # numbers stored as text
     codes[:3000] = "77777"  # a value repeated often enough for any sample
@@ -117,26 +114,24 @@ def test_big_text_columns_hashed_not_encoded():
     df = pd.DataFrame({"email": ids, "code": codes})
     f = prof.profile_frame(df)
     email, code = var(f, "email"), var(f, "code")
-    assert email["distinct"] == n and "distinct_approx" not in email  # confirmed exactly
+    assert email["distinct"] == n and "distinct_approx" not in email and email["top"] == []
     kinds = {(a["column"], a["kind"]) for a in f["alerts"]}
     assert ("email", "likely_id") in kinds and ("code", "numbers_as_text") in kinds
-    assert code["distinct_approx"] is True
-    assert code["distinct"] == pytest.approx(df["code"].nunique(), rel=0.005)
+    assert "distinct_approx" not in code and code["distinct"] == df["code"].nunique()
     assert code["missing"] == 4
     assert code["top"][0] == {"value": "77777", "count": int((df["code"] == "77777").sum())}
+    vc = df["code"].value_counts()
+    assert [t["count"] for t in code["top"]] == vc.iloc[:5].tolist()
+    assert {t["value"] for t in code["top"]} <= set(vc.index[vc >= vc.iloc[4]])
     lengths = df["code"].dropna().str.len()
     assert (code["length_min"], code["length_max"]) == (lengths.min(), lengths.max())
     assert f["duplicate_rows"] == 0
 
 
 @pytest.mark.parametrize("step", [0.5, 0.25, 0.01])
-def test_estimated_distinct_of_short_mantissa_floats_within_half_a_percent(step):
-    """Halves, quarters and cents: floats whose low bits are all zero or patterned; the
-    estimate must not be thrown off by that structure."""
+def test_distinct_of_short_mantissa_floats_is_exact(step):
+    """Halves, quarters and cents: floats whose low bits are all zero or patterned."""
     r = np.random.default_rng(7)
     values = r.integers(0, 600_000, 1_000_000) * step
-    f = prof.profile_frame(pd.DataFrame({"v": values}))
-    v = f["variables"][0]
-    exact = len(np.unique(values))
-    assert v.get("distinct_approx")
-    assert abs(v["distinct"] - exact) <= 0.005 * exact, (v["distinct"], exact)
+    v = prof.profile_frame(pd.DataFrame({"v": values}))["variables"][0]
+    assert v["distinct"] == len(np.unique(values)) and "distinct_approx" not in v
