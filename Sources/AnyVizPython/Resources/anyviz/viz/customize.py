@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import safety
+from ..words import outside_quotes
 
 OFFLINE_HELP = (
     "Offline, %customize understands: title 'Text'; x label Text / y label Text; theme dark | "
@@ -140,31 +141,23 @@ class Parsed:
 
 
 # ------------------------------------------------------------------ splitting and text
+_CLAUSE_BREAK = re.compile(r"\s*(;|,|\band\b|\bthen\b|\balso\b)\s*", re.I)
+
+
 def split_clauses(instruction: str) -> list[str]:
-    """Split on ';', ',', ' and ', ' then ', ' also ' outside quotes."""
-    parts, buf, quote = [], "", None
-    s, i = (instruction or "").strip(), 0
+    """Split on ';', ',', ' and ', ' then ', ' also ' outside quotes (anyviz.words' rule: an
+    apostrophe as in "what's" does not open a quote)."""
+    s = (instruction or "").strip()
+    free = outside_quotes(s)
+    parts, start, i = [], 0, 0
     while i < len(s):
-        ch = s[i]
-        if quote:
-            buf += ch
-            quote = None if ch == quote else quote
-            i += 1
+        m = _CLAUSE_BREAK.match(s, i) if free[i] and (s[i] in ";," or s[i].isspace()) else None
+        if m:
+            parts.append(s[start:i])
+            start = i = m.end()
             continue
-        if ch in "'\"`":
-            quote = ch
-            buf += ch
-            i += 1
-            continue
-        m = re.match(r"\s*(;|,|\band\b|\bthen\b|\balso\b)\s*", s[i:], re.I)
-        if m and (ch in ";," or ch.isspace()):
-            parts.append(buf)
-            buf = ""
-            i += m.end()
-            continue
-        buf += ch
         i += 1
-    parts.append(buf)
+    parts.append(s[start:])
     return [p.strip() for p in parts if p.strip()]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from anyviz.errors import AnyVizError
 
+from ..words import quoted_spans
 from .plan_schema import FrameInfo, words_of
 
 # --------------------------------------------------------------------------- vocabulary
@@ -100,17 +101,25 @@ class Token:
     used: str = ""  # what consumed it: "column", "value", "keyword", ...
 
 
-_TOKEN_RE = re.compile(
-    r"'([^']+)'|\"([^\"]+)\"|`([^`]+)`|(\d+(?:\.\d+)?)|([A-Za-z][A-Za-z0-9_]*(?:'s)?)|([<>]=?|=)")
+_TOKEN_RE = re.compile(r"(\d+(?:\.\d+)?)|([A-Za-z][A-Za-z0-9_]*(?:'s)?)|([<>]=?|=)")
 
 
 def tokenize(text: str) -> list[Token]:
+    """Words, numbers and comparison signs; a quoted span (anyviz.words' quoting rule) is one
+    token, marked `quoted`. A possessive 's is dropped ("country's" -> country)."""
+    tokens, pos = [], 0
+    for start, end in quoted_spans(text) + [(len(text), len(text))]:
+        tokens += _plain_tokens(text, pos, start)
+        inner = text[start + 1:end - 1]
+        if inner.strip():
+            tokens.append(Token(inner.lower().strip(), inner.strip(), start, quoted=True))
+        pos = end
+    return tokens
+
+
+def _plain_tokens(text: str, start: int, end: int) -> list[Token]:
     tokens = []
-    for m in _TOKEN_RE.finditer(text):
-        quoted = next((g for g in m.groups()[:3] if g is not None), None)
-        if quoted is not None:
-            tokens.append(Token(quoted.lower().strip(), quoted.strip(), m.start(), quoted=True))
-            continue
+    for m in _TOKEN_RE.finditer(text, start, end):
         raw = m.group(0)
         low = raw.lower()
         if low.endswith("'s"):
