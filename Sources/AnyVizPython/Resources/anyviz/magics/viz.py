@@ -10,6 +10,7 @@ import argparse
 
 from .. import iopub
 from ..errors import UsageError
+from ..words import split_words
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,32 +27,6 @@ class _Parser(argparse.ArgumentParser):
 
     def exit(self, status=0, message=None):  # pragma: no cover - add_help=False never exits
         raise UsageError(message or self.format_usage())
-
-
-def split_words(line: str) -> list[str]:
-    """Whitespace separates words, balanced quotes group them; an unbalanced quote (as in
-    "what's the trend") is kept as a plain character."""
-    words, current, quote, has_word = [], [], None, False
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if quote is not None:
-            if c == quote:
-                quote = None
-            else:
-                current.append(c)
-        elif c in "\"'" and c in line[i + 1:]:
-            quote, has_word = c, True
-        elif c.isspace():
-            if has_word or current:
-                words.append("".join(current))
-            current, has_word = [], False
-        else:
-            current.append(c)
-        i += 1
-    if has_word or current:
-        words.append("".join(current))
-    return words
 
 
 def _viz_parser() -> _Parser:
