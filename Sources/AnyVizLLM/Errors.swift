@@ -18,8 +18,6 @@ public enum LLMError: Error, Sendable, Equatable {
     case malformedBody(String)
     /// No provider/key set up.
     case notConfigured
-    /// The reply text holds no code (from `ChartReply.parse`).
-    case noCode(String)
 
     public var userMessage: String {
         switch self {
@@ -49,14 +47,11 @@ public enum LLMError: Error, Sendable, Equatable {
             return "The LLM service sent an answer that could not be read: \(why). Check that ANYVIZ_LLM_BASE_URL points at a Gemini or OpenAI-compatible API."
         case .notConfigured:
             return "No LLM is configured. Set GEMINI_API_KEY or OPENAI_API_KEY (or ANYVIZ_LLM_PROVIDER=openai and ANYVIZ_LLM_BASE_URL for a local server such as Ollama)."
-        case .noCode(let snippet):
-            let detail = snippet.isEmpty ? "" : " It said: \(snippet)"
-            return "The LLM reply contained no Python code.\(detail)"
         }
     }
 
     /// Worth another attempt with backoff (rate limits, server errors, connection problems).
-    var isRetryable: Bool {
+    public var isRetryable: Bool {
         switch self {
         case .http(let status, _): return status == 429 || (500...599).contains(status)
         case .transport: return true

@@ -154,13 +154,6 @@ public final class HTTPClient: Sendable {
                     timeout: timeout, cancellation: cancellation, maxBytes: maxBytes, policy: policy)
     }
 
-    /// GET into memory (small resources, health checks).
-    public func get(url: String, headers: [String: String] = [:], timeout: Double,
-                    cancellation: CancellationFlag) throws -> HTTPResponse {
-        try perform(url: url, headers: headers, body: nil, downloadPath: nil,
-                    followRedirects: true, timeout: timeout, cancellation: cancellation)
-    }
-
     /// Loopback hosts plus whatever the environment already exempts from proxying.
     static let noProxy: String = {
         let env = ProcessInfo.processInfo.environment

@@ -119,7 +119,7 @@ extension KernelServices {
     /// An LLM failure as Python's `LLMError` reads it: a kind for metrics, the user's message.
     static func describe(_ error: LLMError) -> JSONValue {
         ["status": "error", "kind": .string(error.kind), "message": .string(error.userMessage),
-         "retryable": .bool(error.retryable)]
+         "retryable": .bool(error.isRetryable)]
     }
 
     /// `fetch`: downloads a URL to a file with libcurl (used by `%load https://...`).
@@ -157,16 +157,6 @@ extension LLMError {
         case .emptyReply: return "empty"
         case .malformedBody: return "malformed"
         case .notConfigured: return "not_configured"
-        case .noCode: return "no_code"
-        }
-    }
-
-    /// Whether another attempt could help (rate limits, server errors, connection problems).
-    var retryable: Bool {
-        switch self {
-        case .http(let status, _): return status == 429 || (500...599).contains(status)
-        case .transport: return true
-        default: return false
         }
     }
 }

@@ -1,95 +1,33 @@
 import XCTest
 @testable import AnyVizLLM
 
+/// The configuration Python sends for one call, and the provider it selects.
 final class ConfigurationTests: XCTestCase {
-    func testNoKeysMeansOfflineWithAHint() {
-        let config = LLMConfiguration.fromEnvironment([:])
-        XCTAssertEqual(config.provider, .offline)
-        XCTAssertNil(makeProvider(config))
-        XCTAssertTrue(config.summary.contains("offline"))
-        XCTAssertTrue(config.summary.contains("GEMINI_API_KEY"))
+    func testOfflineHasNoProvider() {
+        XCTAssertNil(makeProvider(LLMConfiguration(provider: .offline)))
     }
 
-    func testGeminiDefaults() {
-        let config = LLMConfiguration.fromEnvironment(["GEMINI_API_KEY": "g-secret-1"])
-        XCTAssertEqual(config.provider, .gemini)
-        XCTAssertEqual(config.baseURL, "https://generativelanguage.googleapis.com/v1beta")
-        XCTAssertEqual(config.model, "gemini-2.5-flash")
-        XCTAssertEqual(config.apiKey, "g-secret-1")
-        XCTAssertEqual(config.timeout, 60)
-        XCTAssertEqual(config.maxAttempts, 3)
-        XCTAssertEqual(config.issues, [])
-        XCTAssertEqual((makeProvider(config) as? ChatProvider)?.url,
+    func testEachProviderDefaultsToItsVendorsEndpointAndModel() {
+        let gemini = LLMConfiguration(provider: .gemini, apiKey: "g-secret-1")
+        XCTAssertEqual(gemini.model, "gemini-2.5-flash")
+        XCTAssertEqual((makeProvider(gemini) as? ChatProvider)?.url,
                        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent")
+        let openai = LLMConfiguration(provider: .openai, apiKey: "o-secret-2")
+        XCTAssertEqual(openai.model, "gpt-4o-mini")
+        XCTAssertEqual((makeProvider(openai) as? ChatProvider)?.url, "https://api.openai.com/v1/chat/completions")
     }
 
-    func testOpenAIDefaults() {
-        let config = LLMConfiguration.fromEnvironment(["OPENAI_API_KEY": "o-secret-2"])
-        XCTAssertEqual(config.provider, .openai)
-        XCTAssertEqual(config.baseURL, "https://api.openai.com/v1")
-        XCTAssertEqual(config.model, "gpt-4o-mini")
-        XCTAssertEqual(config.apiKey, "o-secret-2")
-        XCTAssertEqual((makeProvider(config) as? ChatProvider)?.url, "https://api.openai.com/v1/chat/completions")
+    func testLocalServerURLLosesTrailingSlashesAndAnEmptyKeyIsNoKey() {
+        let local = LLMConfiguration(provider: .openai, baseURL: " http://localhost:11434/v1// ", model: "llama3.2",
+                                     apiKey: "", maxAttempts: 0)
+        XCTAssertEqual((makeProvider(local) as? ChatProvider)?.url, "http://localhost:11434/v1/chat/completions")
+        XCTAssertNil(local.apiKey)
+        XCTAssertEqual(local.maxAttempts, 1)
     }
 
-    func testPrecedence() {
-        let both = ["GEMINI_API_KEY": "g-secret-1", "OPENAI_API_KEY": "o-secret-2"]
-        XCTAssertEqual(LLMConfiguration.fromEnvironment(both).provider, .gemini)
-        // An explicit provider takes its own key, never the other service's.
-        var env = both; env["ANYVIZ_LLM_PROVIDER"] = "OpenAI"
-        XCTAssertEqual(LLMConfiguration.fromEnvironment(env).apiKey, "o-secret-2")
-        XCTAssertNil(LLMConfiguration.fromEnvironment(["ANYVIZ_LLM_PROVIDER": "openai", "GEMINI_API_KEY": "g"]).apiKey)
-        env["ANYVIZ_LLM_API_KEY"] = "any-secret-3"
-        XCTAssertEqual(LLMConfiguration.fromEnvironment(env).apiKey, "any-secret-3")
-        XCTAssertEqual(LLMConfiguration.fromEnvironment(["ANYVIZ_LLM_PROVIDER": "offline", "GEMINI_API_KEY": "g"]).provider, .offline)
-    }
-
-    func testLocalOpenAICompatibleServerNeedsNoKey() {
-        let config = LLMConfiguration.fromEnvironment([
-            "ANYVIZ_LLM_PROVIDER": "openai", "ANYVIZ_LLM_BASE_URL": "http://localhost:11434/v1/",
-            "ANYVIZ_LLM_MODEL": "llama3.2", "ANYVIZ_LLM_TIMEOUT_S": "120", "ANYVIZ_LLM_RETRIES": "0"])
-        XCTAssertEqual(config.baseURL, "http://localhost:11434/v1")
-        XCTAssertEqual(config.model, "llama3.2")
-        XCTAssertNil(config.apiKey)
-        XCTAssertEqual(config.timeout, 120)
-        XCTAssertEqual(config.maxAttempts, 1)
-        XCTAssertEqual(config.issues, [])
-        XCTAssertTrue(config.summary.contains("API key: not set"))
-    }
-
-    func testBadValuesFallBackAndAreReported() {
-        let config = LLMConfiguration.fromEnvironment([
-            "GEMINI_API_KEY": "g-secret-1", "ANYVIZ_LLM_PROVIDER": "claude", "ANYVIZ_LLM_TIMEOUT_S": "soon",
-            "ANYVIZ_LLM_RETRIES": "-1", "ANYVIZ_LLM_BASE_URL": "ftp://x"])
-        XCTAssertEqual(config.provider, .gemini)
-        XCTAssertEqual(config.timeout, 60)
-        XCTAssertEqual(config.maxAttempts, 3)
-        XCTAssertEqual(config.baseURL, LLMConfiguration.defaultGeminiBaseURL)
-        let summary = config.summary
-        for name in ["ANYVIZ_LLM_PROVIDER=claude", "ANYVIZ_LLM_TIMEOUT_S=soon", "ANYVIZ_LLM_RETRIES=-1", "ANYVIZ_LLM_BASE_URL=ftp://x"] {
-            XCTAssertTrue(summary.contains(name), "summary should mention \(name): \(summary)")
-        }
-        XCTAssertTrue(LLMConfiguration.fromEnvironment(["ANYVIZ_LLM_PROVIDER": "gemini"]).summary.contains("needs an API key"))
-    }
-
-    func testSummaryNeverContainsTheKey() {
-        let key = "sk-very-secret-4242"
-        let envs: [[String: String]] = [
-            ["OPENAI_API_KEY": key],
-            ["GEMINI_API_KEY": key, "ANYVIZ_LLM_MODEL": "gemini-2.5-pro"],
-            ["ANYVIZ_LLM_API_KEY": key, "ANYVIZ_LLM_PROVIDER": "openai", "ANYVIZ_LLM_BASE_URL": "https://proxy.example/v1?key=\(key)"],
-            ["ANYVIZ_LLM_API_KEY": key, "ANYVIZ_LLM_PROVIDER": key],
-        ]
-        for env in envs {
-            let config = LLMConfiguration.fromEnvironment(env)
-            XCTAssertFalse(config.summary.contains(key), config.summary)
-            XCTAssertFalse(config.summary.contains("secret"), config.summary)
-        }
-        let summary = LLMConfiguration.fromEnvironment(envs[1]).summary
-        XCTAssertTrue(summary.contains("provider: gemini"))
-        XCTAssertTrue(summary.contains("model: gemini-2.5-pro"))
-        XCTAssertTrue(summary.contains("base URL: https://generativelanguage.googleapis.com/v1beta"))
-        XCTAssertTrue(summary.contains("API key: set"))
+    func testRedactHidesTheKeyWhereverAServerEchoesIt() {
+        let config = LLMConfiguration(provider: .openai, apiKey: "sk-very-secret-4242")
+        XCTAssertEqual(config.redact("bad key sk-very-secret-4242 (sk-very-secret-4242)"), "bad key [API key] ([API key])")
     }
 
     func testCancellationFlag() {
