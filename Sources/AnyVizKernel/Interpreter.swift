@@ -57,6 +57,10 @@ public protocol ExecutionContext: AnyObject, Sendable {
     func publish(_ msgType: String, content: Data)
     /// With message metadata (the widget protocol version travels there).
     func publish(_ msgType: String, content: Data, metadata: Data)
+    /// With binary buffers after the JSON parts (comm messages of widgets: images, arrays).
+    func publish(_ msgType: String, content: Data, metadata: Data, buffers: [Data])
+    /// The binary buffers that came with the request (a widget's comm_msg from the front end).
+    var buffers: [Data] { get }
     /// Sends input_request and waits for the reply; `abandon` is polled while waiting, so an
     /// interrupt that only the interpreter sees (a signal) also ends the wait.
     func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String
@@ -89,6 +93,12 @@ extension ExecutionContext {
     public func publish(_ msgType: String, content: Data, metadata: Data) {
         publish(msgType, content: content)
     }
+
+    public func publish(_ msgType: String, content: Data, metadata: Data, buffers: [Data]) {
+        publish(msgType, content: content, metadata: metadata)
+    }
+
+    public var buffers: [Data] { [] }
 }
 
 extension Interpreter {

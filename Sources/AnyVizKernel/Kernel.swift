@@ -244,9 +244,11 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         publishRaw(parent, type: type, content: content.data)
     }
 
-    fileprivate func publishRaw(_ parent: Message, type: String, content: Data, metadata: Data = Data("{}".utf8)) {
+    fileprivate func publishRaw(_ parent: Message, type: String, content: Data, metadata: Data = Data("{}".utf8),
+                                buffers: [Data] = []) {
         var message = parent.child(msgType: type, content: content, session: session, metadata: metadata)
         message.identities = [Data(type.utf8)]
+        message.buffers = buffers
         server.send(message, on: .iopub)
     }
 
@@ -297,6 +299,12 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
     func publish(_ msgType: String, content: Data, metadata: Data) {
         kernel.publishRaw(request, type: msgType, content: content, metadata: metadata)
     }
+
+    func publish(_ msgType: String, content: Data, metadata: Data, buffers: [Data]) {
+        kernel.publishRaw(request, type: msgType, content: content, metadata: metadata, buffers: buffers)
+    }
+
+    var buffers: [Data] { request.buffers }
 
     func requestInput(prompt: String, password: Bool, abandon: @escaping () -> Bool) throws -> String {
         guard allowStdin else { throw InputError.notAllowed }

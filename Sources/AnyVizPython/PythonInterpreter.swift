@@ -144,7 +144,23 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         running(context) { token in
             let payload: JSONValue = ["msg_type": .string(msgType), "content": content,
                                       "parent_token": .int(token), "parent_header": context.parentHeader]
-            _ = request("comm", payload, fallback: [:])
+            withIncomingBuffers(context.buffers) { _ = request("comm", payload, fallback: [:]) }
+        }
+    }
+
+    /// Lets Python take the request's binary buffers (`_anyviz.take_buffers()`) while `body` runs.
+    private func withIncomingBuffers(_ buffers: [Data], _ body: () -> Void) {
+        guard !buffers.isEmpty else { return body() }
+        var joined = [UInt8]()
+        joined.reserveCapacity(buffers.reduce(0) { $0 + $1.count })
+        for buffer in buffers { joined.append(contentsOf: buffer) }
+        let lengths = buffers.map { Py_ssize_t($0.count) }
+        joined.withUnsafeBufferPointer { bytes in
+            lengths.withUnsafeBufferPointer { sizes in
+                anyviz_set_incoming_buffers(bytes.baseAddress, sizes.baseAddress, Int32(sizes.count))
+                defer { anyviz_set_incoming_buffers(nil, nil, 0) }
+                body()
+            }
         }
     }
 
@@ -175,11 +191,28 @@ final class ContextBridge: BridgeContext {
     init(context: ExecutionContext) { self.context = context }
 
     func publish(_ msgType: String, content: Data) {
-        context.publish(msgType, content: content)
+        if anyviz_emit_buffer_count() > 0 {
+            context.publish(msgType, content: content, metadata: Data("{}".utf8), buffers: emittedBuffers())
+        } else {
+            context.publish(msgType, content: content)
+        }
     }
 
     func publish(_ msgType: String, content: Data, metadata: Data) {
-        context.publish(msgType, content: content, metadata: metadata)
+        if anyviz_emit_buffer_count() > 0 {
+            context.publish(msgType, content: content, metadata: metadata, buffers: emittedBuffers())
+        } else {
+            context.publish(msgType, content: content, metadata: metadata)
+        }
+    }
+
+    /// Copies of the binary buffers Python passed to the `_anyviz.emit` being served.
+    private func emittedBuffers() -> [Data] {
+        (0..<anyviz_emit_buffer_count()).map { index in
+            var length: Py_ssize_t = 0
+            guard let bytes = anyviz_emit_buffer(Int32(index), &length), length > 0 else { return Data() }
+            return Data(bytes: bytes, count: Int(length))
+        }
     }
 
     func requestInput(prompt: String, password: Bool) -> (String?, Int32) {

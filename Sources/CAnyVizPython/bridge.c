@@ -57,6 +57,56 @@ static PyObject *raise_user_error(const char *message) {
     return NULL;
 }
 
+/* Buffers of the emit in progress; the GIL serialises emits, the thread-local keeps a
+   callback on another thread from ever seeing them. */
+#define ANYVIZ_MAX_BUFFERS 1024
+static _Thread_local Py_buffer *emit_views = NULL;
+static _Thread_local int emit_view_count = 0;
+
+int anyviz_emit_buffer_count(void) { return emit_view_count; }
+
+const void *anyviz_emit_buffer(int index, Py_ssize_t *length) {
+    if (index < 0 || index >= emit_view_count) {
+        if (length) *length = 0;
+        return NULL;
+    }
+    if (length) *length = emit_views[index].len;
+    return emit_views[index].buf;
+}
+
+/* Contiguous views of every buffer in `buffers` (a sequence of bytes-like objects). */
+static Py_buffer *acquire_views(PyObject *buffers, int *count) {
+    PyObject *items = PySequence_Fast(buffers, "buffers must be a list of bytes-like objects");
+    if (!items) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    if (n > ANYVIZ_MAX_BUFFERS) {
+        Py_DECREF(items);
+        PyErr_Format(PyExc_ValueError, "at most %d buffers per message", ANYVIZ_MAX_BUFFERS);
+        return NULL;
+    }
+    Py_buffer *views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_buffer));
+    if (!views) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(items, i), &views[i], PyBUF_C_CONTIGUOUS) != 0) {
+            for (Py_ssize_t j = 0; j < i; j++) PyBuffer_Release(&views[j]);
+            PyMem_Free(views);
+            Py_DECREF(items);
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "buffer %zd is not a contiguous bytes-like object: pass bytes, bytearray, "
+                         "a memoryview or a C-contiguous array (numpy.ascontiguousarray)", i);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    *count = (int)n;
+    return views;
+}
+
 static PyObject *py_emit(PyObject *self, PyObject *args) {
     const char *msg_type;
     const char *json;
@@ -64,10 +114,48 @@ static PyObject *py_emit(PyObject *self, PyObject *args) {
     long parent = 0;
     const char *metadata = NULL;
     Py_ssize_t metadata_length = 0;
-    if (!PyArg_ParseTuple(args, "ss#|lz#", &msg_type, &json, &length, &parent, &metadata, &metadata_length))
+    PyObject *buffers = Py_None;
+    if (!PyArg_ParseTuple(args, "ss#|lz#O", &msg_type, &json, &length, &parent, &metadata, &metadata_length,
+                          &buffers))
         return NULL;
+    Py_buffer *views = NULL;
+    int count = 0;
+    if (buffers != Py_None && !(views = acquire_views(buffers, &count))) return NULL;
+    emit_views = views;
+    emit_view_count = count;
     if (emit_cb) emit_cb(msg_type, json, length, parent, metadata, metadata_length);
+    emit_views = NULL;
+    emit_view_count = 0;
+    for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
     Py_RETURN_NONE;
+}
+
+static const unsigned char *incoming_bytes = NULL;
+static const Py_ssize_t *incoming_lengths = NULL;
+static int incoming_count = 0;
+
+void anyviz_set_incoming_buffers(const unsigned char *bytes, const Py_ssize_t *lengths, int count) {
+    incoming_bytes = bytes;
+    incoming_lengths = lengths;
+    incoming_count = (bytes && lengths && count > 0) ? count : 0;
+}
+
+/* The buffers of the front-end message being handled, as a list of bytes (copies). */
+static PyObject *py_take_buffers(PyObject *self, PyObject *unused) {
+    PyObject *list = PyList_New(incoming_count);
+    if (!list) return NULL;
+    Py_ssize_t offset = 0;
+    for (int i = 0; i < incoming_count; i++) {
+        PyObject *item = PyBytes_FromStringAndSize((const char *)incoming_bytes + offset, incoming_lengths[i]);
+        if (!item) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+        offset += incoming_lengths[i];
+    }
+    return list;
 }
 
 static const char *no_stdin = "raw_input was called, but this frontend does not support input requests.";
@@ -128,7 +216,9 @@ static PyObject *py_call(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"emit", py_emit, METH_VARARGS, "Publish an IOPub message (msg_type, content_json[, parent_token[, metadata_json]])."},
+    {"emit", py_emit, METH_VARARGS,
+     "Publish an IOPub message (msg_type, content_json[, parent_token[, metadata_json[, buffers]]])."},
+    {"take_buffers", py_take_buffers, METH_NOARGS, "The binary buffers of the front-end message being handled."},
     {"input", py_input, METH_VARARGS, "Ask the front end for a line of input (prompt, password)."},
     {"call", py_call, METH_VARARGS, "Run a kernel service (service, payload_json) -> result_json."},
     {NULL, NULL, 0, NULL},

@@ -40,6 +40,15 @@ void anyviz_install_sigint_flag(void);
 int anyviz_interrupt_flag(void);
 void anyviz_clear_interrupt_flag(void);
 
+/* Binary buffers of comm messages (ipywidgets' images, arrays), both directions.
+   While the emit callback runs, the buffers Python passed to `_anyviz.emit` are readable here
+   (valid only during that callback, on its thread). */
+int anyviz_emit_buffer_count(void);
+const void *anyviz_emit_buffer(int index, Py_ssize_t *length);
+/* The buffers of the front-end message being handed to Python (NULL/0: none); the memory must
+   stay valid until they are cleared again. Python takes copies with `_anyviz.take_buffers()`. */
+void anyviz_set_incoming_buffers(const unsigned char *bytes, const Py_ssize_t *lengths, int count);
+
 /* Macros Swift cannot call directly. */
 static inline void anyviz_decref(PyObject *o) { Py_XDECREF(o); }
 static inline int anyviz_is_unicode(PyObject *o) { return PyUnicode_Check(o); }

@@ -3,31 +3,25 @@
 The kernel hands `comm_open`, `comm_msg` and `comm_close` from the front end to `handle`, which
 passes them to the `comm` package's manager; comms opened or messaged from Python publish on
 IOPub through `anyviz.iopub`, under the request being served (a cell, or the comm message whose
-callback is running). Binary buffers are not carried: widgets whose state is plain JSON (sliders,
-dropdowns, buttons, output areas) work; ones that send raw bytes do not.
+callback is running). Binary buffers travel both ways as zmq frames, as under ipykernel: a
+front end's buffers reach `msg["buffers"]` as memoryviews, and `comm.send(data, buffers=[...])`
+publishes them after the JSON parts (ipywidgets' Image, arrays of bqplot or ipydatagrid).
 """
 from __future__ import annotations
-
-import logging
 
 import comm
 from comm.base_comm import BaseComm, CommManager
 
 from . import iopub
 
-_log = logging.getLogger("anyviz.comms")
-
 
 class KernelComm(BaseComm):
     """A comm whose messages go out on IOPub."""
 
     def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
-        if buffers:
-            _log.warning("comm %s: %d binary buffer(s) not sent (not supported)",
-                         self.comm_id, len(buffers))
         content = {"data": {} if data is None else data, "comm_id": self.comm_id}
         content.update({k: v for k, v in keys.items() if v is not None or k == "target_module"})
-        iopub.emit(msg_type, content, metadata=metadata)
+        iopub.emit(msg_type, content, metadata=metadata, buffers=buffers)
 
 
 _manager = CommManager()
@@ -47,10 +41,13 @@ def install() -> None:
     comm.get_comm_manager = _get_comm_manager
 
 
-def handle(msg_type: str, content: dict, header: dict | None = None) -> None:
-    """A comm message from the front end."""
+def handle(msg_type: str, content: dict, header: dict | None = None,
+           buffers: list | None = None) -> None:
+    """A comm message from the front end; its binary buffers become memoryviews, as ipykernel
+    hands them to comm callbacks."""
     msg = {"header": dict(header or {}, msg_type=msg_type), "parent_header": {},
-           "metadata": {}, "content": content, "buffers": []}
+           "metadata": {}, "content": content,
+           "buffers": [memoryview(b) for b in buffers or ()]}
     handler = {"comm_open": _manager.comm_open, "comm_msg": _manager.comm_msg,
                "comm_close": _manager.comm_close}.get(msg_type)
     if handler is not None:

@@ -76,7 +76,9 @@ def install_thread_parents() -> None:
 
 
 def emit(msg_type: str, content: dict, token: int | None = None,
-         metadata: dict | None = None) -> None:
+         metadata: dict | None = None, buffers: list | None = None) -> None:
+    """Publish one IOPub message; `buffers` (bytes-like objects) go out as binary frames after
+    the JSON parts, as widget comm messages carry images and arrays."""
     if msg_type != "stream":
         # Text printed before a display must reach the front end before it.
         import sys
@@ -88,7 +90,9 @@ def emit(msg_type: str, content: dict, token: int | None = None,
         token = thread_token()
     bridge = _bridge()
     payload = jsonutil.dumps(content)
-    if metadata:
+    if buffers:
+        bridge.emit(msg_type, payload, token, jsonutil.dumps(metadata or {}), list(buffers))
+    elif metadata:
         bridge.emit(msg_type, payload, token, jsonutil.dumps(metadata))
     elif token:
         bridge.emit(msg_type, payload, token)
@@ -116,6 +120,12 @@ def display_data(data: dict, metadata: dict | None = None, display_id: str | Non
 
 def clear_output(wait: bool = False) -> None:
     emit("clear_output", {"wait": bool(wait)})
+
+
+def take_buffers() -> list:
+    """The binary buffers of the front-end message being handled (none outside the kernel)."""
+    take = getattr(_bridge(), "take_buffers", None)
+    return take() if take is not None else []
 
 
 def input_line(prompt: str = "", password: bool = False) -> str:

@@ -243,7 +243,7 @@ def comm(request_json: str) -> str:
     _shell()
     try:
         comms.handle(str(request.get("msg_type")), request.get("content") or {},
-                     request.get("parent_header"))
+                     request.get("parent_header"), iopub.take_buffers())
     except BaseException as exc:  # noqa: B902 - a widget callback must not stop the kernel
         print(f"comm {request.get('msg_type')} failed: {type(exc).__name__}: {exc}",
               file=sys.stderr)
