@@ -174,3 +174,13 @@ def test_the_planner_layers_point_one_way(layer, forbidden):
     reader of words (nlp) only knows the frame's schema, and recommend is handed what it needs."""
     graph = _graph(_modules())
     assert not graph[layer] & set(forbidden)
+
+
+@pytest.mark.parametrize("relative", ["viz/planner.py", "viz/customize.py"])
+def test_planner_and_customize_functions_are_short(relative):
+    """The planner's and %customize's decisions are split by intent: no function over 60 lines."""
+    tree = _parse(os.path.join(PACKAGE, relative))
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60]
+    assert long == []

@@ -182,276 +182,388 @@ def _uniq(seq):
     return list(dict.fromkeys(seq))
 
 
+@dataclass
+class _Choice:
+    """The chart being decided: the request's columns by role, then the axes, colour, facet,
+    chart type and aggregation as each decision step fills them in."""
+    subj: list
+    groups: list
+    vs: list
+    explicit_x: list
+    explicit_y: list
+    measures: list
+    x: object = None
+    y: object = None
+    color: str | None = None
+    facet: str | None = None
+    chart: str | None = None
+    agg: str | None = None
+
+    @classmethod
+    def of(cls, p, ctx: _Ctx) -> "_Choice":
+        role = lambda r: _uniq(p.with_role(r))  # noqa: E731
+        subj, colors, facets = role("subject"), role("color"), role("facet")
+        return cls(subj=subj, groups=role("group"), vs=role("vs"), explicit_x=role("x"),
+                   explicit_y=role("y"), measures=[c for c in subj if ctx.kind(c) == "quantitative"],
+                   color=colors[0] if colors else None, facet=facets[0] if facets else None,
+                   chart=p.chart, agg=p.agg)
+
+
 def _decide(p, ctx: _Ctx) -> Spec:
-    frame = ctx.frame
-    role = lambda r: _uniq(p.with_role(r))  # noqa: E731
-    subj, groups, vs = role("subject"), role("group"), role("vs")
-    colors, facets = role("color"), role("facet")
-    ex_x, ex_y = role("x"), role("y")
-    color = colors[0] if colors else None
-    facet = facets[0] if facets else None
-    chart, agg = p.chart, p.agg
-    x = y = None
-    measures = [c for c in subj if ctx.kind(c) == "quantitative"]
-
-    if p.correlation_matrix or (p.relationship and len(subj) + len(vs) + len(groups) == 0):
-        cols = measures if len(measures) >= 2 else [c.name for c in frame.of_kind("quantitative")
-                                                     if not c.idlike]
-        if len(cols) < 2:
-            raise AnyVizError("A correlation heatmap needs at least two numeric columns; "
-                              f"{ctx.frame_name} has {len(cols)}.")
-        ctx.why.append("correlations (Pearson) between the numeric columns " + ", ".join(cols))
-        spec = Spec(chart="corr", columns=cols, filters=p.filters, rows=frame.rows)
-        spec.title = _title(spec)
-        return spec
-
-    if ex_x or ex_y:
-        x = ex_x[0] if ex_x else None
-        y = ex_y[0] if ex_y else None
-        rest = [c for c in subj + groups + vs if c not in (x, y)]
-        if x is None and rest:
-            x = rest.pop(0)
-        if y is None and rest and chart not in ("histogram",):
-            y = rest.pop(0)
-    elif vs:
-        left = subj[-1] if subj else (groups[0] if groups else None)
-        y, x = left, vs[0]
-        if left is None:
-            x, y = vs[0], (vs[1] if len(vs) > 1 else None)
-        if y and ctx.kind(y) == "temporal" and ctx.kind(x) != "temporal":
-            x, y = y, x
-            ctx.why.append(f"{x} is a time axis, so it goes on x")
-        if ctx.categorical(y) and not ctx.categorical(x) and ctx.kind(x) == "quantitative":
-            x, y = y, x
-        if chart is None and y and ctx.kind(x) == "quantitative" and ctx.kind(y) == "quantitative":
-            chart = "scatter"  # "A vs B" of two numbers is a relationship, even for small integers
-            ctx.why.append(f"{y} against {x}, both numeric")
-        groups = [g for g in groups if g not in (x, y)]
-        if groups and not color:
-            color = groups.pop(0)
-    elif p.relationship and len(subj) >= 2:
-        x, y = subj[0], subj[1]
-    elif groups:
-        x = groups[0]
-        extra = [g for g in groups[1:] if g != x]
-        for g in extra:
-            if not color:
-                color = g
-            elif not facet and g != color:
-                facet = g
-        cats = [c for c in subj if c not in measures and c != x]
-        if ctx.kind(x) == "quantitative" and not ctx.info(x).discrete and cats and not measures:
-            # "countries by population": rank the category by the number
-            measures, x = [x], cats.pop(0)
-            ctx.why.append(f"{x} ranked by {measures[0]}")
-        y = measures[0] if measures else None
-        if y is None and cats:
-            c0 = cats[0]
-            if p.count_words and ctx.info(c0).distinct > 10 and ctx.kind(c0) == "nominal":
-                agg, y = "nunique", c0
-                ctx.why.append(f"'number of {c0}' counts distinct {c0} values in each group")
-            elif not color:
-                color = c0
-        if y is None and agg not in ("nunique",):
-            temporals = [c for c in subj if ctx.kind(c) == "temporal" and c != x]
-            if temporals and ctx.categorical(x) and not p.count_words:
-                # "date by symbol": a time series per category
-                color, x = x, temporals[0]
-    else:
-        times = [c for c in subj if ctx.kind(c) == "temporal"]
-        cats = [c for c in subj if ctx.categorical(c) and c not in measures]
-        if measures and not times and (p.over_time or chart in ("line", "area")) and frame.first_temporal():
-            times = [frame.first_temporal().name]  # "GOOG and AAPL over time"
-        if measures and times and (chart in (None, "line", "area", "bar") or p.over_time):
-            x = times[0]
-            y = measures if len(measures) > 1 else measures[0]
-        elif len(measures) >= 2 and chart not in ("histogram", "box", "violin", "pie"):
-            x, y = measures[0], measures[1]
-            if len(measures) > 2 and not color:
-                color = measures[2]
-        elif measures and cats and chart not in ("histogram",):
-            x, y = cats[0], measures[0]
-            if len(cats) > 1 and not color:
-                color = cats[1]
-        elif measures:
-            y = measures[0]
-            if chart in ("histogram", "box", "violin") and cats and not color:
-                color = cats[0] if chart == "histogram" else None
-                if chart != "histogram":
-                    x = cats[0]
-        elif len(cats) >= 2:
-            x, color = cats[0], (color or cats[1])
-        elif cats:
-            x = cats[0]
-        elif times:
-            x = times[0]
-        elif not subj:
-            x, y, color, chart = _defaults_for(p, ctx, color)
-
-    multi = [f for f in p.filters if f.op == "in" and not f.on_year and f.column not in (x, color)]
-    if multi and x is None and y is not None and chart not in ("histogram", "box", "violin") \
-            and not p.distribution and not p.over_time:
-        x = multi[0].column  # "tips for lunch and dinner": compare the named groups side by side
-        ctx.why.append(f"one bar per {x} named")
-    elif multi and not color and chart not in ("histogram", "pie", "heatmap"):
-        color = multi[0].column  # "China and India over time": one line each, not their sum
-        ctx.why.append(f"one series per {color} named")
-
-    # -- time binning and "over time" -----------------------------------------------------
-    bin_ = None
-    if p.bin:
-        src = x if x and ctx.kind(x) == "temporal" else None
-        src = src or (frame.first_temporal().name if frame.first_temporal() else None)
-        if src is None:
-            ctx.notes.append(f"ignored 'per {p.bin}': {ctx.frame_name} has no date column")
-        elif ctx.info(src).temporal == "year":
-            if p.bin != "year":
-                ctx.notes.append(f"{src} holds years only, so it cannot be split by {p.bin}")
-            if x != src:
-                if x and not color:
-                    color = x
-                x = src
-        else:
-            if x and x != src and not color and (ctx.categorical(x)):
-                color = x
-            elif x and x != src and y is None and ctx.kind(x) == "quantitative":
-                y = x
-            bin_ = (src, p.bin)
-            x = BIN_NAME[p.bin] if BIN_NAME[p.bin] not in frame.columns else f"{src} {BIN_NAME[p.bin]}"
-            ctx.why.append(f"{src} grouped by {BIN_NAME[p.bin]}")
-    elif (p.over_time or chart in ("line", "area")) and not (x and ctx.kind(x) == "temporal") \
-            and chart not in ("scatter",):
-        t = frame.first_temporal()
-        if t is not None and not (x and ctx.kind(x) == "quantitative" and y is not None and chart in ("line", "area") and not p.over_time):
-            if x and x != t.name:
-                if y is None and ctx.kind(x) == "quantitative":
-                    y = x
-                elif not color and ctx.categorical(x):
-                    color = x
-            x = t.name
-            ctx.why.append(f"'over time' uses the date column {t.name}")
-        elif t is None and p.over_time:
-            ctx.notes.append(f"{ctx.frame_name} has no date or year column, so 'over time' was ignored")
-
+    """The chart specification for a parsed request: axes from the named columns' roles and
+    kinds, then time binning, then the chart type, then what that chart type needs."""
+    c = _Choice.of(p, ctx)
+    if p.correlation_matrix or (p.relationship and len(c.subj) + len(c.vs) + len(c.groups) == 0):
+        return _correlation_spec(p, ctx, c.measures)
+    _choose_axes(p, ctx, c)
+    _compare_named_values(p, ctx, c)
+    bin_ = _time_axis(p, ctx, c)
     x_kind = "temporal" if bin_ and bin_[1] not in ("weekday", "monthname") else (
-        "nominal" if bin_ else (ctx.kind(x) if x else None))
-    x_cat = bin_ is not None and bin_[1] in ("weekday", "monthname") or (x is not None and not bin_ and ctx.categorical(x))
+        "nominal" if bin_ else (ctx.kind(c.x) if c.x else None))
+    x_cat = bin_ is not None and bin_[1] in ("weekday", "monthname") or (
+        c.x is not None and not bin_ and ctx.categorical(c.x))
+    if c.chart is None:
+        c.chart = _chart_type(p, ctx, c, x_kind, x_cat, bin_)
+        ctx.why.append(_why_chart(c.chart, c.x, c.y, ctx, bin_))
+    if c.chart == "histogram":
+        spec = _histogram_spec(p, ctx, c, x_cat, bin_)
+        if spec is not None:
+            return spec
+    special = {"box": _box_spec, "violin": _box_spec, "scatter": _scatter_spec,
+               "heatmap": _heatmap_spec}.get(c.chart)
+    if special is not None:
+        return special(p, ctx, c, x_cat, bin_)
+    return _aggregate_spec(p, ctx, c, x_kind, x_cat, bin_)
 
-    # -- chart type ------------------------------------------------------------------------
-    if chart is None:
-        if p.share and x and (x_cat or x_kind == "nominal"):
-            chart = "pie"
-        elif p.distribution and y is not None and isinstance(y, str) and x and x_cat:
-            chart = "box"
-        elif p.distribution and (y or x):
-            chart = "histogram"
-        elif x is None and y is not None:
-            chart = "histogram" if not agg or agg == "count" else "bar"
-        elif x_kind == "temporal" and (y is not None or agg or bin_):
-            chart = "line"
-        elif x_kind == "temporal" and y is None:
-            chart = "histogram"
-        elif x_cat:
-            chart = "bar"
-        elif x_kind == "quantitative" and y is not None and ctx.kind(y if isinstance(y, str) else y[0]) == "quantitative":
-            chart = "line" if agg and agg != "count" else "scatter"
-        elif x_kind == "quantitative" and y is not None:
-            x, y = y, x
-            chart = "bar"
-        elif x_kind == "quantitative":
-            chart = "histogram"
-        else:
-            chart = "bar"
-        ctx.why.append(_why_chart(chart, x, y, ctx, bin_))
 
-    # -- per chart normalisation --------------------------------------------------------
-    if chart == "histogram":
-        col = x if y is None or (x and ctx.kind(x) in ("quantitative", "temporal") and not x_cat) else y
-        if y is not None and x is not None and x_cat and col == y and not color:
-            color = x
-        if bin_ and x == BIN_NAME.get(bin_[1]):
-            chart, col = "bar", None  # counts per period
-        if chart == "histogram":
-            spec = Spec(chart="histogram", x=col, color=color, facet=facet, filters=p.filters,
-                        rows=frame.rows)
-            return _common_finish(spec, p, ctx, bin_)
-    if chart in ("box", "violin"):
-        if y is None or ctx.kind(y) != "quantitative":
-            if x and ctx.kind(x) == "quantitative":
-                x, y = None, x
-            else:
-                y = _best_measure(ctx)
-                ctx.notes.append(f"no numeric column named; the {chart} shows {y}")
-        if x is not None and not x_cat and not bin_:
-            if color and ctx.categorical(color):
-                x, color = color, None
-            else:
-                x = None
-        spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
-                    filters=p.filters, rows=frame.rows)
-        return _common_finish(spec, p, ctx, bin_)
-    if chart == "scatter":
-        if y is None or x is None:
-            ms = [m for m in ([x, y] + measures) if m and ctx.kind(m) == "quantitative"]
-            ms = _uniq(ms)
-            if len(ms) < 2:
-                others = [c.name for c in frame.of_kind("quantitative") if not c.idlike and c.name not in ms]
-                ms = _uniq(ms + others)
-            if len(ms) < 2:
-                raise AnyVizError(f"A scatter plot needs two numeric columns; {ctx.frame_name} has "
-                                  f"{len(ms)}. Try %viz histogram of a column instead.")
-            x, y = ms[0], ms[1]
-            ctx.notes.append(f"scatter of {y} against {x}")
-        spec = Spec(chart="scatter", x=x, y=y, color=color, facet=facet, filters=p.filters,
-                    top=p.top, rows=frame.rows)
-        return _common_finish(spec, p, ctx, bin_)
-    if chart == "heatmap":
-        if x and y and ctx.kind(y) == "quantitative" and ctx.kind(x) == "quantitative" and not color:
-            spec = Spec(chart="heatmap", x=x, y=y, filters=p.filters, rows=frame.rows)
-            return _common_finish(spec, p, ctx, bin_)
-        if x and y and ctx.categorical(y) and not color:
-            color, y = y, None
-        if not color:
-            cands = [c.name for c in frame.of_kind("nominal", "boolean") if c.name != x and c.distinct <= 50 and not c.idlike]
-            if not cands or x is None:
-                raise AnyVizError("A heatmap needs two category or date columns (rows and columns), "
-                                  "e.g. %viz heatmap of average tip by day and time.")
-            color = cands[0]
-            ctx.notes.append(f"rows of the heatmap: {color}")
-        agg = agg or (("sum" if ctx.info(y).additive else "mean") if y else "count")
-        spec = Spec(chart="heatmap", x=x, y=y if agg != "count" else None, color=color, agg=agg,
-                    filters=p.filters, rows=frame.rows)
-        return _common_finish(spec, p, ctx, bin_)
+def _correlation_spec(p, ctx: _Ctx, measures: list) -> Spec:
+    """"correlation" (or a relationship with no column named): a heatmap of Pearson r."""
+    cols = measures if len(measures) >= 2 else [c.name for c in ctx.frame.of_kind("quantitative")
+                                                 if not c.idlike]
+    if len(cols) < 2:
+        raise AnyVizError("A correlation heatmap needs at least two numeric columns; "
+                          f"{ctx.frame_name} has {len(cols)}.")
+    ctx.why.append("correlations (Pearson) between the numeric columns " + ", ".join(cols))
+    spec = Spec(chart="corr", columns=cols, filters=p.filters, rows=ctx.frame.rows)
+    spec.title = _title(spec)
+    return spec
 
-    # bar / line / area / pie: an aggregate (or raw values when one row per group)
-    if x is None:
-        if y is None:
-            x = _best_category(ctx)
+
+# -- axes from the named columns ------------------------------------------------------------
+
+def _choose_axes(p, ctx: _Ctx, c: _Choice) -> None:
+    """x, y and colour from how the columns were named: --x/--y, "A vs B", "A and B related",
+    "A by B", or a plain list of columns."""
+    if c.explicit_x or c.explicit_y:
+        _axes_explicit(c)
+    elif c.vs:
+        _axes_versus(ctx, c)
+    elif p.relationship and len(c.subj) >= 2:
+        c.x, c.y = c.subj[0], c.subj[1]
+    elif c.groups:
+        _axes_grouped(p, ctx, c)
+    else:
+        _axes_listed(p, ctx, c)
+
+
+def _axes_explicit(c: _Choice) -> None:
+    c.x = c.explicit_x[0] if c.explicit_x else None
+    c.y = c.explicit_y[0] if c.explicit_y else None
+    rest = [col for col in c.subj + c.groups + c.vs if col not in (c.x, c.y)]
+    if c.x is None and rest:
+        c.x = rest.pop(0)
+    if c.y is None and rest and c.chart not in ("histogram",):
+        c.y = rest.pop(0)
+
+
+def _axes_versus(ctx: _Ctx, c: _Choice) -> None:
+    """"A vs B": B on x, A on y; time goes on x, numbers against categories go on y."""
+    left = c.subj[-1] if c.subj else (c.groups[0] if c.groups else None)
+    c.y, c.x = left, c.vs[0]
+    if left is None:
+        c.x, c.y = c.vs[0], (c.vs[1] if len(c.vs) > 1 else None)
+    if c.y and ctx.kind(c.y) == "temporal" and ctx.kind(c.x) != "temporal":
+        c.x, c.y = c.y, c.x
+        ctx.why.append(f"{c.x} is a time axis, so it goes on x")
+    if ctx.categorical(c.y) and not ctx.categorical(c.x) and ctx.kind(c.x) == "quantitative":
+        c.x, c.y = c.y, c.x
+    if c.chart is None and c.y and ctx.kind(c.x) == "quantitative" and ctx.kind(c.y) == "quantitative":
+        c.chart = "scatter"  # "A vs B" of two numbers is a relationship, even for small integers
+        ctx.why.append(f"{c.y} against {c.x}, both numeric")
+    c.groups = [g for g in c.groups if g not in (c.x, c.y)]
+    if c.groups and not c.color:
+        c.color = c.groups.pop(0)
+
+
+def _axes_grouped(p, ctx: _Ctx, c: _Choice) -> None:
+    """"A by B (and C)": B on x, further groups as colour then facet, A the measure."""
+    c.x = c.groups[0]
+    for g in [g for g in c.groups[1:] if g != c.x]:
+        if not c.color:
+            c.color = g
+        elif not c.facet and g != c.color:
+            c.facet = g
+    cats = [col for col in c.subj if col not in c.measures and col != c.x]
+    if ctx.kind(c.x) == "quantitative" and not ctx.info(c.x).discrete and cats and not c.measures:
+        # "countries by population": rank the category by the number
+        c.measures, c.x = [c.x], cats.pop(0)
+        ctx.why.append(f"{c.x} ranked by {c.measures[0]}")
+    c.y = c.measures[0] if c.measures else None
+    if c.y is None and cats:
+        c0 = cats[0]
+        if p.count_words and ctx.info(c0).distinct > 10 and ctx.kind(c0) == "nominal":
+            c.agg, c.y = "nunique", c0
+            ctx.why.append(f"'number of {c0}' counts distinct {c0} values in each group")
+        elif not c.color:
+            c.color = c0
+    if c.y is None and c.agg not in ("nunique",):
+        temporals = [col for col in c.subj if ctx.kind(col) == "temporal" and col != c.x]
+        if temporals and ctx.categorical(c.x) and not p.count_words:
+            # "date by symbol": a time series per category
+            c.color, c.x = c.x, temporals[0]
+
+
+def _axes_listed(p, ctx: _Ctx, c: _Choice) -> None:
+    """A plain list of columns: numbers over time, two numbers against each other, numbers
+    per category, or a single column's distribution."""
+    measures, chart = c.measures, c.chart
+    times = [col for col in c.subj if ctx.kind(col) == "temporal"]
+    cats = [col for col in c.subj if ctx.categorical(col) and col not in measures]
+    first_time = ctx.frame.first_temporal()
+    if measures and not times and (p.over_time or chart in ("line", "area")) and first_time:
+        times = [first_time.name]  # "GOOG and AAPL over time"
+    if measures and times and (chart in (None, "line", "area", "bar") or p.over_time):
+        c.x = times[0]
+        c.y = measures if len(measures) > 1 else measures[0]
+    elif len(measures) >= 2 and chart not in ("histogram", "box", "violin", "pie"):
+        c.x, c.y = measures[0], measures[1]
+        if len(measures) > 2 and not c.color:
+            c.color = measures[2]
+    elif measures and cats and chart not in ("histogram",):
+        c.x, c.y = cats[0], measures[0]
+        if len(cats) > 1 and not c.color:
+            c.color = cats[1]
+    elif measures:
+        _axes_one_measure(c, cats)
+    elif len(cats) >= 2:
+        c.x, c.color = cats[0], (c.color or cats[1])
+    elif cats:
+        c.x = cats[0]
+    elif times:
+        c.x = times[0]
+    elif not c.subj:
+        c.x, c.y, c.color, c.chart = _defaults_for(p, ctx, c.color)
+
+
+def _axes_one_measure(c: _Choice, cats: list) -> None:
+    c.y = c.measures[0]
+    if c.chart in ("histogram", "box", "violin") and cats and not c.color:
+        c.color = cats[0] if c.chart == "histogram" else None
+        if c.chart != "histogram":
+            c.x = cats[0]
+
+
+def _compare_named_values(p, ctx: _Ctx, c: _Choice) -> None:
+    """Values named in a filter ("lunch and dinner", "China and India") are compared side by
+    side or as one series each, never summed together."""
+    multi = [f for f in p.filters if f.op == "in" and not f.on_year and f.column not in (c.x, c.color)]
+    if multi and c.x is None and c.y is not None and c.chart not in ("histogram", "box", "violin") \
+            and not p.distribution and not p.over_time:
+        c.x = multi[0].column  # "tips for lunch and dinner": compare the named groups side by side
+        ctx.why.append(f"one bar per {c.x} named")
+    elif multi and not c.color and c.chart not in ("histogram", "pie", "heatmap"):
+        c.color = multi[0].column  # "China and India over time": one line each, not their sum
+        ctx.why.append(f"one series per {c.color} named")
+
+
+# -- time binning and "over time" -----------------------------------------------------------
+
+def _time_axis(p, ctx: _Ctx, c: _Choice):
+    """"per month" bins a date column onto x; "over time" (or a line) puts the first date
+    column on x. Returns the bin, (source column, unit), or None."""
+    if p.bin:
+        return _binned_time_axis(p, ctx, c)
+    if (p.over_time or c.chart in ("line", "area")) and not (c.x and ctx.kind(c.x) == "temporal") \
+            and c.chart not in ("scatter",):
+        _over_time_axis(p, ctx, c)
+    return None
+
+
+def _binned_time_axis(p, ctx: _Ctx, c: _Choice):
+    frame = ctx.frame
+    src = c.x if c.x and ctx.kind(c.x) == "temporal" else None
+    src = src or (frame.first_temporal().name if frame.first_temporal() else None)
+    if src is None:
+        ctx.notes.append(f"ignored 'per {p.bin}': {ctx.frame_name} has no date column")
+        return None
+    if ctx.info(src).temporal == "year":
+        if p.bin != "year":
+            ctx.notes.append(f"{src} holds years only, so it cannot be split by {p.bin}")
+        if c.x != src:
+            if c.x and not c.color:
+                c.color = c.x
+            c.x = src
+        return None
+    if c.x and c.x != src and not c.color and (ctx.categorical(c.x)):
+        c.color = c.x
+    elif c.x and c.x != src and c.y is None and ctx.kind(c.x) == "quantitative":
+        c.y = c.x
+    c.x = BIN_NAME[p.bin] if BIN_NAME[p.bin] not in frame.columns else f"{src} {BIN_NAME[p.bin]}"
+    ctx.why.append(f"{src} grouped by {BIN_NAME[p.bin]}")
+    return (src, p.bin)
+
+
+def _over_time_axis(p, ctx: _Ctx, c: _Choice) -> None:
+    t = ctx.frame.first_temporal()
+    numeric_line = c.x and ctx.kind(c.x) == "quantitative" and c.y is not None \
+        and c.chart in ("line", "area") and not p.over_time
+    if t is not None and not numeric_line:
+        if c.x and c.x != t.name:
+            if c.y is None and ctx.kind(c.x) == "quantitative":
+                c.y = c.x
+            elif not c.color and ctx.categorical(c.x):
+                c.color = c.x
+        c.x = t.name
+        ctx.why.append(f"'over time' uses the date column {t.name}")
+    elif t is None and p.over_time:
+        ctx.notes.append(f"{ctx.frame_name} has no date or year column, so 'over time' was ignored")
+
+
+# -- chart type -----------------------------------------------------------------------------
+
+def _chart_type(p, ctx: _Ctx, c: _Choice, x_kind, x_cat, bin_) -> str:
+    """The chart type when none was asked for, from the words (share, distribution) and the
+    kinds on the axes. May swap x and y (a number by a number-like category)."""
+    x, y, agg = c.x, c.y, c.agg
+    if p.share and x and (x_cat or x_kind == "nominal"):
+        return "pie"
+    if p.distribution and y is not None and isinstance(y, str) and x and x_cat:
+        return "box"
+    if p.distribution and (y or x):
+        return "histogram"
+    if x is None and y is not None:
+        return "histogram" if not agg or agg == "count" else "bar"
+    if x_kind == "temporal":
+        return "line" if (y is not None or agg or bin_) else "histogram"
+    if x_cat:
+        return "bar"
+    if x_kind == "quantitative" and y is not None and ctx.kind(y if isinstance(y, str) else y[0]) == "quantitative":
+        return "line" if agg and agg != "count" else "scatter"
+    if x_kind == "quantitative" and y is not None:
+        c.x, c.y = y, x
+        return "bar"
+    return "histogram" if x_kind == "quantitative" else "bar"
+
+
+# -- what each chart type needs -------------------------------------------------------------
+
+def _histogram_spec(p, ctx: _Ctx, c: _Choice, x_cat, bin_) -> Spec | None:
+    """A histogram of one column; None (and the chart becomes a bar of counts) when the
+    column is a binned period."""
+    col = c.x if c.y is None or (c.x and ctx.kind(c.x) in ("quantitative", "temporal") and not x_cat) else c.y
+    if c.y is not None and c.x is not None and x_cat and col == c.y and not c.color:
+        c.color = c.x
+    if bin_ and c.x == BIN_NAME.get(bin_[1]):
+        c.chart = "bar"  # counts per period
+        return None
+    spec = Spec(chart="histogram", x=col, color=c.color, facet=c.facet, filters=p.filters,
+                rows=ctx.frame.rows)
+    return _common_finish(spec, p, ctx, bin_)
+
+
+def _box_spec(p, ctx: _Ctx, c: _Choice, x_cat, bin_) -> Spec:
+    x, y, color = c.x, c.y, c.color
+    if y is None or ctx.kind(y) != "quantitative":
+        if x and ctx.kind(x) == "quantitative":
+            x, y = None, x
         else:
-            # one aggregate number: a single bar
-            a = agg if agg and agg != "count" else "mean"
-            spec = Spec(chart="bar", x=None, y=y, agg=a, filters=p.filters, rows=frame.rows)
-            ctx.why.append(f"{AGG_LABEL[a].lower()} of {y} over all rows")
-            return _single_value(spec, p, ctx)
-    if chart == "pie" and not (x_cat or x_kind == "nominal"):
-        ctx.notes.append(f"a pie needs categories; {x} is not one, so this is a bar chart")
-        chart = "bar"
-    if y is None:
-        agg = "count" if agg != "nunique" else agg
-    elif isinstance(y, str) and ctx.kind(y) != "quantitative" and agg != "nunique":
-        if agg in (None, "count"):
-            agg = "count"
-            if not color and y != x:
-                color = y
-            y = None
+            y = _best_measure(ctx)
+            ctx.notes.append(f"no numeric column named; the {c.chart} shows {y}")
+    if x is not None and not x_cat and not bin_:
+        if color and ctx.categorical(color):
+            x, color = color, None
         else:
-            raise AnyVizError(f"{y} is not numeric, so its {AGG_LABEL.get(agg, agg).lower()} "
-                              "cannot be computed. Ask for a count instead, e.g. %viz count of "
-                              f"{y} by {x}.")
-    spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None,
-                facet=facet, agg=agg, filters=p.filters, top=p.top, sort=p.sort,
-                horizontal=p.horizontal, barmode=p.barmode, rows=frame.rows)
+            x = None
+    spec = Spec(chart=c.chart, x=x, y=y, color=color if color != x else None, facet=c.facet,
+                filters=p.filters, rows=ctx.frame.rows)
+    return _common_finish(spec, p, ctx, bin_)
+
+
+def _scatter_spec(p, ctx: _Ctx, c: _Choice, x_cat, bin_) -> Spec:
+    x, y = c.x, c.y
+    if y is None or x is None:
+        ms = _uniq([m for m in ([x, y] + c.measures) if m and ctx.kind(m) == "quantitative"])
+        if len(ms) < 2:
+            others = [col.name for col in ctx.frame.of_kind("quantitative") if not col.idlike and col.name not in ms]
+            ms = _uniq(ms + others)
+        if len(ms) < 2:
+            raise AnyVizError(f"A scatter plot needs two numeric columns; {ctx.frame_name} has "
+                              f"{len(ms)}. Try %viz histogram of a column instead.")
+        x, y = ms[0], ms[1]
+        ctx.notes.append(f"scatter of {y} against {x}")
+    spec = Spec(chart="scatter", x=x, y=y, color=c.color, facet=c.facet, filters=p.filters,
+                top=p.top, rows=ctx.frame.rows)
+    return _common_finish(spec, p, ctx, bin_)
+
+
+def _heatmap_spec(p, ctx: _Ctx, c: _Choice, x_cat, bin_) -> Spec:
+    x, y, color, frame = c.x, c.y, c.color, ctx.frame
+    if x and y and ctx.kind(y) == "quantitative" and ctx.kind(x) == "quantitative" and not color:
+        spec = Spec(chart="heatmap", x=x, y=y, filters=p.filters, rows=frame.rows)
+        return _common_finish(spec, p, ctx, bin_)
+    if x and y and ctx.categorical(y) and not color:
+        color, y = y, None
+    if not color:
+        cands = [col.name for col in frame.of_kind("nominal", "boolean")
+                 if col.name != x and col.distinct <= 50 and not col.idlike]
+        if not cands or x is None:
+            raise AnyVizError("A heatmap needs two category or date columns (rows and columns), "
+                              "e.g. %viz heatmap of average tip by day and time.")
+        color = cands[0]
+        ctx.notes.append(f"rows of the heatmap: {color}")
+    agg = c.agg or (("sum" if ctx.info(y).additive else "mean") if y else "count")
+    spec = Spec(chart="heatmap", x=x, y=y if agg != "count" else None, color=color, agg=agg,
+                filters=p.filters, rows=frame.rows)
+    return _common_finish(spec, p, ctx, bin_)
+
+
+def _aggregate_spec(p, ctx: _Ctx, c: _Choice, x_kind, x_cat, bin_) -> Spec:
+    """bar / line / area / pie: an aggregate per x (or raw values when one row per group)."""
+    if c.x is None:
+        if c.y is not None:
+            return _one_number_spec(p, ctx, c)
+        c.x = _best_category(ctx)
+    if c.chart == "pie" and not (x_cat or x_kind == "nominal"):
+        ctx.notes.append(f"a pie needs categories; {c.x} is not one, so this is a bar chart")
+        c.chart = "bar"
+    _aggregate_of_y(ctx, c)
+    spec = Spec(chart=c.chart, x=c.x, y=c.y, color=c.color if c.color != c.x else None,
+                facet=c.facet, agg=c.agg, filters=p.filters, top=p.top, sort=p.sort,
+                horizontal=p.horizontal, barmode=p.barmode, rows=ctx.frame.rows)
     return _common_finish(spec, p, ctx, bin_, need_agg=True)
+
+
+def _one_number_spec(p, ctx: _Ctx, c: _Choice) -> Spec:
+    """No x: one aggregate number over all rows, drawn as a single bar."""
+    a = c.agg if c.agg and c.agg != "count" else "mean"
+    spec = Spec(chart="bar", x=None, y=c.y, agg=a, filters=p.filters, rows=ctx.frame.rows)
+    ctx.why.append(f"{AGG_LABEL[a].lower()} of {c.y} over all rows")
+    return _single_value(spec, p, ctx)
+
+
+def _aggregate_of_y(ctx: _Ctx, c: _Choice) -> None:
+    """Rows are counted when there is no y or y is text (then y becomes the colour)."""
+    if c.y is None:
+        c.agg = "count" if c.agg != "nunique" else c.agg
+    elif isinstance(c.y, str) and ctx.kind(c.y) != "quantitative" and c.agg != "nunique":
+        if c.agg not in (None, "count"):
+            raise AnyVizError(f"{c.y} is not numeric, so its {AGG_LABEL.get(c.agg, c.agg).lower()} "
+                              "cannot be computed. Ask for a count instead, e.g. %viz count of "
+                              f"{c.y} by {c.x}.")
+        c.agg = "count"
+        if not c.color and c.y != c.x:
+            c.color = c.y
+        c.y = None
 
 
 def _defaults_for(p, ctx, color):
@@ -534,7 +646,30 @@ def _prelude_data(spec: Spec, ctx: _Ctx, bin_) -> pd.DataFrame:
 
 
 def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
+    """Everything every chart gets after its type is known: text dates parsed, the filters
+    checked against the data, the aggregation and order chosen, the reduction and the title."""
     spec.bin = bin_
+    _mark_color_and_dates(spec, ctx, bin_)
+    data = _prelude_data(spec, ctx, bin_)
+    if len(data) == 0:
+        raise AnyVizError("No rows are left after the filters " + "; ".join(f.describe() for f in spec.filters)
+                          + f". Check the values (e.g. with {ctx.frame_name}.head()) and try again.")
+    if spec.filters:
+        ctx.why.append("filtered to " + ", ".join(f.describe() for f in spec.filters)
+                       + f" ({len(data):,} of {ctx.frame.rows:,} rows)")
+    spec.rows = len(data)
+    if need_agg and spec.chart in ("bar", "line", "area", "pie"):
+        keys = [k for k in (spec.x, spec.color, spec.facet) if k]
+        _choose_aggregation(spec, ctx, keys, _has_duplicates(data, keys) if keys else True)
+        _choose_order(spec, p, ctx, bin_)
+    _plan_reduction(spec, ctx)
+    spec.title = _title(spec)
+    return spec
+
+
+def _mark_color_and_dates(spec: Spec, ctx: _Ctx, bin_) -> None:
+    """A numeric colour is shown as groups; text dates the chart bins, draws along or filters
+    on are parsed (spec.to_datetime)."""
     used = [c for c in (spec.x, spec.color, spec.facet) if c] + (
         spec.y if isinstance(spec.y, list) else [spec.y] if spec.y else [])
     if bin_:
@@ -549,56 +684,52 @@ def _common_finish(spec: Spec, p, ctx: _Ctx, bin_, need_agg=False) -> Spec:
     as_time |= {c for c in filter_columns(spec.filters)}
     spec.to_datetime = _uniq(c for c in used if c in ctx.frame.columns and c in as_time
                              and ctx.frame.columns[c].temporal == "string")
-    data = _prelude_data(spec, ctx, bin_)
-    if len(data) == 0:
-        raise AnyVizError("No rows are left after the filters " + "; ".join(f.describe() for f in spec.filters)
-                          + f". Check the values (e.g. with {ctx.frame_name}.head()) and try again.")
-    if spec.filters:
-        ctx.why.append("filtered to " + ", ".join(f.describe() for f in spec.filters)
-                       + f" ({len(data):,} of {ctx.frame.rows:,} rows)")
-    spec.rows = len(data)
-    if need_agg and spec.chart in ("bar", "line", "area", "pie"):
-        keys = [k for k in (spec.x, spec.color, spec.facet) if k]
-        dup = _has_duplicates(data, keys) if keys else True
-        if spec.agg is None and spec.y is not None and (getattr(spec, "_listing", False) or spec.derived):
-            if dup and not spec.derived:
-                ctx.why.append(f"each row drawn as it is (no aggregation was asked for)")
-        elif spec.agg is None and spec.y is not None:
-            if dup or spec.chart == "pie":
-                ys = spec.y if isinstance(spec.y, list) else [spec.y]
-                additive = all(ctx.frame.columns[c].additive for c in ys if c in ctx.frame.columns)
-                spec.agg = "sum" if additive or spec.chart == "pie" else "mean"
-                ctx.why.append(f"several rows per {' and '.join(keys)}, so {', '.join(ys)} is "
-                               f"{'summed' if spec.agg == 'sum' else 'averaged'} (no aggregation was named; "
-                               + ("a total-like quantity adds up)" if spec.agg == "sum" else
-                                  "averages compare groups of different sizes fairly)"))
-            else:
-                ctx.why.append(f"one row per {' and '.join(keys)}, so values are plotted as they are")
-        elif spec.agg and spec.agg not in ("count", "nunique") and spec.y is not None:
+
+
+def _choose_aggregation(spec: Spec, ctx: _Ctx, keys: list, dup: bool) -> None:
+    """With several rows per group and no aggregation named, totals are summed and other
+    quantities averaged; one row per group is drawn as it is. Says why in ctx.why."""
+    per = " and ".join(keys)
+    if spec.agg is None and spec.y is not None and (getattr(spec, "_listing", False) or spec.derived):
+        if dup and not spec.derived:
+            ctx.why.append("each row drawn as it is (no aggregation was asked for)")
+    elif spec.agg is None and spec.y is not None:
+        if dup or spec.chart == "pie":
             ys = spec.y if isinstance(spec.y, list) else [spec.y]
-            ctx.why.append(f"{AGG_LABEL[spec.agg].lower()} of {', '.join(ys)} per {' and '.join(keys)}")
-        elif spec.agg == "count":
-            ctx.why.append(f"number of rows per {' and '.join(keys)}")
-        # sensible order: categories by value, periods/numbers along the axis
-        x_ordered = bin_ is not None or ctx.kind(spec.x) in ("temporal",) or (
-            spec.x in ctx.frame.columns and ctx.frame.columns[spec.x].discrete)
-        if spec.chart in ("line", "area", "bar") and bin_ and spec.agg in ("count", "sum") and \
-                bin_[1] in ("year", "quarter", "month", "week", "day") and not spec.facet:
-            spec.fill_periods = True
-            ctx.why.append("periods without rows drawn as 0")
-        if spec.chart == "bar":
-            if spec.sort is None:
-                spec.sort = "x" if x_ordered else "desc"
-            if spec.sort in ("desc", "asc") and not x_ordered or p.sort:
-                ctx.why.append({"desc": "sorted highest first", "asc": "sorted lowest first",
-                                "alpha": "sorted alphabetically", "x": ""}.get(spec.sort, ""))
-        if spec.top:
-            ctx.why.append(f"{'top' if spec.top[1] == 'desc' else 'bottom'} {spec.top[0]} {spec.x}")
-        if spec.color and spec.chart == "bar" and spec.barmode is None:
-            spec.barmode = "stack" if spec.agg in ("sum", "count", "nunique") else "group"
-    _plan_reduction(spec, ctx)
-    spec.title = _title(spec)
-    return spec
+            additive = all(ctx.frame.columns[c].additive for c in ys if c in ctx.frame.columns)
+            spec.agg = "sum" if additive or spec.chart == "pie" else "mean"
+            ctx.why.append(f"several rows per {per}, so {', '.join(ys)} is "
+                           f"{'summed' if spec.agg == 'sum' else 'averaged'} (no aggregation was named; "
+                           + ("a total-like quantity adds up)" if spec.agg == "sum" else
+                              "averages compare groups of different sizes fairly)"))
+        else:
+            ctx.why.append(f"one row per {per}, so values are plotted as they are")
+    elif spec.agg and spec.agg not in ("count", "nunique") and spec.y is not None:
+        ys = spec.y if isinstance(spec.y, list) else [spec.y]
+        ctx.why.append(f"{AGG_LABEL[spec.agg].lower()} of {', '.join(ys)} per {per}")
+    elif spec.agg == "count":
+        ctx.why.append(f"number of rows per {per}")
+
+
+def _choose_order(spec: Spec, p, ctx: _Ctx, bin_) -> None:
+    """Sensible order: categories by value, periods and numbers along the axis; empty periods
+    of counts and totals drawn as 0; coloured bars stacked when they add up."""
+    x_ordered = bin_ is not None or ctx.kind(spec.x) in ("temporal",) or (
+        spec.x in ctx.frame.columns and ctx.frame.columns[spec.x].discrete)
+    if spec.chart in ("line", "area", "bar") and bin_ and spec.agg in ("count", "sum") and \
+            bin_[1] in ("year", "quarter", "month", "week", "day") and not spec.facet:
+        spec.fill_periods = True
+        ctx.why.append("periods without rows drawn as 0")
+    if spec.chart == "bar":
+        if spec.sort is None:
+            spec.sort = "x" if x_ordered else "desc"
+        if spec.sort in ("desc", "asc") and not x_ordered or p.sort:
+            ctx.why.append({"desc": "sorted highest first", "asc": "sorted lowest first",
+                            "alpha": "sorted alphabetically", "x": ""}.get(spec.sort, ""))
+    if spec.top:
+        ctx.why.append(f"{'top' if spec.top[1] == 'desc' else 'bottom'} {spec.top[0]} {spec.x}")
+    if spec.color and spec.chart == "bar" and spec.barmode is None:
+        spec.barmode = "stack" if spec.agg in ("sum", "count", "nunique") else "group"
 
 
 def _finish_reading(spec: Spec, reading, ctx: _Ctx) -> Spec:
@@ -773,75 +904,106 @@ def _measure_alternatives(spec: Spec, ctx: _Ctx, q, fw: str) -> list[str]:
     return alts
 
 
+def _q(column) -> str:
+    """A column name as a request word: quoted unless it is plain letters, digits and _."""
+    return f"'{column}'" if not str(column).replace("_", "").isalnum() else str(column)
+
+
 def _alternatives(spec: Spec, ctx: _Ctx) -> list[str]:
     """2-3 `%viz ...` lines that re-plan cleanly: other aggregations, chart types, splits."""
-    frame = ctx.frame
-    alts: list[str] = []
     fw = _filter_words(spec)
-    used = {spec.x, spec.color, spec.facet, spec.y if isinstance(spec.y, str) else None}
-    other_cat = next((c.name for c in frame.columns.values() if c.name not in used and
-                      c.kind in ("nominal", "boolean") and 2 <= c.distinct <= 12 and not c.idlike), None)
-    q = lambda c: f"'{c}'" if not str(c).replace("_", "").isalnum() else str(c)  # noqa: E731
-    y = spec.y if isinstance(spec.y, str) else None
     if spec.derived or spec.chart in ("scatter_geo", "choropleth"):
-        return _measure_alternatives(spec, ctx, q, fw)
-    if spec.chart == "corr":
-        cols = spec.columns
-        alts += [f"%viz {q(cols[0])} vs {q(cols[1])}", f"%viz distribution of {q(cols[0])}"]
-    elif spec.chart in ("bar", "line", "area", "pie") and spec.bin is None and spec.x in frame.columns:
-        x = spec.x
-        if y and spec.agg in ("mean", "sum", "median", "min", "max"):
-            other = "median" if spec.agg != "median" else "average"
-            alts.append(f"%viz {other} {q(y)} by {q(x)}{fw}")
-            if ctx.categorical(x):
-                alts.append(f"%viz box plot of {q(y)} by {q(x)}{fw}")
-        if spec.chart == "bar" and ctx.categorical(x) and y and spec.agg in ("sum",):
-            alts.append(f"%viz share of {q(y)} by {q(x)}{fw}")
-        if spec.chart == "line":
-            alts.append(f"%viz area chart of {q(y) if y else 'count'} by {q(x)}{fw}" if y else
-                        f"%viz bar chart of count by {q(x)}{fw}")
-        if spec.chart == "pie":
-            alts.append(f"%viz bar chart of {'total ' + q(y) if y else 'count'} by {q(x)}{fw}")
-        if y is None and spec.chart != "pie" and ctx.categorical(x):
-            alts.append(f"%viz pie of count by {q(x)}{fw}")
-        if spec.agg == "nunique":
-            alts.append(f"%viz count by {q(x)}{fw}")
-        if other_cat and not spec.color and spec.agg != "nunique":
-            alts.append(f"%viz {q(y) if y else 'count'} by {q(x)} colored by {q(other_cat)}{fw}")
-        if y and len(alts) < 2:
-            switch = {"line": "area chart", "area": "line chart", "bar": "line chart", "pie": "bar chart"}
-            col = f" colored by {q(spec.color)}" if spec.color else ""
-            alts.append(f"%viz {switch[spec.chart]} of {q(y)} by {q(x)}{col}{fw}")
-            if ctx.kind(y) == "quantitative":
-                alts.append(f"%viz distribution of {q(y)}{fw}")
+        return _measure_alternatives(spec, ctx, _q, fw)
+    used = {spec.x, spec.color, spec.facet, spec.y if isinstance(spec.y, str) else None}
+    other_cat = next((c.name for c in ctx.frame.columns.values() if c.name not in used and
+                      c.kind in ("nominal", "boolean") and 2 <= c.distinct <= 12 and not c.idlike), None)
+    if spec.chart in ("bar", "line", "area", "pie") and spec.bin is None and spec.x in ctx.frame.columns:
+        alts = _aggregate_alternatives(spec, ctx, fw, other_cat)
     elif spec.chart in ("bar", "line") and spec.bin:
-        src, unit = spec.bin
-        other_unit = {"month": "year", "year": "month", "weekday": "month", "monthname": "weekday"}.get(unit, "month")
-        what = q(y) if y else "count"
-        alts.append(f"%viz {what} per {other_unit}" if y else f"%viz number of rows per {other_unit}")
-        if y:
-            alts.append(f"%viz {q(y)} over time")
-    elif spec.chart == "scatter":
-        if other_cat and not spec.color:
-            alts.append(f"%viz {q(spec.y)} vs {q(spec.x)} colored by {q(other_cat)}{fw}")
-        alts.append(f"%viz heatmap of {q(spec.y)} vs {q(spec.x)}{fw}")
-        alts.append(f"%viz distribution of {q(spec.y)}{fw}")
-    elif spec.chart == "histogram":
-        alts.append(f"%viz box plot of {q(spec.x)}{fw}")
-        if other_cat and not spec.color:
-            alts.append(f"%viz distribution of {q(spec.x)} by {q(other_cat)}{fw}")
-        other_num = next((c.name for c in frame.of_kind("quantitative")
-                          if c.name != spec.x and not c.idlike), None)
-        if other_num and ctx.kind(spec.x) == "quantitative":
-            alts.append(f"%viz {q(other_num)} vs {q(spec.x)}{fw}")
-    elif spec.chart in ("box", "violin"):
-        other = "violin" if spec.chart == "box" else "box"
-        by = f" by {q(spec.x)}" if spec.x else ""
-        alts.append(f"%viz {other} plot of {q(spec.y)}{by}{fw}")
-        if spec.x:
-            alts.append(f"%viz average {q(spec.y)} by {q(spec.x)}{fw}")
-        alts.append(f"%viz histogram of {q(spec.y)}{fw}")
-    elif spec.chart == "heatmap":
-        if spec.color and spec.x:
-            alts.append(f"%viz {q(y) if y else 'count'} by {q(spec.x)} colored by {q(spec.color)}{fw}")
+        alts = _binned_alternatives(spec)
+    else:
+        make = {"corr": _corr_alternatives, "scatter": _scatter_alternatives,
+                "histogram": _histogram_alternatives, "box": _box_alternatives,
+                "violin": _box_alternatives, "heatmap": _heatmap_alternatives}.get(spec.chart)
+        alts = make(spec, ctx, fw, other_cat) if make else []
     return _uniq(alts)[:3]
+
+
+def _aggregate_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    x, y, alts = spec.x, (spec.y if isinstance(spec.y, str) else None), []
+    if y and spec.agg in ("mean", "sum", "median", "min", "max"):
+        other = "median" if spec.agg != "median" else "average"
+        alts.append(f"%viz {other} {_q(y)} by {_q(x)}{fw}")
+        if ctx.categorical(x):
+            alts.append(f"%viz box plot of {_q(y)} by {_q(x)}{fw}")
+    if spec.chart == "bar" and ctx.categorical(x) and y and spec.agg in ("sum",):
+        alts.append(f"%viz share of {_q(y)} by {_q(x)}{fw}")
+    if spec.chart == "line":
+        alts.append(f"%viz area chart of {_q(y) if y else 'count'} by {_q(x)}{fw}" if y else
+                    f"%viz bar chart of count by {_q(x)}{fw}")
+    if spec.chart == "pie":
+        alts.append(f"%viz bar chart of {'total ' + _q(y) if y else 'count'} by {_q(x)}{fw}")
+    if y is None and spec.chart != "pie" and ctx.categorical(x):
+        alts.append(f"%viz pie of count by {_q(x)}{fw}")
+    if spec.agg == "nunique":
+        alts.append(f"%viz count by {_q(x)}{fw}")
+    if other_cat and not spec.color and spec.agg != "nunique":
+        alts.append(f"%viz {_q(y) if y else 'count'} by {_q(x)} colored by {_q(other_cat)}{fw}")
+    if y and len(alts) < 2:
+        switch = {"line": "area chart", "area": "line chart", "bar": "line chart", "pie": "bar chart"}
+        col = f" colored by {_q(spec.color)}" if spec.color else ""
+        alts.append(f"%viz {switch[spec.chart]} of {_q(y)} by {_q(x)}{col}{fw}")
+        if ctx.kind(y) == "quantitative":
+            alts.append(f"%viz distribution of {_q(y)}{fw}")
+    return alts
+
+
+def _binned_alternatives(spec: Spec) -> list[str]:
+    y = spec.y if isinstance(spec.y, str) else None
+    unit = spec.bin[1]
+    other_unit = {"month": "year", "year": "month", "weekday": "month", "monthname": "weekday"}.get(unit, "month")
+    if not y:
+        return [f"%viz number of rows per {other_unit}"]
+    return [f"%viz {_q(y)} per {other_unit}", f"%viz {_q(y)} over time"]
+
+
+def _corr_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    cols = spec.columns
+    return [f"%viz {_q(cols[0])} vs {_q(cols[1])}", f"%viz distribution of {_q(cols[0])}"]
+
+
+def _scatter_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    alts = []
+    if other_cat and not spec.color:
+        alts.append(f"%viz {_q(spec.y)} vs {_q(spec.x)} colored by {_q(other_cat)}{fw}")
+    alts.append(f"%viz heatmap of {_q(spec.y)} vs {_q(spec.x)}{fw}")
+    alts.append(f"%viz distribution of {_q(spec.y)}{fw}")
+    return alts
+
+
+def _histogram_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    alts = [f"%viz box plot of {_q(spec.x)}{fw}"]
+    if other_cat and not spec.color:
+        alts.append(f"%viz distribution of {_q(spec.x)} by {_q(other_cat)}{fw}")
+    other_num = next((c.name for c in ctx.frame.of_kind("quantitative")
+                      if c.name != spec.x and not c.idlike), None)
+    if other_num and ctx.kind(spec.x) == "quantitative":
+        alts.append(f"%viz {_q(other_num)} vs {_q(spec.x)}{fw}")
+    return alts
+
+
+def _box_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    other = "violin" if spec.chart == "box" else "box"
+    by = f" by {_q(spec.x)}" if spec.x else ""
+    alts = [f"%viz {other} plot of {_q(spec.y)}{by}{fw}"]
+    if spec.x:
+        alts.append(f"%viz average {_q(spec.y)} by {_q(spec.x)}{fw}")
+    alts.append(f"%viz histogram of {_q(spec.y)}{fw}")
+    return alts
+
+
+def _heatmap_alternatives(spec: Spec, ctx: _Ctx, fw: str, other_cat) -> list[str]:
+    y = spec.y if isinstance(spec.y, str) else None
+    if spec.color and spec.x:
+        return [f"%viz {_q(y) if y else 'count'} by {_q(spec.x)} colored by {_q(spec.color)}{fw}"]
+    return []
