@@ -80,7 +80,13 @@ public final class PythonRuntime: @unchecked Sendable {
     static func context(for token: Int) -> (any BridgeContext)? {
         contextLock.withLock { token == 0 ? currentContext : (recentContexts[token] ?? currentContext) }
     }
-    nonisolated(unsafe) public static var services: ((String, String) -> ServiceResult)?
+    /// What `_anyviz.call(service, payload_json)` reaches (the C bridge's callback has no
+    /// context argument, so the handler is process-wide); installed once at start.
+    public static var services: (@Sendable (String, String) -> ServiceResult)? {
+        get { contextLock.withLock { serviceHandler } }
+        set { contextLock.withLock { serviceHandler = newValue } }
+    }
+    nonisolated(unsafe) private static var serviceHandler: (@Sendable (String, String) -> ServiceResult)?
 
     public init(environment: PythonEnvironment, logger: Logger) {
         self.environment = environment
@@ -156,10 +162,15 @@ public final class PythonRuntime: @unchecked Sendable {
         }
     }
 
-    /// Calls a JSON function and parses the reply.
+    /// Calls a JSON function and parses the reply; a reply that is not JSON is an error naming
+    /// the function, never a silent null.
     public func callJSON(_ module: String, _ function: String, _ argument: JSONValue) throws -> JSONValue {
         let text = try call(module, function, argument.jsonString)
-        return (try? JSONValue.parse(text)) ?? .null
+        do {
+            return try JSONValue.parse(text)
+        } catch {
+            throw PythonError(typeName: "InternalError", message: "\(module).\(function) answered with text that is not JSON")
+        }
     }
 
     /// Forgets an interrupt that arrived while nothing was running, so it cannot hit the next cell.
