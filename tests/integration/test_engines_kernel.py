@@ -4,6 +4,7 @@ interrupts that cancel a long DuckDB query and a long Spark job, and bad input t
 session as it was."""
 import json
 import os
+import re
 import sys
 import time
 
@@ -103,30 +104,38 @@ def _numbers(values):
     return [float(v) for v in values]
 
 
-def _interrupt_cell(km, client, code):
-    """Start `code`, interrupt it once it runs; seconds from interrupt to reply, and reply."""
+def _interrupt_cell(km, client, code, running_s=3.0):
+    """Start `code`, interrupt it once it runs; seconds from interrupt to reply, the reply
+    and the cell's outputs."""
     msg_id = client.execute(code)
     wait_for_busy(client, msg_id)
-    time.sleep(3.0)  # planning done, the engine query running
+    time.sleep(running_s)  # planning done, the engine query running
     t0 = time.monotonic()
     km.interrupt_kernel()
     events = []
-    collect_iopub(client, msg_id, timeout=30, on_message=lambda m: events.append(
+    outputs = collect_iopub(client, msg_id, timeout=30, on_message=lambda m: events.append(
         (m["msg_type"], round(time.monotonic() - t0, 3))))
     reply = shell_reply(client, msg_id, timeout=30)
     elapsed = time.monotonic() - t0
     print("events after the interrupt:", events)
-    return elapsed, reply
+    return elapsed, reply, outputs
 
 
 def test_interrupt_cancels_a_long_duckdb_query(kc, data):
     km, client = kc
     run_ok(client, "keep = {'still': 'here'}")
     run_ok(client, f"%load duckdb://{data['db']}/big as big")
-    elapsed, reply = _interrupt_cell(km, client, "%viz big total x by g")
+    elapsed, reply, outputs = _interrupt_cell(km, client, "%viz big total x by g",
+                                              running_s=6.0)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert elapsed < 2.0, f"the kernel took {elapsed:.2f}s to stop"
+    # While it ran, one line in the cell showed DuckDB's progress; the interrupt cleared it.
+    shown = [m for m in outputs if m["msg_type"] in ("display_data", "update_display_data")]
+    lines = [m["content"]["data"].get("text/plain", "") for m in shown]
+    assert any(re.match(r"duckdb: \d+% scanning ", line) for line in lines), lines
+    assert shown[-1]["msg_type"] == "update_display_data" and lines[-1] == ""
+    assert not [m for m in outputs if m["msg_type"].startswith("comm_")]
     assert value(client, "keep") == {"still": "here"}
     r = run_ok(client, "%viz sales number of rows by product")  # the engine is usable again
     assert figures(r)
@@ -146,7 +155,7 @@ def test_spark_table_charts_and_interrupt_cancels_a_long_job(kc, data):
                    "huge = LazyFrame(spark_sales.backend.sql('SELECT id % 7 AS g, id AS x "
                    "FROM range(1000000000000)'), engine='spark', source='range', "
                    "backend=spark_sales.backend)")
-    elapsed, reply = _interrupt_cell(km, client, "%viz huge total x by g")
+    elapsed, reply, _ = _interrupt_cell(km, client, "%viz huge total x by g")
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert elapsed < 2.0, f"the kernel took {elapsed:.2f}s to stop"
     r = run_ok(client, "%viz spark_sales number of rows by region", timeout=300)
@@ -171,9 +180,10 @@ def test_bad_input_is_a_clear_message_and_nothing_is_lost(kc, data, case):
     assert value(client, "'broken' in globals()") is False
 
 
-def test_llm_provider_on_an_engine_table_uses_the_planner_with_a_note(data, tmp_path):
-    """With an LLM configured, an engine table is charted from the planner's spec (LLM code
-    would need every row in pandas): no request reaches the LLM, and the cell says why."""
+@pytest.fixture
+def llm_kernel(data, tmp_path):
+    """A kernel whose LLM is the scripted loopback fake (OpenAI wire format), with the sales
+    folder loaded into DuckDB as `sales`; yields (client, fake LLM)."""
     from jupyter_client.manager import KernelManager
 
     from fakellm import FakeLLM
@@ -181,7 +191,7 @@ def test_llm_provider_on_an_engine_table_uses_the_planner_with_a_note(data, tmp_
     with FakeLLM() as llm:
         env = dict(os.environ, ANYVIZ_LLM_PROVIDER="openai", ANYVIZ_LLM_BASE_URL=llm.base_url,
                    ANYVIZ_LLM_API_KEY="sk-test", ANYVIZ_LLM_MODEL="fake-model",
-                   ANYVIZ_LLM_TIMEOUT_S="1", ANYVIZ_CACHE_DIR=str(tmp_path))
+                   ANYVIZ_LLM_TIMEOUT_S="5", ANYVIZ_CACHE_DIR=str(tmp_path))
         for name in ("ANYVIZ_REDIS_URL", "GEMINI_API_KEY", "OPENAI_API_KEY"):
             env.pop(name, None)
         km = KernelManager(kernel_name="anyviz")
@@ -191,9 +201,51 @@ def test_llm_provider_on_an_engine_table_uses_the_planner_with_a_note(data, tmp_
         try:
             client.wait_for_ready(timeout=60)
             run_ok(client, f"%load --engine duckdb {data['folder']} as sales")
-            r = run_ok(client, "%viz total revenue by region")
-            assert figures(r)
-            assert "the built-in planner chose this chart" in texts(r)
-            assert llm.requests == []
+            yield client, llm
         finally:
             stop_kernel(km, client)
+
+
+def _prompt(request) -> str:
+    return "\n".join(m["content"] for m in request["body"]["messages"])
+
+
+def test_llm_answers_an_engine_table_with_a_spec_the_engine_computes(llm_kernel, data):
+    """With an LLM configured, %viz on an engine table asks it for a chart specification
+    (the schema in the prompt, no rows) and DuckDB computes that chart over every row."""
+    client, llm = llm_kernel
+    llm.script([{"reply": json.dumps({
+        "chart": "bar", "x": "product", "y": "qty", "agg": "sum",
+        "top": {"n": 3, "order": "desc"}, "title": "Top products by quantity",
+        "explanation": "Total qty per product, the three largest."})}])
+    r = run_ok(client, "%viz the products that sell the most units")
+    (figure,) = figures(r)
+    expected = data["df"].groupby("product")["qty"].sum().nlargest(3)
+    trace = figure["data"][0]
+    got = dict(zip(trace["x"] if isinstance(trace["x"], list) else _numbers(trace["x"]),
+                   _numbers(trace["y"])))
+    assert got == {k: float(v) for k, v in expected.items()}
+    assert "Total qty per product, the three largest." in texts(r)
+    assert "computed in duckdb over all 30,000 rows" in texts(r)
+    (request,) = llm.requests
+    prompt = _prompt(request)
+    assert "'product': text" in prompt and "'qty': number" in prompt
+    assert "Request: the products that sell the most units" in prompt
+    assert "North" not in prompt and "P1" not in prompt  # no values from the rows
+
+
+def test_unusable_llm_specs_end_in_the_planner_chart_with_the_reason(llm_kernel):
+    """Two unusable answers (an unknown column, then no JSON): the planner's engine chart is
+    shown with a note that says why; the LLM was asked twice, the second time with the
+    reason."""
+    client, llm = llm_kernel
+    llm.script([{"reply": json.dumps({"chart": "bar", "x": "country", "agg": "count"})},
+                {"reply": "I would draw a bar chart of revenue."}])
+    r = run_ok(client, "%viz total revenue by region")
+    (figure,) = figures(r)
+    assert figure["data"][0]["type"] == "bar"
+    note = texts(r)
+    assert "unusable twice" in note and "holds no JSON object" in note
+    assert "planner" in note
+    assert len(llm.requests) == 2
+    assert "names no column of the table: 'country'" in _prompt(llm.requests[1])
