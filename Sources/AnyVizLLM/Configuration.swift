@@ -2,7 +2,7 @@ import Foundation
 
 /// Which wire format to speak. `openai` also covers every OpenAI-compatible local server
 /// (Ollama, llama.cpp, vLLM, LM Studio): they differ only by base URL and need no key.
-public enum LLMProviderKind: String, Sendable, CaseIterable {
+public enum LLMProviderKind: String, Sendable {
     case gemini, openai, offline
 }
 

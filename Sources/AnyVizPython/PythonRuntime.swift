@@ -254,10 +254,3 @@ private let bridgeCall: anyviz_call_fn = { service, json, status in
         return duplicate(message)
     }
 }
-
-extension PythonRuntime {
-    /// Publishes on IOPub as part of the running request's output (no-op outside a request).
-    public static func publish(_ msgType: String, content: JSONValue) {
-        context?.publish(msgType, content: content.data)
-    }
-}
