@@ -119,10 +119,14 @@ def test_llm_answer_is_shown_and_the_prompt_has_the_schema_not_the_data(gap, bri
                         ("anyviz_viz_results_total", (("level", "llm"),)): 1}
 
 
-def test_cache_hit_shows_the_same_chart_without_asking_again(gap, bridge):
+def test_cache_hit_shows_the_same_chart_without_asking_again(gap, bridge, monkeypatch):
     p, fake = make(answer(GOOD_CODE))
     assert p.viz(request()).level == "llm"
+    summaries = []
+    real_context = api.context
+    monkeypatch.setattr(api, "context", lambda args: summaries.append(args) or real_context(args))
     again = p.viz(request())
+    assert summaries == []  # a hit does not pay for the prompt's data summary
     assert (again.level, again.llm_calls, len(fake.calls)) == ("cache", 0, 1)
     assert_population_bars(charts(bridge)[-1], gap)
     assert p.viz(request(use_cache=False)).level == "llm" and len(fake.calls) == 2
@@ -243,7 +247,8 @@ def test_a_missing_frame_is_the_users_error_before_any_rung(gap, bridge):
 def test_engine_tables_use_the_engine_llm_hook_or_the_planner(gap, bridge, monkeypatch):
     from anyviz.engines import viz as engine_viz
 
-    real_context = api.context
+    real_context, real_identity = api.context, api.identity
+    monkeypatch.setattr(api, "identity", lambda args: {**real_identity(args), "engine": True})
     monkeypatch.setattr(api, "context", lambda args: {**real_context(args),
                                                       "engine_note": "An engine table."})
     seen = []
@@ -265,6 +270,10 @@ def test_engine_tables_use_the_engine_llm_hook_or_the_planner(gap, bridge, monke
     outcome = p.viz(request())
     assert outcome.level == "planner"
     assert "unknown column 'x'" in notes(bridge)
+
+    monkeypatch.delattr(engine_viz, "chart_from_llm")
+    outcome = p.viz(request())
+    assert outcome.level == "planner" and "An engine table." in notes(bridge)
 
 
 # ------------------------------------------------------------------ %customize

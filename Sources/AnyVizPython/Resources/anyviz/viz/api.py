@@ -179,6 +179,21 @@ _SAMPLE_ROWS = 200_000
 _EXACT_DISTINCT_ROWS = 1_000_000
 
 
+def identity(j=None) -> dict:
+    """The frame's name, column names and types and data fingerprint: what a cached LLM answer
+    is keyed on. Cheap (no statistics), so a cache hit does not pay for the prompt summary.
+    An engine table answers `{"frame", "engine": True}`."""
+    from .. import engines
+
+    args = _args(j)
+    target = engines.viz_target(args.get("frame"))
+    if target is not None:
+        return {"frame": target[0], "engine": True}
+    name, df = _resolve(args.get("frame"))
+    return {"frame": name, "fingerprint": fingerprint(df),
+            "columns": [{"name": str(c), "dtype": str(t)} for c, t in df.dtypes.items()]}
+
+
 def context(j=None) -> dict:
     args = _args(j)
     engine_reply = _engine_call("context", args)

@@ -113,16 +113,18 @@ class Pipeline:
             # The planner reads the frame itself: no prompt summary to compute.
             run.frame = api.context({"frame": request.frame, "light": True}).get("frame") or "df"
             return self._fallback(run)
-        context = api.context({"frame": request.frame})
-        run.frame = context.get("frame") or "df"
-        if context.get("engine_note"):
-            return self._engine_chart(run, context["engine_note"])
-        key = cache_key(config, request, context)
+        identity = api.identity({"frame": request.frame})
+        run.frame = identity.get("frame") or "df"
+        if identity.get("engine"):
+            return self._engine_chart(run)
+        key = cache_key(config, request, identity)
         if request.use_cache:
             outcome = self._cached(run, key)
             if outcome is not None:
                 return outcome
-        outcome = self._llm_chart(run, key, context.get("summary") or "")
+        # Only a miss pays for the prompt's data summary (statistics of every column).
+        summary = api.context({"frame": run.frame}).get("summary") or ""
+        outcome = self._llm_chart(run, key, summary)
         return outcome if outcome is not None else self._fallback(run)
 
     def _cached(self, run: _Run, key: str) -> VizOutcome | None:
@@ -192,15 +194,15 @@ class Pipeline:
                            "note": note, "request": run.request.text,
                            "static": run.request.static})
 
-    def _engine_chart(self, run: _Run, engine_note: str) -> VizOutcome:
+    def _engine_chart(self, run: _Run) -> VizOutcome:
         """A table in DuckDB or Spark: LLM pandas code cannot run there. The engine layer's
-        `chart_from_llm` (when present) asks the LLM for an engine plan; else the planner's
-        spec runs in the engine."""
+        `chart_from_llm` (when present) asks the LLM for a chart specification; else the
+        planner's spec runs in the engine."""
         from ..engines import viz as engine_viz
 
         chart_from_llm = getattr(engine_viz, "chart_from_llm", None)
         if chart_from_llm is None:
-            run.note = engine_note
+            run.note = api.context({"frame": run.frame}).get("engine_note")
             return self._fallback(run)
 
         def complete(messages: list[dict]) -> str:
@@ -313,13 +315,13 @@ def _repair_text(shown: dict) -> str:
     return shown.get("repair_error") or f"the chart code failed ({shown.get('status') or 'error'})"
 
 
-def cache_key(config: llm_http.LLMConfig, request: VizRequest, context: dict) -> str:
-    """Provider, model, prompt version, request, schema and data fingerprint: a changed file
-    or prompt never reuses an old answer."""
+def cache_key(config: llm_http.LLMConfig, request: VizRequest, identity: dict) -> str:
+    """Provider, model, prompt version, request, schema and data fingerprint (`api.identity`):
+    a changed file or prompt never reuses an old answer."""
     parts = {"provider": config.provider, "model": config.model,
              "prompt": llm_http.PROMPT_VERSION, "request": request.text,
-             "hints": dict(request.hints), "columns": context.get("columns"),
-             "fingerprint": context.get("fingerprint")}
+             "hints": dict(request.hints), "columns": identity.get("columns"),
+             "fingerprint": identity.get("fingerprint")}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
