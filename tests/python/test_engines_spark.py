@@ -100,3 +100,30 @@ def test_long_line_is_reduced_in_spark_like_in_duckdb(frames, data, monkeypatch)
     y = np.asarray(in_spark.data[0].y, dtype=float)
     assert len(y) <= 800 and y.max() == df["revenue"].max() and y.min() == df["revenue"].min()
     assert sorted(y) == sorted(np.asarray(in_duck.data[0].y, dtype=float))
+
+
+def test_an_llm_spec_draws_the_same_numbers_in_spark_and_duckdb(frames, bridge, monkeypatch):
+    """The LLM's chart specification goes through the one compiler: the same answer charts
+    the Spark table and the DuckDB table alike, and the Spark prompt has the same schema."""
+    import json
+
+    from anyviz.engines import viz
+
+    drawn = []
+    real_draw = viz.draw
+    monkeypatch.setattr(viz, "draw", lambda compiled: drawn.append(real_draw(compiled))
+                        or drawn[-1])
+    answer = json.dumps({"chart": "line", "x": "ts", "y": "revenue", "agg": "sum",
+                         "bin": {"column": "ts", "unit": "month"}, "color": "region",
+                         "filters": [{"column": "qty", "op": ">=", "value": 5}]})
+    prompts = []
+    for name in ("spark_sales", "duck_sales"):
+        def complete(messages):
+            prompts.append(messages[-1]["content"])
+            return answer
+
+        shown = viz.chart_from_llm(name, "monthly revenue by region", {}, complete)
+        assert shown["status"] == "ok", shown
+    assert len(drawn) == 2 and len(drawn[0].data) == 4  # a line per region
+    assert_same_drawing(drawn[0], drawn[1], "LLM spec: spark vs duckdb")
+    assert prompts[0].split("\n")[1:] == prompts[1].split("\n")[1:]  # same columns and types
