@@ -161,14 +161,14 @@ def bench_load(mb: float, repeat: int) -> None:
 def bench_profile(rows: int, ydata_python: str | None) -> None:
     print(f"\n%profile: {rows:,} rows x 20 mixed columns")
     ours = run(FAKE_BRIDGE + MAKE_FRAME + textwrap.dedent(f"""
-        from anyviz.data import profile as prof
+        from anyviz.data import profile as prof, profile_render as render
         df = make({rows})
         for c in ("cat0", "cat1", "cat2", "text", "numtext"):
             df[c] = df[c].astype("str")
         base = now_mb()
         reset_peak()
         t, c = time.perf_counter(), time.process_time()
-        html = prof.to_html(prof.profile_frame(df, name="df"))
+        html = render.to_html(prof.profile_frame(df, name="df"))
         secs, cpu = time.perf_counter() - t, time.process_time() - c
     """))
     print(f"  anyviz profile_frame + to_html   {ours['secs']:8.2f} s   peak RSS {ours['peak_mb']:.0f} MB, "

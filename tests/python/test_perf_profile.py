@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from anyviz.data import profile as prof
+from anyviz.data import profile_render as render
 
 N = prof.HASH_TEXT_MIN + 50_001  # odd, so quantile interpolation is exercised
 
@@ -69,7 +70,7 @@ def test_distinct_and_top_values_are_exact(big, facts, col):
 
 def test_no_count_is_labelled_an_estimate(facts):
     assert not any(v.get("distinct_approx") for v in facts["variables"])
-    assert "(estimated)" not in prof.to_text(facts) and "≈" not in prof.to_html(facts)
+    assert "(estimated)" not in render.to_text(facts) and "≈" not in render.to_html(facts)
 
 
 def test_top_values_of_a_high_cardinality_column_are_counted_exactly(big, facts):
@@ -101,7 +102,7 @@ def test_correlations_on_a_sample_are_said_and_close():
     top = f["correlations"][0]
     assert {top["a"], top["b"]} == {"x", "y"}
     assert top["r"] == pytest.approx(df["x"].corr(df["y"]), abs=0.01)
-    assert "on a sample of" in prof.to_html(f)
+    assert "on a sample of" in render.to_html(f)
 
 
 def test_big_text_columns_hashed_not_encoded():

@@ -10,6 +10,7 @@ import pytest
 from anyviz import session
 from anyviz.data import magics
 from anyviz.data import profile as prof
+from anyviz.data import profile_render as render
 from anyviz.errors import DataError, UsageError
 
 
@@ -182,8 +183,6 @@ def test_json_flag_adds_plain_application_json(bridge):
 
 
 # ------------------------------------------------------------------ one number format
-from anyviz.data import profile_render as render  # noqa: E402
-
 
 @pytest.mark.parametrize("value,text", [
     (2_793_664, "2,793,664"), (1704, "1,704"), (0, "0"), (-12_345, "-12,345"),
@@ -209,7 +208,7 @@ def test_memory_in_binary_units(n, text):
 
 def test_gapminder_text_has_one_number_format():
     facts = prof.profile_frame(pdata.gapminder(), name="gapminder")
-    text = prof.to_text(facts)
+    text = render.to_text(facts)
     assert "1,704 rows × 8 columns, 135 KiB in memory" in text
     year = text[text.index("year ("):text.index("lifeExp (")]
     assert "min 1952  max 2007" in year and "1,9" not in year and "2,0" not in year
@@ -250,7 +249,7 @@ def test_id_rule_over_bundled_datasets():
         facts = prof.profile_frame(df, name=name)
         flagged = {a["column"] for a in facts["alerts"] if a["kind"] == "likely_id"}
         assert flagged == EXPECTED_IDS.get(name, set()), name
-        text = prof.to_text(facts)
+        text = render.to_text(facts)
         assert not re.search(r"\d\.\d+e[+-]\d", text), name
         assert re.search(r"in memory", text) and " MB in memory" not in text or \
             facts["memory_bytes"] >= 2**20, name
@@ -274,6 +273,6 @@ def test_id_signals():
 
 def test_html_escapes_names_and_values():
     df = pd.DataFrame({"<b>x</b>": ["<script>alert(1)</script>"] * 3 + ["a&b"]})
-    html_text = prof.to_html(prof.profile_frame(df, name="<i>f</i>"))
+    html_text = render.to_html(prof.profile_frame(df, name="<i>f</i>"))
     assert "<script>" not in html_text and "<b>x</b>" not in html_text and "<i>f</i>" not in html_text
     assert "&lt;b&gt;x&lt;/b&gt;" in html_text and "a&amp;b" in html_text

@@ -332,6 +332,7 @@ def profile(line: str) -> None:
     import pandas as pd
 
     from . import profile as prof
+    from . import profile_render
 
     tokens = _tokens(line, "profile")
     if _wants_help(tokens, profile):
@@ -370,7 +371,8 @@ def profile(line: str) -> None:
     # JupyterLab and Notebook 7 would show a plain `application/json` as a JSON tree instead of
     # the HTML profile, so the facts travel under AnyViz's own JSON type (kept in the notebook
     # for tools, ignored by renderers); `--json` asks for plain application/json as well.
-    data = {"text/html": prof.to_html(facts), PROFILE_MIME: facts, "text/plain": prof.to_text(facts)}
+    data = {"text/html": profile_render.to_html(facts), PROFILE_MIME: facts,
+            "text/plain": profile_render.to_text(facts)}
     if args.json:
         data["application/json"] = facts
     iopub.display_data(data)
