@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anyviz.viz import guard
+from anyviz.viz import guard, shared_frames
 
 N = 200_000  # 1.6 MB per float column: above SHM_MIN_BYTES
 
@@ -42,7 +42,7 @@ def _summary_code():
 
 
 def test_frame_arrives_identical_through_shared_memory(g, big, monkeypatch):
-    packed = guard._pack_frame(big)
+    packed = shared_frames.pack_frame(big)
     assert packed is not None, "a 200k-row frame should use shared memory here"
     os.unlink(packed[0])
     r = g.run(_summary_code(), {"df": big}, timeout=60)
@@ -84,7 +84,7 @@ def test_no_shared_memory_file_is_left_behind(g, big):
 
 def test_pickle_fallback_without_shared_memory(big, monkeypatch, tmp_path):
     monkeypatch.setenv("ANYVIZ_SHM_DIR", str(tmp_path / "missing"))
-    assert guard._pack_frame(big) is None
+    assert shared_frames.pack_frame(big) is None
     gd = guard.Guard()
     gd.start()
     try:
@@ -100,5 +100,5 @@ def test_stale_frame_files_of_dead_kernels_are_removed(tmp_path, monkeypatch):
     alive = tmp_path / f"anyviz-frame-{os.getpid()}-def"
     dead.write_bytes(b"x")
     alive.write_bytes(b"x")
-    guard._remove_stale_frames()
+    shared_frames.remove_stale_frames()
     assert not dead.exists() and alive.exists()

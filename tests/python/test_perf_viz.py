@@ -63,14 +63,14 @@ def test_gaps_are_not_bridged(g, series):
 
 
 def test_rows_to_draw_leaves_unusual_calls_alone(series):
-    from anyviz.viz import guard_worker as gw
+    from anyviz.viz.px_rows import rows_to_draw
 
     df, _ = series
-    assert gw._rows_to_draw(df, "t", "v", {}, 20_000, 500) is not None
-    assert gw._rows_to_draw(df, "t", "v", {"animation_frame": "g"}, 20_000, 500) is None
-    assert gw._rows_to_draw(df, "t", df["v"].to_numpy(), {}, 20_000, 500) is None
-    assert gw._rows_to_draw(df, "t", "g", {}, 20_000, 500) is None  # text y
-    assert gw._rows_to_draw(df.head(1000), "t", "v", {}, 20_000, 500) is None  # small
+    assert rows_to_draw(df, "t", "v", {}, 20_000, 500) is not None
+    assert rows_to_draw(df, "t", "v", {"animation_frame": "g"}, 20_000, 500) is None
+    assert rows_to_draw(df, "t", df["v"].to_numpy(), {}, 20_000, 500) is None
+    assert rows_to_draw(df, "t", "g", {}, 20_000, 500) is None  # text y
+    assert rows_to_draw(df.head(1000), "t", "v", {}, 20_000, 500) is None  # small
 
 
 def test_planner_code_reduces_before_px(g, series, monkeypatch):

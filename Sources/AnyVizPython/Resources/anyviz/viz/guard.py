@@ -69,6 +69,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import settings
+from . import shared_frames, wire
 from ..errors import AnyVizError
 
 # ------------------------------------------------------------------ static check
@@ -251,101 +252,6 @@ def frame_key(df) -> str:
     return hashlib.sha256(f"{id(df)}|{fingerprint(df)}".encode()).hexdigest()[:32]
 
 
-#: Frames at least this big (bytes of plain numpy columns) go through shared memory.
-SHM_MIN_BYTES = 1 << 20
-
-
-def _shm_dir() -> str | None:
-    d = settings.shm_dir()
-    return d if os.path.isdir(d) and os.access(d, os.W_OK) else None
-
-
-def _plain_numpy(s) -> bool:
-    """A column whose values are one contiguous numpy buffer (numbers, bools, naive dates)."""
-    import numpy as np
-
-    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufmM"
-
-
-def _remove_stale_frames() -> None:
-    """Delete frame files left on /dev/shm by a kernel that died between writing and unlinking
-    one (the name carries the writer's pid), so a crash cannot pin hundreds of MB of RAM."""
-    directory = _shm_dir()
-    if directory is None:
-        return
-    import glob
-
-    for path in glob.glob(os.path.join(directory, "anyviz-frame-*-*")):
-        try:
-            pid = int(os.path.basename(path).split("-")[2])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        except (ValueError, IndexError, PermissionError, OSError):
-            continue
-
-
-def _pack_frame(df):
-    """Write a frame's numpy columns (and numpy index) into one file on tmpfs for the worker.
-
-    Returns (path, pickled layout) or None to fall back to pickling the whole frame (small
-    frames, duplicate column names, no /dev/shm or too little room in it). Why: pickling a
-    10M-row frame, pushing it through a pipe and unpickling it cost ~0.6 s of a first render;
-    one sequential write to tmpfs costs ~60 ms, and the worker maps the file copy-on-write
-    (MAP_PRIVATE), so its frame is zero-copy and a chart child writing to `df` changes only
-    its own pages. Other columns (text, categories, tz-aware dates) travel pickled alongside.
-    """
-    import pickle
-
-    import numpy as np
-    import pandas as pd
-
-    directory = _shm_dir()
-    if directory is None or not df.columns.is_unique:
-        return None
-    plain = [i for i in range(df.shape[1]) if _plain_numpy(df.iloc[:, i])]
-    index_plain = not isinstance(df.index, (pd.RangeIndex, pd.MultiIndex)) and \
-        isinstance(df.index.dtype, np.dtype) and df.index.dtype.kind in "biufmM"
-    arrays = [(i, np.ascontiguousarray(df.iloc[:, i].to_numpy())) for i in plain]
-    if index_plain:
-        arrays.append(("index", np.ascontiguousarray(df.index.to_numpy())))
-    total = sum(a.nbytes for _, a in arrays)
-    if total < SHM_MIN_BYTES:
-        return None
-    try:
-        st = os.statvfs(directory)
-        if st.f_bavail * st.f_frsize < total * 1.2 + (64 << 20):  # e.g. Docker's 64 MB /dev/shm
-            return None
-    except OSError:
-        return None
-    layout, offset = [], 0
-    path = os.path.join(directory, f"anyviz-frame-{os.getpid()}-{os.urandom(6).hex()}")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError:
-        return None
-    try:
-        for pos, a in arrays:
-            layout.append((pos, a.dtype.str, offset, len(a)))
-            view = memoryview(a.view(np.uint8) if a.dtype.kind in "mM" else a).cast("B")
-            while view:
-                view = view[os.write(fd, view[: 1 << 26]):]
-            offset += a.nbytes
-    except OSError:  # ENOSPC and friends: the pipe still works
-        os.close(fd)
-        os.unlink(path)
-        return None
-    os.close(fd)
-    rest = {i: df.iloc[:, i].array for i in range(df.shape[1]) if i not in set(plain)}
-    meta = {"columns": df.columns, "layout": layout, "rest": rest, "attrs": dict(df.attrs),
-            "index": None if index_plain else df.index, "index_name": df.index.name,
-            "rows": len(df)}
-    return path, pickle.dumps(meta, protocol=5)
-
-
 class Guard:
     """Owns the zygote process. Thread-safe; one render at a time."""
 
@@ -364,7 +270,7 @@ class Guard:
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
                 return
-            _remove_stale_frames()
+            shared_frames.remove_stale_frames()
             if self._env is None:
                 self._env = _worker_env()
             here = os.path.dirname(os.path.abspath(__file__))
@@ -437,18 +343,13 @@ class Guard:
         return self._proc.pid if self._proc is not None else None
 
     def _send(self, header: dict, payload: bytes = b"") -> None:
-        from . import guard_worker as gw
-
-        gw.send(self._proc.stdin.fileno(), header, payload)
+        wire.send(self._proc.stdin.fileno(), header, payload)
 
     def _recv(self, deadline: float):
         """Read one message; (None, "deadline") if the deadline passes, (None, "died") if the
         zygote died or closed its end."""
-        from . import guard_worker as gw
-
         fd = self._proc.stdout.fileno()
         buf = bytearray()
-        need = gw._HDR.size
         total = None
         while True:
             left = deadline - time.monotonic()
@@ -463,15 +364,9 @@ class Guard:
             if not chunk:
                 return None, "died"
             buf += chunk
-            if total is None and len(buf) >= need:
-                hlen, plen = gw._HDR.unpack_from(buf)
-                total = need + hlen + plen
+            total = total or wire.message_size(buf)
             if total is not None and len(buf) >= total:
-                import json
-
-                hlen, _ = gw._HDR.unpack_from(buf)
-                header = json.loads(bytes(buf[need:need + hlen]))
-                return header, bytes(buf[need + hlen:total])
+                return wire.parse(buf)
 
     def _ensure_ready(self, startup_timeout: float = 120.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
@@ -490,7 +385,7 @@ class Guard:
     def _load(self, key: str, df) -> None:
         import pickle
 
-        shm = _pack_frame(df)
+        shm = shared_frames.pack_frame(df)
         try:
             if shm is None:
                 self._send({"op": "load", "key": key}, pickle.dumps(df, protocol=5))
