@@ -105,7 +105,7 @@ enum GeminiFormat: ChatWireFormat {
         var contents: [Content]
         var generationConfig: GenerationConfig
     }
-    struct Candidate: Codable { var content: Content?; var finishReason: String? }
+    struct Candidate: Codable { var content: Content? }
     struct PromptFeedback: Codable { var blockReason: String? }
     struct Response: Codable { var candidates: [Candidate]?; var promptFeedback: PromptFeedback? }
 
@@ -172,7 +172,7 @@ enum OpenAIFormat: ChatWireFormat {
         }
     }
     struct Request: Codable { var model: String; var messages: [Message]; var temperature: Double }
-    struct Choice: Codable { var message: Message?; var finish_reason: String? }
+    struct Choice: Codable { var message: Message? }
     struct Response: Codable { var choices: [Choice]? }
 
     static func url(_ configuration: LLMConfiguration) -> String { "\(configuration.baseURL)/chat/completions" }

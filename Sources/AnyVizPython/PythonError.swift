@@ -23,18 +23,6 @@ public final class PythonError: Error, CustomStringConvertible, @unchecked Senda
         self.message = message
     }
 
-    /// True for the errors whose message is meant for the user (anyviz.errors.AnyVizError).
-    public var isUserError: Bool {
-        guard let type else { return false }
-        return PythonGIL.run {
-            guard let module = PyImport_ImportModule("anyviz.errors") else { PyErr_Clear(); return false }
-            defer { anyviz_decref(module) }
-            guard let base = PyObject_GetAttrString(module, "AnyVizError") else { PyErr_Clear(); return false }
-            defer { anyviz_decref(base) }
-            return PyObject_IsSubclass(type, base) == 1
-        }
-    }
-
     /// Puts the exception back as the thread's current error (the GIL must be held); consumes it.
     func restore() {
         PyErr_Restore(type, value, traceback)
