@@ -212,3 +212,15 @@ def test_errors_from_the_llm_call_propagate(sales):
 
     with pytest.raises(LLMError, match="timed out"):
         chart_from_llm("sales", "revenue by region", {}, failing)
+
+
+def test_more_colours_than_a_chart_can_tell_apart_are_refused(sales, monkeypatch):
+    from anyviz.engines import compile as compiler
+    from anyviz.engines import llm_spec
+    from anyviz.engines.viz import chart_from_llm
+
+    monkeypatch.setattr(compiler, "MAX_SERIES", 5)
+    spec = {"chart": "bar", "x": "region", "agg": "count", "color": "product"}
+    llm = FakeLLM(spec, spec)
+    with pytest.raises(llm_spec.SpecError, match="over 5 colours"):
+        chart_from_llm("sales", "count by region and revenue", {}, llm)

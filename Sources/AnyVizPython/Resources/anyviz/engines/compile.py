@@ -17,6 +17,8 @@ LINE_BUCKETS = 2000
 #: Raw rows a chart may fetch before lines are reduced and scatters sampled.
 RAW_ROWS = 100_000
 HIST_BINS = 50
+#: Colours or panels a capped spec (max_marks) may ask for.
+MAX_SERIES = 100
 AGG_LABEL = {"mean": "Average", "sum": "Total", "median": "Median", "min": "Minimum",
              "max": "Maximum", "count": "Number of rows", "nunique": "Number of distinct"}
 BIN_NAME = {"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day",
@@ -472,9 +474,17 @@ def _limited(spec: EngineSpec, expr):
 
 
 def _at_most(spec: EngineSpec, data):
-    if spec.max_marks and len(data) > spec.max_marks:
+    """The drawn data, or ValueError when a capped spec (max_marks) draws too much: too many
+    groups, or a colour/facet column with more values than a chart can tell apart."""
+    if not spec.max_marks:
+        return data
+    if len(data) > spec.max_marks:
         raise ValueError(f"the chart would draw over {spec.max_marks:,} groups: group by a "
                          f"column with fewer values, bin the time axis, or keep the top N")
+    for role, column in (("colours", spec.color), ("panels", spec.facet)):
+        if column and column in data and data[column].nunique() > MAX_SERIES:
+            raise ValueError(f"the chart would need over {MAX_SERIES} {role} (one per value "
+                             f"of {column!r}): choose a column with fewer values")
     return data
 
 

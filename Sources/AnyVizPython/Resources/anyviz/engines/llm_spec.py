@@ -38,6 +38,8 @@ REPLY_LIMIT = 20_000
 #: Marks (groups) an LLM chart may draw: a spec grouping by a near-unique column fails with a
 #: message instead of bringing millions of groups into the kernel.
 MAX_MARKS = 20_000
+#: Boxes of a box plot (one trace each).
+MAX_BOXES = 200
 MAX_FILTERS = 10
 MAX_LIST_VALUES = 100
 TITLE_LIMIT = 200
@@ -286,7 +288,7 @@ def validate(raw: dict, kinds: dict[str, str], hints: dict | None = None) -> dic
     spec["sort"] = c.choice(raw.get("sort"), "sort", ("desc", "asc"))
     spec["horizontal"] = raw.get("horizontal") is True and chart == "bar"
     spec["title"] = _title(raw.get("title"))
-    spec["max_marks"] = MAX_MARKS
+    spec["max_marks"] = MAX_BOXES if chart == "box" else MAX_MARKS
     # Explanation and alternatives stay text: the output path escapes them for HTML/Markdown.
     explanation = _plain_text(raw.get("explanation"), EXPLANATION_LIMIT)
     alternatives = [_plain_text(a, 200) for a in (raw.get("alternatives") or [])[:3]
