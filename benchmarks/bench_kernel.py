@@ -16,6 +16,10 @@ a frontend experiences, including jupyter_client's own overhead, the same for ev
 over the raw wire (spawn the kernelspec's argv, plain pyzmq sockets, no reply parsing), which
 isolates what the kernel itself costs.
 
+The kernels are measured in turns (one cold start of each, then the next round; round trips in
+ten slices per kernel, all kernels running), so load from other processes on a shared machine
+falls on all of them alike instead of on whichever kernel happened to run during it.
+
     .venv/bin/python benchmarks/bench_kernel.py            # 10 starts, 1000 round trips
     .venv/bin/python benchmarks/bench_kernel.py --quick    # 3 starts, 200 round trips
 """
@@ -99,15 +103,20 @@ def cold_start(kernel_name):
         km.shutdown_kernel(now=True)
 
 
-def round_trips(kernel_name, n, warmup=20):
-    """Seconds per execute('pass') until its idle status, n samples."""
-    km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    samples = []
-    try:
+class ClientRoundTrips:
+    """execute('pass') until its idle status through jupyter_client, on one running kernel."""
+
+    def __init__(self, kernel_name):
+        self.km = KernelManager(kernel_name=kernel_name)
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def round_trips(self, n, warmup=20):
+        """Seconds per execute('pass') until its idle status, n samples after `warmup`."""
+        kc = self.kc
+        samples = []
         for i in range(n + warmup):
             t0 = time.perf_counter()
             msg_id = kc.execute("pass", store_history=False)
@@ -121,10 +130,11 @@ def round_trips(kernel_name, n, warmup=20):
             kc.get_shell_msg(timeout=10)
             if i >= warmup:
                 samples.append(dt)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    return samples
+        return samples
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
 
 
 class RawWire:
@@ -193,7 +203,6 @@ class RawWire:
         return info, time.perf_counter() - t0
 
     def round_trips(self, n, warmup=50):
-        time.sleep(0.5)
         while self.iopub.poll(100):
             self.iopub.recv_multipart()
         samples = []
@@ -235,22 +244,56 @@ def _free_ports(n):
     return ports
 
 
-def measure_raw(kernel_name, starts, requests):
-    start_times = []
-    for _ in range(starts):
-        wire = RawWire(kernel_name)
-        try:
-            start_times.append(wire.start())
-        finally:
-            wire.close()
-        time.sleep(0.2)  # let the previous kernel's process go before the next cold start
+def _raw_start(kernel_name):
     wire = RawWire(kernel_name)
     try:
-        wire.start()
-        rt = wire.round_trips(requests)
+        return wire.start()
     finally:
         wire.close()
-    return summary(kernel_name, start_times, rt)
+        time.sleep(0.2)  # let the kernel's process go before the next cold start
+
+
+class _RawRoundTrips:
+    def __init__(self, kernel_name):
+        self.wire = RawWire(kernel_name)
+        self.wire.start()
+        time.sleep(0.5)
+
+    def round_trips(self, n, warmup=50):
+        return self.wire.round_trips(n, warmup)
+
+    def close(self):
+        self.wire.close()
+
+
+def measure_interleaved(kernels, starts, requests, cold_start_fn, runner_cls, slices=10):
+    """Cold starts one kernel after the other, `starts` rounds; then round trips with every
+    kernel running, `slices` turns of requests/slices each (the first turn also warms up)."""
+    start_times = {k: [] for k in kernels}
+    for _ in range(starts):
+        for k in kernels:
+            start_times[k].append(cold_start_fn(k))
+    runners = {}
+    try:
+        for k in kernels:
+            runners[k] = runner_cls(k)
+        rts = {k: [] for k in kernels}
+        per_slice = max(1, requests // slices)
+        for turn in range(slices):
+            for k in kernels:
+                rts[k] += runners[k].round_trips(per_slice, warmup=20 if turn == 0 else 2)
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return [summary(k, start_times[k], rts[k]) for k in kernels]
+
+
+def measure_raw(kernels, starts, requests):
+    return measure_interleaved(kernels, starts, requests, _raw_start, _RawRoundTrips)
+
+
+def measure(kernels, starts, requests):
+    return measure_interleaved(kernels, starts, requests, cold_start, ClientRoundTrips)
 
 
 def summary(kernel_name, start_times, rt):
@@ -261,6 +304,9 @@ def summary(kernel_name, start_times, rt):
             "start_all_ms": [round(s * 1e3, 1) for s in info],
             "first_result_median_ms": statistics.median(first) * 1e3,
             "first_result_all_ms": [round(s * 1e3, 1) for s in first],
+            # What the first cell waits after kernel_info was answered (the client's own wait
+            # for a first IOPub message is in it too: compare with the floor's).
+            "first_after_info_median_ms": statistics.median(f - i for i, f in zip(info, first)) * 1e3,
             "rt_median_ms": statistics.median(rt) * 1e3,
             "rt_p99_ms": p99(rt) * 1e3,
             "rt_samples": len(rt)}
@@ -269,12 +315,6 @@ def summary(kernel_name, start_times, rt):
 def p99(values):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-
-
-def measure(kernel_name, starts, requests):
-    start_times = [cold_start(kernel_name) for _ in range(starts)]
-    rt = round_trips(kernel_name, requests)
-    return summary(kernel_name, start_times, rt)
 
 
 def main(argv=None):
@@ -295,13 +335,14 @@ def main(argv=None):
     report = {}
     for label, measure_fn in (("through jupyter_client (what a frontend sees)", measure),
                               ("raw wire (the kernel alone)", measure_raw)):
-        results = [measure_fn(k, args.starts, args.requests)
-                   for k in (args.kernel, args.baseline, FLOOR)]
+        results = measure_fn([args.kernel, args.baseline, FLOOR], args.starts, args.requests)
         a, b, floor = results
         print(f"\n{label}")
-        print(f"{'kernel':<20}{'kernel_info':>14}{'first 1+1':>14}{'rt median':>12}{'rt p99':>10}")
+        print(f"{'kernel':<20}{'kernel_info':>14}{'first 1+1':>14}{'1+1 - info':>14}"
+              f"{'rt median':>12}{'rt p99':>10}")
         for r in results:
             print(f"{r['kernel']:<20}{r['start_median_ms']:>11.1f} ms{r['first_result_median_ms']:>11.1f} ms"
+                  f"{r['first_after_info_median_ms']:>11.1f} ms"
                   f"{r['rt_median_ms']:>9.3f} ms{r['rt_p99_ms']:>7.3f} ms")
         ratios = {"start_vs_baseline": a["start_median_ms"] / b["start_median_ms"],
                   "first_result_vs_baseline": a["first_result_median_ms"] / b["first_result_median_ms"],

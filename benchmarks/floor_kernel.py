@@ -1,7 +1,9 @@
 """The smallest Jupyter kernel that answers at once, in Python with pyzmq: the floor any kernel
 is measured against in bench_kernel.py (the measuring client's own cost, zmq and the message
-signing). It runs nothing: every execute_request gets busy, an `execute_result` of "2" for the
-code "1+1", an ok reply and idle.
+signing). It runs nothing, but sends every message the protocol asks of a kernel: an
+execute_request gets busy, `execute_input` (published for every non-silent request, so the
+client receives and parses it from any real kernel), an `execute_result` of "2" for the code
+"1+1", an ok reply and idle.
 
     python benchmarks/floor_kernel.py -f CONNECTION_FILE
 """
@@ -64,6 +66,9 @@ class FloorKernel:
         elif kind == "execute_request":
             if not content.get("silent") and content.get("store_history", True):
                 self.count += 1
+            if not content.get("silent"):
+                self.send(self.iopub, [b"execute_input"], "execute_input",
+                          {"code": content.get("code", ""), "execution_count": self.count}, parent)
             if content.get("code", "").strip() == "1+1":
                 self.send(self.iopub, [b"execute_result"], "execute_result",
                           {"execution_count": self.count, "data": {"text/plain": "2"},
