@@ -19,14 +19,10 @@ DATETIME = "datetime"
 TIMEDELTA = "timedelta"
 CATEGORICAL = "categorical"
 TEXT = "text"
-#: Storage kinds, in the order they are tested.
-KINDS = (BOOLEAN, NUMERIC, DATETIME, CATEGORICAL, TIMEDELTA, TEXT)
 
 QUANTITATIVE = "quantitative"
 TEMPORAL = "temporal"
 NOMINAL = "nominal"
-#: Chart encodings (BOOLEAN is both a kind and an encoding).
-ENCODINGS = (QUANTITATIVE, TEMPORAL, NOMINAL, BOOLEAN)
 
 _ENCODING_OF_KIND = {BOOLEAN: BOOLEAN, NUMERIC: QUANTITATIVE, DATETIME: TEMPORAL,
                      CATEGORICAL: NOMINAL, TIMEDELTA: NOMINAL, TEXT: NOMINAL}

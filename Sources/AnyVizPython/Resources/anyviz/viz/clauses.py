@@ -362,7 +362,7 @@ def _combine(low: str, found: list) -> list[Filter]:
         return []
     groups: list[list[Filter]] = [[found[0][2]]]
     ored = False
-    for (s0, e0, _), (s1, e1, f) in zip(found, found[1:]):
+    for (_, e0, _), (s1, _, f) in zip(found, found[1:]):
         between = low[e0:s1]
         if re.search(r"\bor\b", between) and len(between) < 40:
             groups.append([f])

@@ -100,10 +100,6 @@ _IO_PREFIXES = ("read_",)
 _DUNDER_STRING = re.compile(r"__\w+__")
 
 
-class GuardRejected(AnyVizError):
-    """The static check refused the code; the message names the construct and the line."""
-
-
 def _line(node) -> str:
     return f"line {getattr(node, 'lineno', '?')}"
 
@@ -181,12 +177,6 @@ def check_code(code: str) -> list[str]:
     return problems
 
 
-def check_or_raise(code: str) -> None:
-    problems = check_code(code)
-    if problems:
-        raise GuardRejected("The chart code was rejected by the guard: " + "; ".join(problems))
-
-
 def used_names(code: str) -> set[str]:
     """Names the code reads (used to send only the session frames it mentions)."""
     try:
@@ -260,7 +250,6 @@ class Guard:
         self._proc: subprocess.Popen | None = None
         self._ready = False
         self._frames: list[str] = []  # keys the zygote holds (its LRU order)
-        self.restarts = 0
         self._atexit = False
         self._env: dict | None = None  # fixed at the first start: restarts get the same
 
@@ -335,7 +324,6 @@ class Guard:
 
     def restart(self) -> None:
         self.stop()
-        self.restarts += 1
         self.start()
 
     @property

@@ -403,10 +403,6 @@ _COMPARATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "==", "above": 
                 "over": ">", "exceeding": ">", "below": "<", "under": "<"}
 
 
-def _phrase_at(tokens, i, *words) -> bool:
-    return all(i + k < len(tokens) and tokens[i + k].text == w for k, w in enumerate(words))
-
-
 def parse(text: str, frame: FrameInfo, matcher: ColumnMatcher | None = None) -> Parsed:
     """Parse a %viz request against a profiled frame."""
     p = Parsed(text=text)

@@ -167,7 +167,6 @@ def _scatter(r: Reading, ctx) -> Spec | None:
             return None
         spec = Spec(chart="scatter", x=x, y=None, agg="count", filters=r.filters, rows=ctx.frame.rows)
         ctx.why.append(f"number of rows per {x}")
-        spec._count_points = True  # type: ignore[attr-defined]
         return spec
     pool = [c for c in subj + groups if c not in (x, y)]
     nums = [c for c in pool if _numeric(ctx, c)]
@@ -495,7 +494,6 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         if info.temporal == "year":
             if unit not in ("year",):
                 ctx.notes.append(f"{x} holds years only, so it cannot be split by {unit}")
-            spec._year_groups = True  # type: ignore[attr-defined]
         else:
             spec._bin = (x, _PERIOD_UNITS.get(unit, unit))  # type: ignore[attr-defined]
     spec.sort = _explicit_sort(r, x, spec.y if spec.agg != "count" else "count", ctx)
