@@ -2,14 +2,14 @@ import AnyVizProtocol
 import Foundation
 
 /// An execute request as the interpreter sees it: the message's fields, with the messaging
-/// spec's defaults where the client left them out.
+/// spec's defaults where the client left them out (`stop_on_error` is the kernel's business:
+/// it aborts the queued requests).
 public struct ExecuteRequest: Sendable {
     public var code: String
     public var silent: Bool
     public var storeHistory: Bool
     public var userExpressions: JSONValue
     public var allowStdin: Bool
-    public var stopOnError: Bool
     /// The count this execution is shown with (In[n]).
     public var executionCount: Int
 }
@@ -54,6 +54,8 @@ public enum InputError: Error, Sendable {
 public protocol ExecutionContext: AnyObject, Sendable {
     /// The header of the request being served (the parent of everything published).
     var parentHeader: JSONValue { get }
+    /// The same header as JSON bytes, for passing on without parsing it.
+    var parentHeaderData: Data { get }
     func publish(_ msgType: String, content: Data)
     /// With message metadata (the widget protocol version travels there).
     func publish(_ msgType: String, content: Data, metadata: Data)
@@ -99,6 +101,8 @@ extension ExecutionContext {
     }
 
     public var buffers: [Data] { [] }
+
+    public var parentHeaderData: Data { parentHeader.data }
 }
 
 extension Interpreter {

@@ -165,8 +165,7 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
 
         let request = ExecuteRequest(code: code, silent: silent, storeHistory: storeHistory,
                                      userExpressions: content["user_expressions"] ?? [:],
-                                     allowStdin: content["allow_stdin"]?.boolValue ?? false,
-                                     stopOnError: stopOnError, executionCount: shownCount)
+                                     allowStdin: content["allow_stdin"]?.boolValue ?? false, executionCount: shownCount)
         let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin,
                                      historyLine: storeHistory ? shownCount : nil)
         var log = logger
@@ -287,6 +286,8 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
     var parentHeader: JSONValue {
         (try? JSONValue.parse(request.headerData)) ?? [:]
     }
+
+    var parentHeaderData: Data { request.headerData }
 
     func publish(_ msgType: String, content: Data) {
         if msgType == "execute_result", let line = historyLine,

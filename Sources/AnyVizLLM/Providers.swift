@@ -6,9 +6,9 @@ public struct LLMMessage: Sendable, Equatable {
     public var role: String
     public var content: String
     public init(role: String, content: String) { self.role = role; self.content = content }
-    public static func system(_ text: String) -> LLMMessage { LLMMessage(role: "system", content: text) }
-    public static func user(_ text: String) -> LLMMessage { LLMMessage(role: "user", content: text) }
-    public static func assistant(_ text: String) -> LLMMessage { LLMMessage(role: "assistant", content: text) }
+    static func system(_ text: String) -> LLMMessage { LLMMessage(role: "system", content: text) }
+    static func user(_ text: String) -> LLMMessage { LLMMessage(role: "user", content: text) }
+    static func assistant(_ text: String) -> LLMMessage { LLMMessage(role: "assistant", content: text) }
 }
 
 /// The model's text plus how it was obtained, for logs and metrics.
