@@ -182,3 +182,20 @@ def test_all_missing_text_column_renders():
     assert v["count"] == 0 and "length_min" not in v
     assert "t has no values" in render.to_text(facts)
     assert "length" not in "\n".join(render.stats_lines(v))
+
+
+def test_pairwise_correlations_equal_pandas():
+    """Rows with gaps, infinities, a nearly empty row and complete rows, as DataFrame.corr."""
+    r = np.random.default_rng(4)
+    m = r.normal(size=(6, 800))
+    m[1] += m[0]
+    m[2, r.random(800) < 0.3] = np.nan
+    m[3, r.random(800) < 0.5] = np.inf
+    m[4] = 2 * m[2] + 0.1 * r.normal(size=800)
+    m[5] = np.nan
+    m[5, 0] = 1.0  # one value: no r with anything
+    expected = pd.DataFrame(np.where(np.isfinite(m), m, np.nan).T).corr().to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        got = prof._pairwise_corr(m.copy())
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.nanmax(np.abs(got - expected)) < 1e-12
