@@ -104,6 +104,29 @@ def test_long_line_is_reduced_in_the_engine_keeping_every_extreme(sales, sales_d
     assert y.min() == sales_df["revenue"].min()
 
 
+def test_long_line_slices_are_the_ones_pandas_cuts(sales, sales_df, monkeypatch):
+    """The engine's slices along a time axis start at the first timestamp and end at the last
+    (bounds read as stored, converted like the engine converts them): each slice's first and
+    last point, lowest and highest value are those pandas finds with the same cut."""
+    from anyviz.engines import compile as compiler
+
+    monkeypatch.setattr(compiler, "RAW_ROWS", 1_000)
+    fig = _engine_figure(sales, {"chart": "line", "x": "ts", "y": "revenue",
+                                 "reduce_points": 200})
+    seconds = sales_df["ts"].astype("datetime64[ns]").astype("int64") / 1e9
+    lo, hi = seconds.min(), seconds.max()
+    cut = np.minimum(np.floor((seconds - lo) * (200 / (hi - lo))), 199)
+    rows = sales_df.assign(_b=cut).dropna(subset=["revenue"])
+    ends, values = set(), set()
+    for _, g in rows.groupby("_b"):
+        ends |= {str(g["ts"].min()), str(g["ts"].max())}
+        values |= {g["revenue"].min(), g["revenue"].max(),
+                   g.loc[g["ts"].idxmin(), "revenue"], g.loc[g["ts"].idxmax(), "revenue"]}
+    drawn_x = {str(pd.Timestamp(v)) for v in fig.data[0].x}
+    assert ends <= drawn_x
+    assert set(np.asarray(fig.data[0].y, dtype=float).tolist()) == values
+
+
 def test_histogram_bins_are_counted_in_the_engine(sales, sales_df):
     fig = _engine_figure(sales, {"chart": "histogram", "x": "revenue"})
     counts, edges = np.histogram(sales_df["revenue"].dropna(), bins=50)
