@@ -85,7 +85,7 @@ def _execute(request: dict) -> dict:
         err = result.error_before_exec if result.error_before_exec is not None \
             else result.error_in_exec
         last = shell_module.last_error()
-        error = {"ename": type(err).__name__, "evalue": shell_module._safe_str(err),
+        error = {"ename": type(err).__name__, "evalue": shell_module.safe_str(err),
                  "traceback": (last or {}).get("traceback", [])}
     reply = {"status": "ok", "user_expressions": {}, "error_published": True}
     if error is not None:

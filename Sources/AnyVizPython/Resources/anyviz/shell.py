@@ -268,7 +268,7 @@ class ZMQInteractiveShell(InteractiveShell):
         """Publish the error at once (as ipykernel does) and keep it for the execute reply."""
         streams.flush_all()
         content = {"traceback": list(stb), "ename": str(etype.__name__),
-                   "evalue": _safe_str(evalue)}
+                   "evalue": safe_str(evalue)}
         self._last_error = content
         iopub.emit("error", content)
 
@@ -360,7 +360,7 @@ def _is_plain_python(shell, cell: str) -> bool:
     return not isinstance(value, (IPyAutocall, Macro))
 
 
-def _safe_str(value) -> str:
+def safe_str(value) -> str:
     try:
         return str(value)
     except Exception:
@@ -369,7 +369,7 @@ def _safe_str(value) -> str:
 
 def _show_anyviz_error(shell, etype, value, tb, tb_offset=None):
     """AnyViz's own errors say what to do: shown as their message, without Python internals."""
-    lines = _safe_str(value).split("\n") or [""]
+    lines = safe_str(value).split("\n") or [""]
     stb = [f"{etype.__name__}: {lines[0]}"] + lines[1:]
     shell._showtraceback(etype, value, stb)
     return stb

@@ -75,7 +75,7 @@ def duckdb_file_backend(path: str):
     try:
         return _quiet(ibis.duckdb.connect(path, read_only=True))
     except Exception as exc:  # noqa: BLE001 - any open failure is a user-facing message
-        raise DataError(f"Could not open the DuckDB database {path}: {_short(exc)}. Is it a "
+        raise DataError(f"Could not open the DuckDB database {path}: {short_error(exc)}. Is it a "
                         f"DuckDB file, and not open for writing in another process?") from None
 
 
@@ -133,7 +133,7 @@ def spark_backend(master: str | None = None, remote: str | None = None):
                            .config("spark.sql.session.timeZone", "UTC"))
             session = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001
-            raise DataError(f"Could not start Spark ({wanted}): {_short(exc)}. Spark needs Java "
+            raise DataError(f"Could not start Spark ({wanted}): {short_error(exc)}. Spark needs Java "
                             f"17 (openjdk-17-jre-headless) and pyspark.") from None
         finally:
             if threading.current_thread() is threading.main_thread() and previous is not None:
@@ -144,7 +144,7 @@ def spark_backend(master: str | None = None, remote: str | None = None):
         return _spark[1]
 
 
-def _short(exc: BaseException, limit: int = 300) -> str:
+def short_error(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -183,7 +183,7 @@ def _file_table(backend, files: list[str], source: str):
             return backend.read_parquet(where), True
         return backend.read_csv(where), False
     except Exception as exc:  # noqa: BLE001 - corrupt file, bad CSV, permissions
-        raise DataError(f"Could not read {source}: {_frame._short(exc)}. Check that every file "
+        raise DataError(f"Could not read {source}: {_frame.short_error(exc)}. Check that every file "
                         f"is valid {'Parquet' if parquet else 'CSV'}; nothing was loaded.") \
             from None
 
@@ -250,7 +250,7 @@ def _table(backend, table: str, engine: str, source: str) -> LazyFrame:
             tables = ", ".join(_list_tables(backend)[:20]) or "none"
         except Exception:  # noqa: BLE001
             tables = "unknown"
-        raise DataError(f"There is no table {table!r} in {source} ({_frame._short(exc, 160)}). "
+        raise DataError(f"There is no table {table!r} in {source} ({_frame.short_error(exc, 160)}). "
                         f"Tables there: {tables}.") from None
     lazy = LazyFrame(t, engine=engine, source=source, backend=backend)
     lazy.parquet = engine == "duckdb" and _is_base_table(backend, table)
