@@ -164,6 +164,8 @@ public final class HTTPClient: Sendable {
 
     // MARK: - libcurl
 
+    /// One transfer: the handle's options and callbacks, the run, then the answer or the most
+    /// specific error. Downloads go to a `.anyviz-part` file renamed only on success.
     private func perform(url: String, headers: [String: String], body: Data?, downloadPath: String?,
                          followRedirects: Bool, timeout: Double, cancellation: CancellationFlag,
                          maxBytes: Int? = nil, policy: AddressPolicy? = nil) throws -> HTTPResponse {
@@ -194,8 +196,41 @@ public final class HTTPClient: Sendable {
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         defer { errorBuffer.deallocate() }
+        setOptions(easy, url: url, timeout: timeout, followRedirects: followRedirects, errorBuffer: errorBuffer)
+        Self.installCallbacks(easy, transfer: transfer)
+        if let maxBytes {
+            // Refused at once when the announced length is already over (compressed or not).
+            _ = anyviz_curl_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maxBytes))
+        }
+        let headerList = Self.headerList(headers, hasBody: body != nil)
+        defer { curl_slist_free_all(headerList) }
+        if headerList != nil { _ = anyviz_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList) }
 
-        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
+        let code = try run(easy, body: body, cancellation: cancellation)
+        guard code == CURLE_OK else {
+            throw Self.failure(code, of: transfer, detail: String(cString: errorBuffer), timeout: timeout)
+        }
+        var status = 0
+        _ = anyviz_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var response = HTTPResponse(status: status, body: transfer.body, headers: transfer.headers,
+                                    bytesReceived: transfer.bytes)
+        if let partPath, let downloadPath, let f = transfer.file {
+            transfer.file = nil
+            if fclose(f) != 0 { throw HTTPClientError.file(String(cString: strerror(errno))) }
+            if response.isSuccess {
+                if rename(partPath, downloadPath) != 0 {
+                    throw HTTPClientError.file("cannot move the download to \(downloadPath): \(String(cString: strerror(errno)))")
+                }
+                keepPart = true  // it was renamed: nothing left to delete
+            } else {
+                response.body = (FileManager.default.contents(atPath: partPath) ?? Data()).prefix(2048)
+            }
+        }
+        return response
+    }
+
+    private func setOptions(_ easy: UnsafeMutableRawPointer, url: String, timeout: Double, followRedirects: Bool,
+                            errorBuffer: UnsafeMutablePointer<CChar>) {
         let timeoutMs = max(1, Int(timeout * 1000))
         _ = anyviz_curl_setopt_string(easy, CURLOPT_URL, url)
         _ = anyviz_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)  // threads: no SIGALRM for DNS timeouts
@@ -212,7 +247,12 @@ public final class HTTPClient: Sendable {
         // libcurl honours http_proxy/https_proxy; loopback (local LLM servers, test fakes) must
         // never go through a proxy. Setting NOPROXY replaces no_proxy, so keep the user's list.
         _ = anyviz_curl_setopt_string(easy, CURLOPT_NOPROXY, Self.noProxy)
+    }
 
+    /// The C callbacks that fill `transfer`: body (memory or file, within the byte limit),
+    /// headers (and the redirect check), cancellation, and the address check of each socket.
+    private static func installCallbacks(_ easy: UnsafeMutableRawPointer, transfer: Transfer) {
+        let opaque = Unmanaged.passUnretained(transfer).toOpaque()
         _ = anyviz_curl_setopt_write(easy) { data, size, count, user in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
@@ -260,82 +300,57 @@ public final class HTTPClient: Sendable {
             Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue().cancellation.isCancelled ? 1 : 0
         }
         _ = anyviz_curl_setopt_pointer(easy, CURLOPT_XFERINFODATA, opaque)
-        if let maxBytes {
-            // Refused at once when the announced length is already over (compressed or not).
-            _ = anyviz_curl_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maxBytes))
-        }
-        if policy != nil {
-            _ = anyviz_curl_setopt_opensocket(easy) { user, _, address in
-                let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
-                guard let address else { return CURL_SOCKET_BAD }
-                if let policy = t.policy, let ip = IPAddress(socketAddress: anyviz_curl_sockaddr(address)),
-                   !policy.permits(ip) {
-                    t.refusedAddress = "\(ip)"
-                    return CURL_SOCKET_BAD
-                }
-                return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
+        guard transfer.policy != nil else { return }
+        _ = anyviz_curl_setopt_opensocket(easy) { user, _, address in
+            let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            guard let address else { return CURL_SOCKET_BAD }
+            if let policy = t.policy, let ip = IPAddress(socketAddress: anyviz_curl_sockaddr(address)),
+               !policy.permits(ip) {
+                t.refusedAddress = "\(ip)"
+                return CURL_SOCKET_BAD
             }
-            _ = anyviz_curl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, opaque)
+            return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
         }
+        _ = anyviz_curl_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, opaque)
+    }
 
+    /// The request headers in a stable order; a POST also turns off the 100-continue round trip.
+    private static func headerList(_ headers: [String: String], hasBody: Bool) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             list = curl_slist_append(list, "\(name): \(value)")
         }
-        if body != nil {
-            list = curl_slist_append(list, "Expect:")  // no 100-continue round trip
-        }
-        defer { curl_slist_free_all(list) }
-        if list != nil { _ = anyviz_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, list) }
+        if hasBody { list = curl_slist_append(list, "Expect:") }
+        return list
+    }
 
-        let code: CURLcode
-        if let body {
-            code = try body.withUnsafeBytes { raw -> CURLcode in
-                _ = anyviz_curl_setopt_long(easy, CURLOPT_POST, 1)
-                _ = anyviz_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(raw.count))
-                // POSTFIELDS is not copied by libcurl: the bytes stay alive for this closure.
-                _ = anyviz_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS,
-                                               UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(errorBuffer)))
-                return try runMulti(easy, cancellation: cancellation)
-            }
-        } else {
-            code = try runMulti(easy, cancellation: cancellation)
+    /// Runs the transfer, as a POST of `body` when there is one.
+    private func run(_ easy: UnsafeMutableRawPointer, body: Data?, cancellation: CancellationFlag) throws -> CURLcode {
+        guard let body else { return try runMulti(easy, cancellation: cancellation) }
+        return try body.withUnsafeBytes { raw -> CURLcode in
+            _ = anyviz_curl_setopt_long(easy, CURLOPT_POST, 1)
+            _ = anyviz_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(raw.count))
+            // POSTFIELDS is not copied by libcurl: the bytes stay alive for this closure. An
+            // empty body still needs a valid pointer.
+            let bytes = raw.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+            _ = anyviz_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes))
+            return try runMulti(easy, cancellation: cancellation)
         }
+    }
 
-        if code != CURLE_OK {
-            if cancellation.isCancelled || code == CURLE_ABORTED_BY_CALLBACK { throw HTTPClientError.cancelled }
-            if transfer.exceeded || code == CURLE_FILESIZE_EXCEEDED {
-                throw HTTPClientError.tooLarge(limitBytes: maxBytes ?? transfer.maxBytes)
-            }
-            if let refused = transfer.refusedAddress { throw HTTPClientError.refusedAddress(refused) }
-            if code == CURLE_UNSUPPORTED_PROTOCOL {
-                let scheme = String(cString: errorBuffer).split(separator: "\"").dropFirst().first.map(String.init) ?? "that"
-                throw HTTPClientError.unsupportedScheme(scheme)
-            }
-            if code == CURLE_OPERATION_TIMEDOUT { throw HTTPClientError.timeout(seconds: timeout) }
-            if let fileError = transfer.fileError { throw HTTPClientError.file(fileError) }
-            let detail = String(cString: errorBuffer)
-            let summary = String(cString: curl_easy_strerror(code))
-            throw HTTPClientError.transport(detail.isEmpty ? summary : "\(summary): \(detail)")
+    /// Why a transfer that libcurl ended with `code` failed, the most specific cause first
+    /// (a callback's reason before libcurl's generic code); `detail` is libcurl's error text.
+    private static func failure(_ code: CURLcode, of transfer: Transfer, detail: String, timeout: Double) -> HTTPClientError {
+        if transfer.cancellation.isCancelled || code == CURLE_ABORTED_BY_CALLBACK { return .cancelled }
+        if transfer.exceeded || code == CURLE_FILESIZE_EXCEEDED { return .tooLarge(limitBytes: transfer.maxBytes) }
+        if let refused = transfer.refusedAddress { return .refusedAddress(refused) }
+        if code == CURLE_UNSUPPORTED_PROTOCOL {
+            return .unsupportedScheme(detail.split(separator: "\"").dropFirst().first.map(String.init) ?? "that")
         }
-
-        var status = 0
-        _ = anyviz_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        var response = HTTPResponse(status: status, body: transfer.body, headers: transfer.headers,
-                                    bytesReceived: transfer.bytes)
-        if let partPath, let downloadPath, let f = transfer.file {
-            transfer.file = nil
-            if fclose(f) != 0 { throw HTTPClientError.file(String(cString: strerror(errno))) }
-            if response.isSuccess {
-                if rename(partPath, downloadPath) != 0 {
-                    throw HTTPClientError.file("cannot move the download to \(downloadPath): \(String(cString: strerror(errno)))")
-                }
-                keepPart = true  // it was renamed: nothing left to delete
-            } else {
-                response.body = (FileManager.default.contents(atPath: partPath) ?? Data()).prefix(2048)
-            }
-        }
-        return response
+        if code == CURLE_OPERATION_TIMEDOUT { return .timeout(seconds: timeout) }
+        if let fileError = transfer.fileError { return .file(fileError) }
+        let summary = String(cString: curl_easy_strerror(code))
+        return .transport(detail.isEmpty ? summary : "\(summary): \(detail)")
     }
 
     /// A redirect's target, checked by name before libcurl follows it. Direct connections are
