@@ -4,6 +4,15 @@
 import PackageDescription
 
 let pythonInclude = "/usr/include/python3.11"
+// The kernel links CPython statically from Debian's non-PIC archive (as /usr/bin/python3.11 is
+// built): the shared libpython3.11.so is compiled position-independent and runs Python code
+// about 1.7x slower (every cell, every import at start). The executable is therefore not PIE,
+// and exports Python's symbols for extension modules (numpy, pandas) loaded at run time.
+let pythonStaticLinking: [LinkerSetting] = [.unsafeFlags([
+    "-Xclang-linker", "-no-pie", "-Xlinker", "--export-dynamic",
+    "-Xlinker", "/usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a",
+    "-lz", "-lexpat", "-lm", "-ldl", "-lutil",
+])]
 
 let package = Package(
     name: "AnyViz",
@@ -24,8 +33,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "CAnyVizPython",
-            cSettings: [.unsafeFlags(["-I\(pythonInclude)"])],
-            linkerSettings: [.linkedLibrary("python3.11")]
+            // No libpython here: the executable links it statically, tests link the shared one.
+            cSettings: [.unsafeFlags(["-I\(pythonInclude)"])]
         ),
 
         // Wire format, signing, message types: no libzmq, no Python.
@@ -62,7 +71,8 @@ let package = Package(
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
-            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])],
+            linkerSettings: pythonStaticLinking
         ),
         .testTarget(name: "AnyVizProtocolTests", dependencies: ["AnyVizProtocol"]),
         .testTarget(name: "AnyVizTransportTests", dependencies: ["AnyVizTransport", "CZmq"]),
@@ -70,6 +80,7 @@ let package = Package(
         .testTarget(name: "AnyVizLLMTests", dependencies: ["AnyVizLLM"]),
         .testTarget(name: "AnyVizServicesTests", dependencies: ["AnyVizServices", "AnyVizPython", "AnyVizLLM", "AnyVizProtocol",
                                                               .product(name: "Logging", package: "swift-log")],
-                    swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])]),
+                    swiftSettings: [.unsafeFlags(["-Xcc", "-I\(pythonInclude)"])],
+                    linkerSettings: [.linkedLibrary("python3.11")]),
     ]
 )

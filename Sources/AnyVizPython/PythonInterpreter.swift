@@ -83,11 +83,11 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
         let payload: JSONValue = [
             "code": .string(request.code), "silent": .bool(request.silent), "store_history": .bool(request.storeHistory),
             "execution_count": .int(request.executionCount), "user_expressions": request.userExpressions,
-            "allow_stdin": .bool(request.allowStdin),
-            "parent_token": .int(token), "parent_header": context.parentHeader,
+            "allow_stdin": .bool(request.allowStdin), "parent_token": .int(token),
         ]
         do {
-            let reply = try runtime.callJSON("anyviz.runtime", "execute", payload)
+            let text = try runtime.call("anyviz.runtime", "execute", Self.withParentHeader(payload, context))
+            let reply = (try? JSONValue.parse(text)) ?? .null
             if let counts = reply["metrics"] { onMetrics?(counts) }
             let payload = reply["payload"] ?? []
             if reply["status"]?.stringValue == "error" {
@@ -142,10 +142,29 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
         guard startupError == nil else { return }
         running(context) { token in
-            let payload: JSONValue = ["msg_type": .string(msgType), "content": content,
-                                      "parent_token": .int(token), "parent_header": context.parentHeader]
-            withIncomingBuffers(context.buffers) { _ = request("comm", payload, fallback: [:]) }
+            let payload: JSONValue = ["msg_type": .string(msgType), "content": content, "parent_token": .int(token)]
+            withIncomingBuffers(context.buffers) {
+                do {
+                    _ = try runtime.call("anyviz.runtime", "comm", Self.withParentHeader(payload, context))
+                } catch {
+                    logger.error("runtime request failed", metadata: ["function": "comm", "error": "\(error)"])
+                }
+            }
         }
+    }
+
+    /// `payload` (an object) as JSON text with the request's header as `parent_header`, spliced
+    /// in as received: no parse and re-serialisation of the header on every request.
+    static func withParentHeader(_ payload: JSONValue, _ context: ExecutionContext) -> String {
+        var bytes = payload.data
+        let header = context.parentHeaderData
+        guard bytes.last == UInt8(ascii: "}"), !header.isEmpty else { return payload.jsonString }
+        bytes.removeLast()
+        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: Array(#""parent_header":"#.utf8))
+        bytes.append(header)
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Lets Python take the request's binary buffers (`_anyviz.take_buffers()`) while `body` runs.
