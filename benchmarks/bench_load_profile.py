@@ -46,14 +46,19 @@ PRELUDE = textwrap.dedent("""
             fh.write("5")
 """)
 
-FAKE_BRIDGE = textwrap.dedent(f"""
-    sys.path.insert(0, {RESOURCES!r})
-    fake = types.ModuleType("_anyviz")
-    fake.emit = lambda t, c: None
-    fake.call = lambda s, p: "{{}}"
-    fake.input = lambda p, pw: ""
-    sys.modules["_anyviz"] = fake
-""")
+def fake_bridge(resources: str = RESOURCES) -> str:
+    """Prelude importing anyviz from `resources` behind a fake `_anyviz` bridge."""
+    return textwrap.dedent(f"""
+        sys.path.insert(0, {resources!r})
+        fake = types.ModuleType("_anyviz")
+        fake.emit = lambda t, c: None
+        fake.call = lambda s, p: "{{}}"
+        fake.input = lambda p, pw: ""
+        sys.modules["_anyviz"] = fake
+    """)
+
+
+FAKE_BRIDGE = fake_bridge()
 
 CONTENDERS = {
     "anyviz %load": FAKE_BRIDGE + textwrap.dedent("""
@@ -158,9 +163,8 @@ def bench_load(mb: float, repeat: int) -> None:
               f"(aim <= 2.5)")
 
 
-def bench_profile(rows: int, ydata_python: str | None) -> None:
-    print(f"\n%profile: {rows:,} rows x 20 mixed columns")
-    ours = run(FAKE_BRIDGE + MAKE_FRAME + textwrap.dedent(f"""
+def profile_anyviz(rows: int, resources: str = RESOURCES) -> dict:
+    return run(fake_bridge(resources) + MAKE_FRAME + textwrap.dedent(f"""
         from anyviz.data import profile as prof, profile_render as render
         df = make({rows})
         for c in ("cat0", "cat1", "cat2", "text", "numtext"):
@@ -171,8 +175,19 @@ def bench_profile(rows: int, ydata_python: str | None) -> None:
         html = render.to_html(prof.profile_frame(df, name="df"))
         secs, cpu = time.perf_counter() - t, time.process_time() - c
     """))
+
+
+def bench_profile(rows: int, ydata_python: str | None, baseline: str | None = None) -> None:
+    print(f"\n%profile: {rows:,} rows x 20 mixed columns")
+    ours = profile_anyviz(rows)
     print(f"  anyviz profile_frame + to_html   {ours['secs']:8.2f} s   peak RSS {ours['peak_mb']:.0f} MB, "
-          f"{(ours['peak_mb'] - ours['base_mb']) / 1024:.2f} GB above the frame (aim <= 0.5)")
+          f"{(ours['peak_mb'] - ours['base_mb']) / 1024:.2f} GB above the frame (aim <= 0.5); "
+          f"CPU {ours['cpu']:.2f} s")
+    before = profile_anyviz(rows, baseline) if baseline else None
+    if before:
+        print(f"  baseline anyviz ({baseline})  {before['secs']:8.2f} s   peak RSS {before['peak_mb']:.0f} MB, "
+              f"{(before['peak_mb'] - before['base_mb']) / 1024:.2f} GB above the frame; "
+              f"CPU {before['cpu']:.2f} s")
     if not ydata_python or not os.path.exists(ydata_python):
         print("  ydata-profiling: not available (see module docstring); comparison skipped")
         return
@@ -195,6 +210,9 @@ def bench_profile(rows: int, ydata_python: str | None) -> None:
     print(f"  ratio ydata / anyviz = {theirs['secs'] / ours['secs']:.1f}x wall time (aim >= 50); "
           f"{theirs['cpu'] / ours['cpu']:.1f}x CPU time ({theirs['cpu']:.1f} s / {ours['cpu']:.2f} s; "
           f"wall time depends on what else the machine runs, CPU time much less)")
+    if before:
+        print(f"  ratio ydata / baseline = {theirs['secs'] / before['secs']:.1f}x wall time; "
+              f"{theirs['cpu'] / before['cpu']:.1f}x CPU time")
 
 
 def main() -> None:
@@ -207,6 +225,9 @@ def main() -> None:
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--skip-profile", action="store_true")
     ap.add_argument("--skip-ydata", action="store_true")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also profile with the anyviz package under DIR (a Resources folder, "
+                         "e.g. from `git worktree add`), to compare versions in one run")
     a = ap.parse_args()
     mb = a.csv_mb or (20 if a.quick else 100)
     rows = a.profile_rows or (200_000 if a.quick else 1_000_000)
@@ -215,7 +236,7 @@ def main() -> None:
     if not a.skip_load:
         bench_load(mb, repeat)
     if not a.skip_profile:
-        bench_profile(rows, None if a.skip_ydata else a.ydata_python)
+        bench_profile(rows, None if a.skip_ydata else a.ydata_python, a.baseline)
 
 
 if __name__ == "__main__":
