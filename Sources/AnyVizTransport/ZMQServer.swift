@@ -131,20 +131,24 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
     }
 
     private func runIOLoop() {
-        let sockets: [(ZMQSocket, Channel)] = [(shell, .shell), (control, .control), (stdin, .stdin)]
-        var items = sockets.map { zmq_pollitem_t(socket: $0.0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
-        items.append(zmq_pollitem_t(socket: iopub.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
-        items.append(zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0))
+        // Control first: an interrupt must not wait behind shell traffic.
+        let requests: [(ZMQSocket, Channel)] = [(control, .control), (shell, .shell), (stdin, .stdin)]
+        func readable(_ socket: UnsafeMutableRawPointer?, fd: Int32 = 0) -> zmq_pollitem_t {
+            zmq_pollitem_t(socket: socket, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0)
+        }
+        // One poll item per request socket, then IOPub (new subscriptions) and the wake pipe.
+        var items = requests.map { readable($0.0.handle) } + [readable(iopub.handle), readable(nil, fd: wakeRead)]
+        let (subscriptions, wake) = (requests.count, requests.count + 1)
+        func isReady(_ index: Int) -> Bool { items[index].revents & Int16(ZMQ_POLLIN) != 0 }
         while true {
             let rc = zmq_poll(&items, Int32(items.count), pollTimeoutMs())
             flushRejectionSummary()
             if rc < 0 { continue }
-            // Control first: an interrupt must not wait behind shell traffic.
-            for index in [1, 0, 2] where items[index].revents & Int16(ZMQ_POLLIN) != 0 {
-                receive(from: sockets[index].0, channel: sockets[index].1)
+            for (index, (socket, channel)) in requests.enumerated() where isReady(index) {
+                receive(from: socket, channel: channel)
             }
-            if items[3].revents & Int16(ZMQ_POLLIN) != 0 { welcomeSubscribers() }
-            if items[4].revents & Int16(ZMQ_POLLIN) != 0 {
+            if isReady(subscriptions) { welcomeSubscribers() }
+            if isReady(wake) {
                 var buffer = [UInt8](repeating: 0, count: 256)
                 while read(wakeRead, &buffer, buffer.count) > 0 {}
             }
