@@ -2,6 +2,8 @@
 np.quantile(method='linear') to the bit, histograms equal np.histogram on the same edges, and
 distinct counts, top values and missing counts equal pandas', on every path (sorted floats,
 counted and sorted integers, dictionary-encoded and hashed text, dates)."""
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -199,3 +201,29 @@ def test_pairwise_correlations_equal_pandas():
         got = prof._pairwise_corr(m.copy())
     assert np.array_equal(np.isnan(got), np.isnan(expected))
     assert np.nanmax(np.abs(got - expected)) < 1e-12
+
+
+def test_unsigned_integers_past_int64_stay_exact():
+    r = np.random.default_rng(6)
+    vals = (np.uint64(2 ** 63) + r.integers(0, 10 ** 6, 5000).astype(np.uint64)).astype(np.uint64)
+    v = facts_of(pd.Series(vals))
+    assert v["distinct"] == len(np.unique(vals)) and v["min"] == float(vals.min())
+    assert v["top"][0]["value"] >= 2 ** 63  # not wrapped to a negative number
+    for q in prof.QUANTILES:
+        assert v["quantiles"][f"{int(q * 100)}%"] == np.quantile(vals, q)
+
+
+def test_extension_and_mixed_object_columns_are_profiled_as_text(monkeypatch):
+    """Periods, intervals and mixed Python objects: Arrow cannot count them, so their text is
+    (big columns too, where the hashed path would otherwise see them)."""
+    monkeypatch.setattr(prof, "HASH_TEXT_MIN", 1000)
+    n = 3000
+    df = pd.DataFrame({"period": pd.period_range("2000-01", periods=n, freq="D"),
+                       "interval": pd.interval_range(0, n),
+                       "mixed": pd.Series([1, "a", 2.5, None] * (n // 4), dtype=object)})
+    facts = prof.profile_frame(df)
+    json.dumps(facts, allow_nan=False)
+    render.to_html(facts)
+    for v in facts["variables"]:
+        s = df[v["name"]]
+        assert v["kind"] == "text" and v["distinct"] == s.nunique() and v["missing"] == s.isna().sum()

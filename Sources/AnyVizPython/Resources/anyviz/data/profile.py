@@ -36,7 +36,7 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def _f(x):
-    """A JSON-safe float (None for NaN/inf) rounded for display stability."""
+    """A JSON-safe float (None for NaN/inf)."""
     if x is None:
         return None
     x = float(x)
@@ -59,12 +59,17 @@ def _py(v):
 
 
 def _arrow(s: pd.Series):
-    """The column as an Arrow array (zero-copy for Arrow-backed and numpy numeric data)."""
+    """The column as an Arrow array (zero-copy for Arrow-backed and numpy numeric data);
+    values Arrow cannot hold or count (mixed objects, pandas extension types such as periods)
+    as their text."""
     try:
-        return pa.array(s.array) if hasattr(s.array, "__arrow_array__") else \
+        arr = pa.array(s.array) if hasattr(s.array, "__arrow_array__") else \
             pa.array(s.to_numpy(), from_pandas=True)
+        if not isinstance(arr.type, pa.ExtensionType):
+            return arr
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.array(s.astype(str).where(s.notna(), None), from_pandas=True)
+        pass
+    return pa.array(s.astype(str).where(s.notna(), None), from_pandas=True)
 
 
 def _top_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -93,7 +98,8 @@ def _kth_largest(counts: np.ndarray, k: int) -> int:
 
 
 def _mix_inplace(x: np.ndarray) -> None:
-    """_mix without temporaries beyond one shift (used on the per-row hash, once per column)."""
+    """splitmix64's finaliser in place (one temporary, the shift): spreads the per-row hash
+    after each column's codes are added, so row hashes combine without structure."""
     x ^= x >> np.uint64(30)
     x *= np.uint64(0xBF58476D1CE4E5B9)
     x ^= x >> np.uint64(27)
@@ -197,7 +203,7 @@ def _hashed_text_summary(arr: pa.Array, out: _Col, info: dict) -> bool:
     """Exact distinct count, top values and duplicate-row codes of big high-cardinality text
     without a hash table: one 64-bit hash per string, sorted (run lengths). Two different
     strings share a hash with probability ~n²/2⁶⁵, negligible at any size that fits."""
-    if len(arr) < HASH_TEXT_MIN:
+    if len(arr) < HASH_TEXT_MIN or not _is_string(arr):
         return False
     sample = arr.take(pa.array(np.arange(0, len(arr), max(1, len(arr) // 20_000)))).drop_null()
     distinct_sample = pc.unique(sample)
@@ -385,16 +391,17 @@ def _int_counts(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _integer_stats(s: pd.Series, info: dict, out: _Col) -> None:
     """Integers: counted (np.bincount) when their range allows, else sorted once."""
-    if s.hasnans:  # nullable integers with missing values
+    dtype = "uint64" if _beyond_int64(s) else "int64"
+    if not isinstance(s.dtype, np.dtype) and s.hasnans:  # nullable integers with missing values
         out.codes = s.to_numpy(dtype="float64", na_value=np.nan).view(np.uint64)
-        vals = s.dropna().to_numpy(dtype="int64")
+        vals = s.dropna().to_numpy(dtype=dtype)
     else:
-        vals = s.to_numpy(dtype="int64")
+        vals = s.to_numpy(dtype=dtype)
         out.codes = vals.view(np.uint64)
     out.missing = len(s) - vals.size
     if vals.size == 0:
         return
-    counted = _int_counts(vals)
+    counted = _int_counts(vals) if dtype == "int64" else None
     if counted is not None:
         values, counts = counted
         idx = _top_from_counts(counts)
@@ -404,6 +411,11 @@ def _integer_stats(s: pd.Series, info: dict, out: _Col) -> None:
         srt = np.sort(vals)
         _set_summary(out, *_runs(srt))
         _sorted_facts(srt.astype(np.float64), info, exact=srt)
+
+
+def _beyond_int64(s: pd.Series) -> bool:
+    """Unsigned 64-bit integers past int64's range (kept unsigned, sorted, never counted)."""
+    return s.dtype.kind == "u" and s.dtype.itemsize == 8 and bool(s.max() >= 2 ** 63)
 
 
 def _numeric_stats(s: pd.Series, info: dict, out: _Col) -> None:
