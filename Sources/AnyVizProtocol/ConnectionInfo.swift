@@ -38,13 +38,37 @@ public struct ConnectionInfo: Codable, Sendable, Equatable {
         }
     }
 
+    /// Reads the connection file at `path`; a file that cannot be used is a
+    /// `ConnectionFileError` saying what is wrong with it.
     public static func load(path: String) throws -> ConnectionInfo {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(ConnectionInfo.self, from: data)
+        do {
+            return try JSONDecoder().decode(ConnectionInfo.self, from: data)
+        } catch let error as DecodingError {
+            throw ConnectionFileError(description: explain(error))
+        }
+    }
+
+    private static func explain(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _):
+            return "\(key.stringValue) is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not a JSON object" : context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
     }
 
     /// The zmq endpoint of one port: `tcp://ip:port`, or `ipc://ip-port` for the ipc transport.
     public func endpoint(port: Int) -> String {
         transport == "ipc" ? "ipc://\(ip)-\(port)" : "\(transport)://\(ip):\(port)"
     }
+}
+
+/// Why a connection file cannot be used, in words (it goes into the kernel's startup error).
+public struct ConnectionFileError: Error, CustomStringConvertible {
+    public let description: String
 }

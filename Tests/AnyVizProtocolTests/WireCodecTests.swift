@@ -91,10 +91,22 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(ipc.endpoint(port: 5), "ipc:///tmp/kernel-5")
     }
 
-    func testConnectionFileWithAnotherSignatureSchemeIsRefusedByName() {
-        let json = #"{"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "k", "signature_scheme": "hmac-sha512"}"#
-        XCTAssertThrowsError(try JSONDecoder().decode(ConnectionInfo.self, from: Data(json.utf8))) {
-            XCTAssertTrue("\($0)".contains("signature_scheme hmac-sha512 is not supported"), "\($0)")
+    func testUnusableConnectionFilesSayWhatIsWrong() throws {
+        let path = NSTemporaryDirectory() + "anyviz-connection-\(getpid()).json"
+        defer { unlink(path) }
+        let ports = #""shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4"#
+        let cases = [
+            #"{\#(ports), "hb_port": 5, "key": "k", "signature_scheme": "hmac-sha512"}"#:
+                "signature_scheme hmac-sha512 is not supported: AnyViz signs with hmac-sha256",
+            #"{\#(ports), "key": "k"}"#: "hb_port is missing",
+            #"{\#(ports), "hb_port": "five"}"#: "hb_port has the wrong type",
+            "not json": "it is not a JSON object",
+        ]
+        for (text, explanation) in cases {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try ConnectionInfo.load(path: path)) {
+                XCTAssertEqual(($0 as? ConnectionFileError)?.description, explanation)
+            }
         }
     }
 }
