@@ -184,3 +184,13 @@ def test_planner_and_customize_functions_are_short(relative):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > 60]
     assert long == []
+
+
+@pytest.mark.parametrize("core", ["anyviz.display", "anyviz.shell", "anyviz.runtime", "anyviz.iopub",
+                                  "anyviz.streams", "anyviz.comms"])
+def test_kernel_core_reaches_charts_and_data_through_registration(core):
+    """The kernel core imports no chart, data or engine module: those register themselves
+    (e.g. display.register_figure_bundle, as IPython formatters' `for_type`)."""
+    graph = _graph(_modules())
+    reached = {m for m in graph.get(core, ()) if m.startswith(("anyviz.viz", "anyviz.data", "anyviz.engines"))}
+    assert reached == set()
