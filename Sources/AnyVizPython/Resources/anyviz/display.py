@@ -12,6 +12,8 @@ import os
 from IPython.display import (HTML, JSON, SVG, DisplayHandle, Image, Markdown,  # noqa: F401
                              clear_output, display, update_display)
 
+from . import hooks
+
 __all__ = ["display", "update_display", "clear_output", "DisplayHandle", "HTML", "Markdown",
            "SVG", "JSON", "Image", "install"]
 
@@ -20,14 +22,13 @@ def _show_plotly_figure(fig) -> None:
     """IPython display printer for plotly figures (replaces plotly's `_ipython_display_`)."""
     from IPython.display import display as show
 
-    try:
-        from .viz.output import figure_bundle
-    except Exception:  # the viz package is broken: plotly's own path still shows the chart
+    bundle = hooks.figure_bundle(fig)
+    if bundle is None:  # no chart package, or a broken one: plotly's own path still shows the chart
         import plotly.io as pio
 
         pio.show(fig)
         return
-    data, metadata = figure_bundle(fig)
+    data, metadata = bundle
     frames = getattr(fig, "frames", None)
     if frames:  # animation frames travel with the figure, as plotly's own renderer sends them
         from . import jsonutil

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from . import fdcapture, iopub, jsonutil, metrics, streams
+from . import fdcapture, hooks, iopub, jsonutil, metrics, streams
 from . import shell as shell_module
 
 
@@ -108,31 +108,12 @@ def execute(request_json: str) -> str:
         reply = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc),
                  "traceback": [f"{type(exc).__name__}: {exc}"], "user_expressions": {},
                  "payload": []}
-    _warm_chart_sandbox()
+    hooks.after_cell()  # e.g. the chart sandbox warms up once data is in (anyviz.hooks)
     # The cell's counters (anyviz.metrics) ride on the reply: no crossing of their own.
     counts = metrics.drain()
     if counts:
         reply["metrics"] = counts
     return jsonutil.dumps(reply)
-
-
-_sandbox_started = False
-
-
-def _warm_chart_sandbox() -> None:
-    """Once the session works with pandas, start the chart sandbox's worker process in the
-    background (it imports pandas and plotly, ~1.5 s), so the first %viz does not wait for it.
-    Before that, nothing is started: a kernel used without data stays light."""
-    global _sandbox_started
-    if _sandbox_started or "pandas" not in sys.modules:
-        return
-    _sandbox_started = True
-    try:
-        from .viz import guard
-
-        guard.get_guard().start()
-    except Exception:  # never let warming up disturb a cell; %viz starts it when needed
-        pass
 
 
 # --- completion, inspection, is_complete, history ------------------------------------------------

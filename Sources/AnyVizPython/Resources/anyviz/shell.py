@@ -25,7 +25,7 @@ from IPython.core.compilerop import CachingCompiler
 from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
-from . import fdcapture, iopub, jsonutil, streams
+from . import fdcapture, hooks, iopub, jsonutil, streams
 from .errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -37,15 +37,16 @@ def _with_plotly_html(data: dict, metadata: dict) -> tuple[dict, dict]:
     if PLOTLY_MIME not in data or "text/html" in data:
         return data, metadata
     try:
-        from .viz.output import figure_bundle
-
         spec = data[PLOTLY_MIME]
-        bundle, extra = figure_bundle({"data": spec.get("data") or [],
-                                       "layout": spec.get("layout") or {}})
-        bundle[PLOTLY_MIME] = spec
-        return bundle, {**(metadata or {}), **extra}
-    except Exception:  # a broken viz package must not hide the chart: plotly's MIME type stays
+        made = hooks.figure_bundle({"data": spec.get("data") or [],
+                                    "layout": spec.get("layout") or {}})
+    except Exception:  # a malformed bundle: plotly's MIME type stays as it is
         return data, metadata
+    if made is None:  # no chart package registered (or it failed): plotly's MIME type stays
+        return data, metadata
+    bundle, extra = made
+    bundle[PLOTLY_MIME] = spec
+    return bundle, {**(metadata or {}), **extra}
 
 
 class KernelDisplayPublisher(DisplayPublisher):

@@ -10,8 +10,11 @@ URL into the next cell) stays available as `%loadpy`.
 """
 from __future__ import annotations
 
+import sys
+
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from .. import hooks
 from ..data import magics as data_magics
 from . import viz as viz_magics
 
@@ -75,8 +78,35 @@ class AnyVizMagics(Magics):
         viz_magics.health(line)
 
 
+_sandbox_started = False
+
+
+def _warm_sandbox_after_cell() -> None:
+    """Once the session works with pandas, start the chart sandbox's worker process in the
+    background (it imports pandas and plotly, ~1.5 s), so the first %viz does not wait for it.
+    Before that, nothing is started: a kernel used without data stays light."""
+    global _sandbox_started
+    if _sandbox_started or "pandas" not in sys.modules:
+        return
+    _sandbox_started = True
+    from ..viz import guard
+
+    guard.get_guard().start()
+
+
+def _figure_bundle(fig):
+    """Plotly figures shown by any code get the chart package's output (HTML with plotly.js
+    once per session, large figures reduced); imported at the first figure, not at start."""
+    from ..viz.output import figure_bundle
+
+    return figure_bundle(fig)
+
+
 def install(shell) -> None:
-    """Register the AnyViz magics; IPython's code-loading %load moves to %loadpy."""
+    """Register the AnyViz magics and the chart package's figure display; IPython's
+    code-loading %load moves to %loadpy."""
+    hooks.register_figure_bundle(_figure_bundle)
+    hooks.register_after_cell(_warm_sandbox_after_cell)
     manager = shell.magics_manager
     # IPython registers its code magics lazily; load them now, or using %save later would load
     # them and put IPython's %load back over ours.
