@@ -194,9 +194,12 @@ _WALL_TIME = re.compile(rf"Wall time: {_TIME}")
 # warnings): the pid differs on every run, the hash of the code does not.
 _CELL_DIR = re.compile(r"/ipykernel_\d+/")
 _CONNECTION_FILE = re.compile(r"\S*kernel-[0-9a-f-]{8,}\.json")
-_PLOTLY_DIV = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Random UUIDs: plotly's div ids and trace uids, widget model ids.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # matplotlib names SVG markers and clip paths from a per-process random salt (svg.hashsalt).
 _SVG_ID = re.compile(r"\b([mp])[0-9a-f]{10}\b")
+# plotly's static SVG (kaleido) names its defs and clip paths from a random 6-hex-digit id.
+_PLOTLY_SVG_ID = re.compile(r"\b(defs-|topdefs-|clip)[0-9a-f]{6}")
 _STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_ \"])")
 
 
@@ -213,7 +216,7 @@ _NOW = _now_pattern()
 def normalise_text(text, workdir):
     """The text a user reads, with run-specific parts replaced by placeholders.
 
-    Colours (ANSI) are dropped: frontends render both styles. Memory addresses, the
+    Colours (ANSI) are dropped: frontends render both styles. Random UUIDs, memory addresses, the
     measurements of %timeit / %time / %%time, the run's own date and time, the working
     directory, the pid in ipykernel's cell file folder and connection file names are
     replaced. Everything else must match exactly.
@@ -231,6 +234,7 @@ def normalise_text(text, workdir):
     text = _WALL_TIME.sub("Wall time: <T>", text)
     text = _NOW.sub("<NOW>", text)
     text = _STYLER_ID.sub("T_<ID>", text)
+    text = _UUID.sub("<UUID>", text)
     return text
 
 
@@ -307,10 +311,9 @@ def _canonical_value(mime, value, workdir):
         return _image_size(mime, value)
     if isinstance(value, (dict, list)):
         value = json.dumps(value, sort_keys=True, indent=1)
-    if mime == "text/html":
-        value = _PLOTLY_DIV.sub("<UUID>", value)
     if mime == "image/svg+xml":
         value = _SVG_ID.sub(r"\1<ID>", value)
+        value = _PLOTLY_SVG_ID.sub(r"\1<ID>", value)
     return normalise_text(value, workdir)
 
 
@@ -562,6 +565,7 @@ def test_reference_run_fails_only_where_intended(runner, name):
     ("File:      /tmp/ipykernel_4242/3481892709.py", "File:      /tmp/ipykernel_7/3481892709.py"),
     ("/tmp/corpus-a/data", "/tmp/corpus-b/data"),
     (f"Run at {dt.date.today()} 10:11", f"Run at {dt.date.today()} 23:59:59.5"),
+    ("'uid': '56cdb304-e2ca-4471-bfd8-93b239001bc3'", "'uid': 'c18dc8e3-816a-4a2e-baf7-5f96b2fd3033'"),
 ])
 def test_normalisation_hides_what_varies(first, second):
     workdir = "/tmp/corpus-a" if "corpus-a" in first else "/tmp/x"

@@ -8,6 +8,7 @@ formatter registered here, `fig.show()` through the display publisher (`anyviz.s
 from __future__ import annotations
 
 import os
+import sys
 
 from IPython.display import (HTML, JSON, SVG, DisplayHandle, Image, Markdown,  # noqa: F401
                              clear_output, display, update_display)
@@ -19,8 +20,15 @@ __all__ = ["display", "update_display", "clear_output", "DisplayHandle", "HTML",
 
 
 def _show_plotly_figure(fig) -> None:
-    """IPython display printer for plotly figures (replaces plotly's `_ipython_display_`)."""
+    """IPython display printer for plotly figures (replaces plotly's `_ipython_display_`).
+
+    A `FigureWidget` is a widget: raising NotImplementedError (as its own `_ipython_display_`
+    does) lets IPython show it through its `_repr_mimebundle_` as a widget view."""
     from IPython.display import display as show
+
+    widget_module = sys.modules.get("plotly.basewidget")
+    if widget_module is not None and isinstance(fig, widget_module.BaseFigureWidget):
+        raise NotImplementedError
 
     bundle = hooks.figure_bundle(fig)
     if bundle is None:  # no chart package, or a broken one: plotly's own path still shows the chart
