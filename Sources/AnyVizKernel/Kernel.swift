@@ -153,7 +153,6 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         let code = content["code"]?.stringValue ?? ""
         let silent = content["silent"]?.boolValue ?? false
         let storeHistory = silent ? false : (content["store_history"]?.boolValue ?? true)
-        let stopOnError = content["stop_on_error"]?.boolValue ?? true
         let shownCount: Int = stateLock.withLock {
             if storeHistory { executionCount += 1 }
             return executionCount
@@ -166,36 +165,50 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         let request = ExecuteRequest(code: code, silent: silent, storeHistory: storeHistory,
                                      userExpressions: content["user_expressions"] ?? [:],
                                      allowStdin: content["allow_stdin"]?.boolValue ?? false, executionCount: shownCount)
-        let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin,
-                                     historyLine: storeHistory ? shownCount : nil)
-        var log = logger
-        log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
-        let started = DispatchTime.now()
-        let outcome = interpreter.executeImpl(request, context: context)
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        Metrics.Timer(label: "anyviz_execute_seconds").recordSeconds(elapsed)
-        // Logs carry the request id, timing and error class, never code or data values.
-        log.info("execute", metadata: ["seconds": "\(String(format: "%.4f", elapsed))",
-                                        "status": "\(outcome.failure == nil ? "ok" : "error")",
-                                        "ename": "\(outcome.failure?.ename ?? "")"])
+        let outcome = run(request, for: message)
         if let failure = outcome.failure {
-            Counter(label: "anyviz_errors_total", dimensions: [("type", failure.ename)]).increment()
-            let error: JSONValue = ["ename": .string(failure.ename), "evalue": .string(failure.evalue),
-                                    "traceback": .array(failure.traceback.map(JSONValue.string))]
-            if !silent, !failure.published { publish(message, type: "error", content: error) }
-            // Only requests queued before the error are aborted: once the reply is out the
-            // client may send its next cell, which must run.
-            let aborted = stopOnError ? shellQueue.drain(where: { $0.msgType == "execute_request" }) : []
-            reply(to: message, on: .shell, type: "execute_reply",
-                  content: merge(error, ["status": "error", "execution_count": .int(shownCount), "user_expressions": [:]]),
-                  metadata: ["status": "error"])
-            answerAborted(aborted)
+            answer(message, failure: failure, request: request,
+                   stopOnError: content["stop_on_error"]?.boolValue ?? true)
         } else {
             reply(to: message, on: .shell, type: "execute_reply",
                   content: ["status": "ok", "execution_count": .int(shownCount),
                             "user_expressions": outcome.userExpressions, "payload": outcome.payload],
                   metadata: ["status": "ok"])
         }
+    }
+
+    /// Runs the request in the interpreter, timed into the metrics and the log. Logs carry the
+    /// request id, timing and error class, never code or data values.
+    private func run(_ request: ExecuteRequest, for message: Message) -> ExecuteOutcome {
+        let context = RequestContext(kernel: self, request: message, allowStdin: request.allowStdin,
+                                     historyLine: request.storeHistory ? request.executionCount : nil)
+        let started = DispatchTime.now()
+        let outcome = interpreter.executeImpl(request, context: context)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        Metrics.Timer(label: "anyviz_execute_seconds").recordSeconds(elapsed)
+        var log = logger
+        log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
+        log.info("execute", metadata: ["seconds": "\(String(format: "%.4f", elapsed))",
+                                        "status": "\(outcome.failure == nil ? "ok" : "error")",
+                                        "ename": "\(outcome.failure?.ename ?? "")"])
+        return outcome
+    }
+
+    /// The error on IOPub (unless the interpreter published it), the error reply, and with
+    /// stop_on_error the queued executions answered as aborted.
+    private func answer(_ message: Message, failure: ExecuteOutcome.Failure, request: ExecuteRequest, stopOnError: Bool) {
+        Counter(label: "anyviz_errors_total", dimensions: [("type", failure.ename)]).increment()
+        let error: JSONValue = ["ename": .string(failure.ename), "evalue": .string(failure.evalue),
+                                "traceback": .array(failure.traceback.map(JSONValue.string))]
+        if !request.silent, !failure.published { publish(message, type: "error", content: error) }
+        // Only requests queued before the error are aborted: once the reply is out the
+        // client may send its next cell, which must run.
+        let aborted = stopOnError ? shellQueue.drain(where: { $0.msgType == "execute_request" }) : []
+        reply(to: message, on: .shell, type: "execute_reply",
+              content: merge(error, ["status": "error", "execution_count": .int(request.executionCount),
+                                     "user_expressions": [:]]),
+              metadata: ["status": "error"])
+        answerAborted(aborted)
     }
 
     /// After an error with stop_on_error, requests already queued are answered as aborted, not run.
