@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
-from . import fdcapture, hooks, iopub, jsonutil, metrics, streams
-from . import shell as shell_module
+from . import fdcapture, hooks, iopub, jsonutil, metrics, startup, streams
 
 
 def _shell():
-    return shell_module.get()
+    """IPython's shell (built in the background at start: see anyviz.startup)."""
+    return startup.shell()
 
 
 def _begin(request: dict) -> None:
@@ -23,9 +23,10 @@ def _begin(request: dict) -> None:
 
 
 def configure(config_json: str = "{}") -> str:
-    """Called once at start, off the critical path of kernel_info: builds the shell."""
+    """Called once at start, off the critical path of kernel_info: starts building the shell
+    (in the background; the first plain cells need not wait for it)."""
     iopub.install_thread_parents()
-    _shell()
+    startup.begin()
     return jsonutil.dumps({"status": "ok"})
 
 
@@ -54,8 +55,13 @@ def _follow_kernel_count(shell, count: int) -> None:
 
 
 def _execute(request: dict) -> dict:
-    shell = _shell()
     _drain_pending_interrupt()
+    early = startup.try_execute(request)
+    if early is not None:
+        return early
+    shell = _shell()
+    from . import shell as shell_module
+
     code = str(request.get("code", ""))
     silent = bool(request.get("silent", False))
     store_history = bool(request.get("store_history", not silent)) and not silent

@@ -9,11 +9,11 @@ Everything a Python user touches (magics, `%history`, completion, `?`) is IPytho
 from __future__ import annotations
 
 import builtins
-import functools
 import os
 import re
 import sys
 import tempfile
+import threading
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
@@ -25,7 +25,7 @@ from IPython.core.compilerop import CachingCompiler
 from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
-from . import fdcapture, hooks, iopub, jsonutil, streams
+from . import fdcapture, hooks, iopub, jsonutil, startup, streams
 from .errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -141,40 +141,13 @@ class KernelDisplayHook(DisplayHook):
             iopub.emit("execute_result", content)
 
 
-def murmur2(data: bytes, seed: int) -> int:
-    """MurmurHash2 (32-bit), the hash ipykernel names cell files with."""
-    m, length = 0x5BD1E995, len(data)
-    h = (seed ^ length) & 0xFFFFFFFF
-    end = length & ~3
-    for i in range(0, end, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = data[end:]
-    if tail:
-        h ^= int.from_bytes(tail, "little")
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
 class CellCompiler(CachingCompiler):
     """Cells get the file names ipykernel gives them (`<tmp>/ipykernel_<pid>/<hash>.py`), so
     warnings, `obj?` and SyntaxError messages read as they do under ipykernel; tracebacks
     still say `Cell In[n]`."""
 
     def get_code_name(self, raw_code, transformed_code, number):
-        return _cell_file_name(raw_code, os.getpid())
-
-
-@functools.lru_cache(maxsize=1024)
-def _cell_file_name(raw_code: str, pid: int) -> str:
-    """Re-run cells keep their name without hashing them again in Python."""
-    folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{pid}")
-    return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
+        return startup.cell_file_name(raw_code, os.getpid())
 
 
 class KernelExitAutocall(ExitAutocall):
@@ -433,11 +406,20 @@ def _ipython_dir() -> str:
     return tempfile.mkdtemp(prefix="anyviz-ipython-")
 
 
+_build_lock = threading.RLock()
+
+
 def get() -> AnyVizShell:
-    """The shell, created on first use (the kernel creates it right after start)."""
-    global _instance
+    """The shell, created on first use (the kernel builds it on a background thread right after
+    start, see anyviz.startup; a caller that comes first waits for that build)."""
     if _instance is not None:
         return _instance
+    with _build_lock:
+        return _instance if _instance is not None else _create()
+
+
+def _create() -> AnyVizShell:
+    global _instance
     from traitlets.config import Config
 
     from . import session
