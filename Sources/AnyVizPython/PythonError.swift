@@ -4,8 +4,8 @@ import Foundation
 /// A Python exception caught at the Swift boundary. It keeps the exception objects so the
 /// exception can be re-raised unchanged into Python (e.g. a magic's DataError reaching the cell).
 public final class PythonError: Error, CustomStringConvertible, @unchecked Sendable {
-    public let typeName: String
-    public let message: String
+    let typeName: String
+    let message: String
     private var type: UnsafeMutablePointer<PyObject>?
     private var value: UnsafeMutablePointer<PyObject>?
     private var traceback: UnsafeMutablePointer<PyObject>?
@@ -52,9 +52,9 @@ public final class PythonError: Error, CustomStringConvertible, @unchecked Senda
 }
 
 /// Holds the GIL for the duration of a closure, from any thread.
-public enum PythonGIL {
+enum PythonGIL {
     @discardableResult
-    public static func run<T>(_ body: () throws -> T) rethrows -> T {
+    static func run<T>(_ body: () throws -> T) rethrows -> T {
         let state = PyGILState_Ensure()
         defer { PyGILState_Release(state) }
         return try body()

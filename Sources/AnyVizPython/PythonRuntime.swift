@@ -45,14 +45,14 @@ public enum ServiceResult {
 /// thread, so signal handlers and KeyboardInterrupt work there), with the GIL released between
 /// calls.
 public final class PythonRuntime: @unchecked Sendable {
-    public let environment: PythonEnvironment
+    let environment: PythonEnvironment
     private let logger: Logger
-    public private(set) var pythonThread: pthread_t?
+    private(set) var pythonThread: pthread_t?
 
     /// Set while a request runs: where `_anyviz.emit`/`input` go.
     /// Python threads other than the cell's (e.g. the stream flusher) publish too, so the
     /// reference is swapped and read under a lock, never torn.
-    public internal(set) static var context: (any BridgeContext)? {
+    static var context: (any BridgeContext)? {
         get { contextLock.withLock { currentContext } }
         set { contextLock.withLock { currentContext = newValue } }
     }
@@ -65,7 +65,7 @@ public final class PythonRuntime: @unchecked Sendable {
     private static let recentLimit = 64
 
     /// Makes `context` the running request's and returns its parent token for Python.
-    public static func begin(_ context: any BridgeContext) -> Int {
+    static func begin(_ context: any BridgeContext) -> Int {
         contextLock.withLock {
             nextToken += 1
             recentContexts[nextToken] = context
@@ -94,7 +94,7 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Starts the interpreter on the calling thread and imports the AnyViz runtime package.
-    public func start(resourcePath: String) throws {
+    func start(resourcePath: String) throws {
         anyviz_register_module()
         anyviz_set_callbacks(bridgeEmit, bridgeInput, bridgeCall)
         // UTF-8 mode, as python3 itself has under a C or C.UTF-8 locale: the isolated
@@ -147,7 +147,7 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Calls `module.function(argument)` where the argument and result are JSON text.
-    public func call(_ module: String, _ function: String, _ argument: String) throws -> String {
+    func call(_ module: String, _ function: String, _ argument: String) throws -> String {
         try PythonGIL.run {
             guard let mod = PyImport_ImportModule(module) else { throw PythonError() }
             defer { anyviz_decref(mod) }
@@ -164,7 +164,7 @@ public final class PythonRuntime: @unchecked Sendable {
 
     /// Calls a JSON function and parses the reply; a reply that is not JSON is an error naming
     /// the function, never a silent null.
-    public func callJSON(_ module: String, _ function: String, _ argument: JSONValue) throws -> JSONValue {
+    func callJSON(_ module: String, _ function: String, _ argument: JSONValue) throws -> JSONValue {
         let text = try call(module, function, argument.jsonString)
         do {
             return try JSONValue.parse(text)
@@ -174,7 +174,7 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Forgets an interrupt that arrived while nothing was running, so it cannot hit the next cell.
-    public func clearPendingInterrupt() {
+    func clearPendingInterrupt() {
         anyviz_clear_interrupt_flag()
         PythonGIL.run {
             if PyErr_CheckSignals() != 0 { PyErr_Clear() }
@@ -182,7 +182,7 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Interrupts the running Python code (and any Swift work polling `interruptRequested`).
-    public func interrupt() {
+    func interrupt() {
         if let thread = pythonThread { pthread_kill(thread, SIGINT) }
     }
 
@@ -201,7 +201,7 @@ public final class PythonRuntime: @unchecked Sendable {
 }
 
 /// Where the bridge sends what Python publishes while a request runs.
-public protocol BridgeContext: AnyObject {
+protocol BridgeContext: AnyObject {
     func publish(_ msgType: String, content: Data)
     func publish(_ msgType: String, content: Data, metadata: Data)
     /// The line typed, and an `ANYVIZ_*` status for the C bridge.
