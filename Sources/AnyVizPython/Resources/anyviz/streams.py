@@ -1,13 +1,13 @@
 """stdout/stderr replacements that publish `stream` messages promptly but not one per write.
 
-A cell that prints one line and then sleeps must show the line at once, while a loop that prints
-100,000 lines must not flood IOPub (and the browser) with 100,000 messages. So text is buffered
-and sent:
-  * on a newline when at least `INTERVAL` seconds passed since the last send (first line: at once),
-  * when the buffer holds more than `MAX_BUFFER` characters,
-  * by a daemon flusher thread at most `INTERVAL` after text arrived (text without a newline, or
-    lines that came too soon after the previous send), and
-  * on `flush()` and at the end of every cell (the runtime calls `flush_all`).
+The timing is ipykernel's, because notebooks written for it expect its grouping: text is
+buffered and sent
+  * by a daemon flusher thread `INTERVAL` (0.2 s, ipykernel's flush interval) after the first
+    text arrived in an empty buffer, so a line printed before a long computation shows while
+    it runs, and a quick cell's prints arrive as one output;
+  * when the buffer holds more than `MAX_BUFFER` characters;
+  * on `flush()`, before every display, and at the end of every cell (stdout, then stderr: a
+    quick cell's warnings come after its prints, as under ipykernel).
 Writes from any thread are accepted; a lock keeps them whole and in order. Text is kept apart
 by parent (see `anyviz.iopub`): a thread that prints after its cell ended publishes under that
 cell, not under the one running now.
@@ -19,7 +19,7 @@ import os
 import threading
 import time
 
-INTERVAL = 0.05
+INTERVAL = 0.2
 MAX_BUFFER = 64 * 1024
 
 
@@ -44,7 +44,6 @@ class StreamWriter(io.TextIOBase):
         self._flusher = flusher
         self._parts: dict[int, list[str]] = {}  # parent token -> text, in arrival order
         self._size = 0
-        self._last_send = 0.0
         self._cell_chars = 0                # published or buffered in this cell
         self._truncated = False
         self._lock = threading.Lock()       # guards the buffer
@@ -101,8 +100,7 @@ class StreamWriter(io.TextIOBase):
             was_empty = not self._parts
             self._parts.setdefault(token, []).append(text)
             self._size += len(text)
-            send_now = self._size > MAX_BUFFER or (
-                "\n" in text and time.monotonic() - self._last_send >= INTERVAL)
+            send_now = self._size > MAX_BUFFER
         if send_now:
             self.flush()
         elif was_empty:
@@ -126,7 +124,6 @@ class StreamWriter(io.TextIOBase):
                 texts = [(token, "".join(parts)) for token, parts in self._parts.items()]
                 self._parts.clear()
                 self._size = 0
-                self._last_send = time.monotonic()
             for token, text in texts:
                 iopub.stream(self.name, text, token)
 
@@ -170,10 +167,9 @@ _flusher.writers.extend([stdout, stderr])
 
 
 def start_cell() -> None:
-    """Send leftovers and let the new cell's first line go out at once."""
+    """Send leftovers and start the new cell's output budget."""
     flush_all()
     for writer in (stdout, stderr):
-        writer._last_send = 0.0
         writer._cell_chars = 0
         writer._truncated = False
 
