@@ -125,14 +125,18 @@ def test_cache_hit_shows_the_same_chart_without_asking_again(gap, bridge, monkey
     summaries = []
     real_context = api.context
     monkeypatch.setattr(api, "context", lambda args: summaries.append(args) or real_context(args))
+    runs = []
+    real_run = guard.run
+    monkeypatch.setattr(guard, "run", lambda *a, **kw: runs.append(a) or real_run(*a, **kw))
     again = p.viz(request())
     assert summaries == []  # a hit does not pay for the prompt's data summary
+    assert runs == []  # nor for a sandbox run: the figure drawn on this exact data is reused
     assert (again.level, again.llm_calls, len(fake.calls)) == ("cache", 0, 1)
     assert_population_bars(charts(bridge)[-1], gap)
     assert p.viz(request(use_cache=False)).level == "llm" and len(fake.calls) == 2
-    # Different data is a different key: the LLM is asked again.
+    # Different data is a different key: the LLM is asked again and its code runs.
     session.user_ns["gap"] = gap.iloc[:-1]
-    assert p.viz(request()).level == "llm" and len(fake.calls) == 3
+    assert p.viz(request()).level == "llm" and len(fake.calls) == 3 and len(runs) == 1
     assert counts()[("anyviz_viz_cache_hits_total", ())] == 1
 
 
@@ -327,3 +331,29 @@ def test_cache_key_changes_with_model_prompt_request_and_data():
     assert base != pipeline.cache_key(ONLINE, request("other words"), context)
     assert base != pipeline.cache_key(ONLINE, request(), {**context, "fingerprint": "f2"})
 
+
+
+def test_figure_memo_keeps_only_exact_small_frames_and_forgets_the_oldest():
+    from anyviz.viz.figure_memo import FigureMemo
+    from anyviz.viz.guard import RunResult
+
+    memo = FigureMemo(limit=2, max_rows=100)
+    small = pd.DataFrame({"a": range(10)})
+    slot = memo.slot("k", "fig = 1", {"df": small})
+    assert slot == memo.slot("k", "fig = 1", {"df": small.copy()})
+    changed = small.copy()
+    changed.loc[9, "a"] = 99
+    assert memo.slot("k", "fig = 1", {"df": changed}) != slot
+    assert memo.slot("k", "fig = 2", {"df": small}) != slot
+    assert memo.slot("k", "fig = 1", {"df": pd.DataFrame({"a": range(101)})}) is None
+    assert memo.slot("k", "fig = 1", {"df": small, "other": small}) is None
+    assert memo.slot(None, "fig = 1", {"df": small}) is None
+    memo.put(slot, RunResult("error", "failed"))
+    assert memo.get(slot) is None  # only charts that were drawn are kept
+    memo.put(slot, RunResult("ok", figure={"data": [{"y": [1]}]}))
+    kept = memo.get(slot)
+    kept.figure["data"].clear()
+    assert memo.get(slot).figure == {"data": [{"y": [1]}]}  # callers get copies
+    for code in ("fig = 2", "fig = 3"):
+        memo.put(memo.slot("k", code, {"df": small}), RunResult("ok", figure={}))
+    assert memo.get(slot) is None

@@ -24,6 +24,7 @@ from ..columns import encoding as chart_encoding
 from ..data.fingerprint import fingerprint, sample_positions
 from ..errors import AnyVizError
 from . import cache as _cache
+from . import figure_memo
 from . import guard as _guard
 from . import output
 
@@ -324,9 +325,16 @@ def _failure(reply: dict, message, df, code: str = "") -> dict:
 
 
 def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=None,
-                  display_id=None, update=False, static=None, untrusted=True):
-    # Untrusted (LLM) code runs only in a complete sandbox unless ANYVIZ_SANDBOX=off.
-    result = _guard.run(code, _frames_for(code, name, df), untrusted=untrusted)
+                  display_id=None, update=False, static=None, untrusted=True, memo_key=None):
+    frames = _frames_for(code, name, df)
+    # A cached LLM answer already drawn on exactly this data is shown again without a run.
+    slot = figure_memo.memo.slot(memo_key, code, frames)
+    result = figure_memo.memo.get(slot) if slot else None
+    if result is None:
+        # Untrusted (LLM) code runs only in a complete sandbox unless ANYVIZ_SANDBOX=off.
+        result = _guard.run(code, frames, untrusted=untrusted)
+        if slot:
+            figure_memo.memo.put(slot, result)
     status = _STATUS.get(result.status, "error")
     reply = {"status": status, "message": "", "display_id": display_id, "figure": None}
     if status != "ok":
@@ -376,7 +384,8 @@ def render(j=None) -> dict:
                                   alternatives=args.get("alternatives") or (),
                                   note=args.get("note"), display_id=args.get("display_id"),
                                   update=bool(args.get("update")), static=args.get("static"),
-                                  untrusted=args.get("source") != "planner")
+                                  untrusted=args.get("source") != "planner",
+                                  memo_key=args.get("memo_key"))
     if reply["status"] == "ok":
         _last_static[0] = bool(args.get("static"))
         if args.get("source") == "customize" and _last.get("frame") == name:

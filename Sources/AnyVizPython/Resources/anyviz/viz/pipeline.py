@@ -138,7 +138,7 @@ class Pipeline:
             metrics.count(metrics.CACHE_MISSES)
             return None
         metrics.count(metrics.CACHE_HITS)
-        shown = self._render(run, reply, note=None)
+        shown = self._render(run, reply, note=None, key=key)
         if shown.get("status") != "ok":
             return None
         return self._done(run, "cache", reply.code, shown, reply.explanation, calls=0)
@@ -162,7 +162,7 @@ class Pipeline:
                 continue
             repaired = (f"Repaired after {attempt} failed attempt(s): {last_error}"
                         if attempt else None)
-            shown = self._render(run, reply, note=repaired)
+            shown = self._render(run, reply, note=repaired, key=key)
             if shown.get("status") == "ok":
                 api.cache_put({"key": key, "value": reply.to_json()})
                 return self._done(run, "llm", reply.code, shown, reply.explanation)
@@ -188,11 +188,14 @@ class Pipeline:
         run.llm_calls += 1
         return answer
 
-    def _render(self, run: _Run, reply: llm_http.ChartReply, note: str | None) -> dict:
+    def _render(self, run: _Run, reply: llm_http.ChartReply, note: str | None,
+                key: str | None = None) -> dict:
+        """Run the LLM's code in the sandbox and show the chart; `key` (the cache key) lets a
+        repeated answer on the same data reuse the figure drawn before (`figure_memo`)."""
         return api.render({"frame": run.frame, "code": reply.code, "source": "llm",
                            "explanation": reply.explanation, "alternatives": reply.alternatives,
                            "note": note, "request": run.request.text,
-                           "static": run.request.static})
+                           "static": run.request.static, "memo_key": key})
 
     def _engine_chart(self, run: _Run) -> VizOutcome:
         """A table in DuckDB or Spark: LLM pandas code cannot run there. The engine layer's
