@@ -33,6 +33,7 @@ TOP_N = 5
 BINS = 20
 CORR_SAMPLE = 100_000  # r to about ±0.003 (shown to 2 decimals), half the cost of 200k
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_BLOCK = 1 << 15  # values per block in block-wise loops: a block's temporaries stay in cache
 
 
 def _f(x):
@@ -201,8 +202,8 @@ HASH_TEXT_MIN = 200_000
 
 def _hashed_text_summary(arr: pa.Array, out: _Col, info: dict) -> bool:
     """Exact distinct count, top values and duplicate-row codes of big high-cardinality text
-    without a hash table: one 64-bit hash per string, sorted (run lengths). Two different
-    strings share a hash with probability ~n²/2⁶⁵, negligible at any size that fits."""
+    without a hash table: one 64-bit hash per string, sorted (run lengths). Unless strings
+    are crafted to collide, two share a hash with probability ~n²/2⁶⁵: negligible."""
     if len(arr) < HASH_TEXT_MIN or not _is_string(arr):
         return False
     sample = arr.take(pa.array(np.arange(0, len(arr), max(1, len(arr) // 20_000)))).drop_null()
@@ -313,9 +314,6 @@ def _shape_facts(info: dict, lo: float, hi: float, n: int, mean: float, m2: floa
                 quantiles={f"{int(q * 100)}%": _f(x) for q, x in zip(QUANTILES, qs)},
                 zeros=int(zeros), negatives=int(negatives),
                 histogram={"counts": np.asarray(counts).tolist(), "edges": [_f(e) for e in edges]})
-
-
-_BLOCK = 1 << 15  # values per block: a block's temporaries stay in the core's cache
 
 
 def _central_moments(x: np.ndarray, mean: float) -> tuple[float, float]:
