@@ -1,6 +1,7 @@
 """IPython habits really work in JupyterLab with the AnyViz kernel: `fig.show()` draws one
 Plotly chart, `%%time` prints its timing next to the result, and an ipywidgets slider (comms
-both ways) redraws a Plotly chart in an Output widget when the user moves it.
+both ways) redraws a Plotly chart in an Output widget when the user moves it, and a plotly
+`FigureWidget` (an anywidget) draws and follows changes made to it from Python.
 
 Reuses the harness of test_browser_charts.py (server on 127.0.0.1 with a token, Debian
 chromium + chromedriver, screenshots in artifacts/screenshots/).
@@ -41,6 +42,12 @@ CELLS = [
     "slider.observe(draw, names='value')\n"
     "draw()\n"
     "display(slider, out)",
+    "fw = go.FigureWidget(go.Bar(x=['p', 'q'], y=[1, 2]), layout_title_text='a FigureWidget')\n"
+    "fw",
+    "with fw.batch_update():\n"
+    "    fw.data[0].x = ['p', 'q', 'r', 's']\n"
+    "    fw.data[0].y = [4, 3, 2, 1]\n"
+    "    fw.layout.title.text = 'changed from Python'",
 ]
 
 
@@ -101,9 +108,20 @@ def test_fig_show_time_magic_and_a_slider_driving_a_chart(tmp_path, driver):  # 
         assert state == {"plots": 1, "bars": 3, "title": "3 bars"}
         readout = _out(driver, 2, "return (out.querySelector('.widget-readout') || {}).textContent")
         assert readout.strip() == "3"
+        _shot(driver, 2, "lab-ipython-slider.png")
+
+        # FigureWidget: drawn through its widget model; changes made in Python reach the
+        # chart through comm messages, without re-running the cell that shows it.
+        _run_cell(driver, 3)
+        _wait(driver, _bars(3).replace("return {", "const r = {").rstrip(";") +
+              "; return r.bars === 2 && r.title === 'a FigureWidget';", 60, "the FigureWidget")
+        _run_cell(driver, 4)
+        _wait(driver, _bars(3).replace("return {", "const r = {").rstrip(";") +
+              "; return r.bars === 4 && r.title === 'changed from Python';", 30,
+              "the FigureWidget updated from Python")
+        _shot(driver, 3, "lab-ipython-figurewidget.png")
         errors = driver.execute_script("return document.querySelectorAll(\".jp-OutputArea-output"
                                        "[data-mime-type='application/vnd.jupyter.stderr']\").length")
         assert errors == 0, "a cell wrote to stderr"
-        _shot(driver, 2, "lab-ipython-slider.png")
     finally:
         server.stop()
