@@ -348,6 +348,10 @@ def test_figure_memo_keeps_only_exact_small_frames_and_forgets_the_oldest():
     assert memo.slot("k", "fig = 1", {"df": pd.DataFrame({"a": range(101)})}) is None
     assert memo.slot("k", "fig = 1", {"df": small, "other": small}) is None
     assert memo.slot(None, "fig = 1", {"df": small}) is None
+    # A key that already hashes every row is not hashed again, but code still counts.
+    covered = memo.slot("k", "fig = 1", {"df": small}, key_covers_data=True)
+    assert covered == memo.slot("k", "fig = 1", {"df": changed}, key_covers_data=True)
+    assert covered != memo.slot("k", "fig = 2", {"df": small}, key_covers_data=True)
     memo.put(slot, RunResult("error", "failed"))
     assert memo.get(slot) is None  # only charts that were drawn are kept
     memo.put(slot, RunResult("ok", figure={"data": [{"y": [1]}]}))

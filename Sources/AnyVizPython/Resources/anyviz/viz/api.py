@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import jsonutil, safety, session
 from ..columns import encoding as chart_encoding
+from ..data.fingerprint import SAMPLE_ROWS as FINGERPRINT_ROWS
 from ..data.fingerprint import fingerprint, sample_positions
 from ..errors import AnyVizError
 from . import cache as _cache
@@ -328,7 +329,9 @@ def _run_and_show(name, df, code, *, explanation=None, alternatives=(), note=Non
                   display_id=None, update=False, static=None, untrusted=True, memo_key=None):
     frames = _frames_for(code, name, df)
     # A cached LLM answer already drawn on exactly this data is shown again without a run.
-    slot = figure_memo.memo.slot(memo_key, code, frames)
+    # `memo_key` is derived from `identity`, whose fingerprint hashes every row of a small frame.
+    slot = figure_memo.memo.slot(memo_key, code, frames,
+                                 key_covers_data=len(df) <= FINGERPRINT_ROWS)
     result = figure_memo.memo.get(slot) if slot else None
     if result is None:
         # Untrusted (LLM) code runs only in a complete sandbox unless ANYVIZ_SANDBOX=off.

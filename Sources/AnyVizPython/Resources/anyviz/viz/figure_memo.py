@@ -28,18 +28,24 @@ class FigureMemo:
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def slot(self, key: str | None, code: str, frames: dict) -> tuple | None:
-        """Where the result of `code` on `frames` is kept, or None when it must not be."""
+    def slot(self, key: str | None, code: str, frames: dict,
+             key_covers_data: bool = False) -> tuple | None:
+        """Where the result of `code` on `frames` is kept, or None when it must not be.
+        `key_covers_data`: the key already holds a hash of every row (a small frame's
+        fingerprint), so the data is not hashed a second time."""
         df = frames.get("df")
         if not key or set(frames) != {"df"} or df is None or len(df) > self.max_rows:
             return None
+        code_digest = hashlib.sha256(code.encode()).hexdigest()
+        if key_covers_data:
+            return key, code_digest, ""
         try:
             data = pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
         except (TypeError, ValueError):  # unhashable cells (lists, dicts): always re-run
             return None
         digest = hashlib.sha256(data)
         digest.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
-        return key, hashlib.sha256(code.encode()).hexdigest(), digest.hexdigest()
+        return key, code_digest, digest.hexdigest()
 
     def get(self, slot):
         """A copy of the kept result (the output path may change the figure it is given)."""
