@@ -186,11 +186,13 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         let outcome = interpreter.executeImpl(request, context: context)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         Metrics.Timer(label: "anyviz_execute_seconds").recordSeconds(elapsed)
-        var log = logger
-        log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
-        log.info("execute", metadata: ["seconds": "\(String(format: "%.4f", elapsed))",
-                                        "status": "\(outcome.failure == nil ? "ok" : "error")",
-                                        "ename": "\(outcome.failure?.ename ?? "")"])
+        if logger.logLevel <= .info {  // the metadata costs string formatting on every request
+            var log = logger
+            log[metadataKey: "request"] = "\(message.header.msgID.prefix(12))"
+            log.info("execute", metadata: ["seconds": "\(String(format: "%.4f", elapsed))",
+                                            "status": "\(outcome.failure == nil ? "ok" : "error")",
+                                            "ename": "\(outcome.failure?.ename ?? "")"])
+        }
         return outcome
     }
 
@@ -303,7 +305,9 @@ private final class RequestContext: ExecutionContext, @unchecked Sendable {
     var parentHeaderData: Data { request.headerData }
 
     func publish(_ msgType: String, content: Data) {
-        if msgType == "execute_result", let line = historyLine,
+        // The kernel's own history is the fallback when the interpreter keeps none; a large
+        // result (a table's HTML) is not parsed again here just for it.
+        if msgType == "execute_result", let line = historyLine, content.count <= 65_536,
            let text = (try? JSONValue.parse(content))?["data"]?["text/plain"]?.stringValue {
             kernel.history.recordOutput(line: line, output: text)
         }

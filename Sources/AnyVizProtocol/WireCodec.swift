@@ -24,16 +24,17 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
 /// header, parent header, metadata, content, buffers.
 public struct WireCodec: Sendable {
     public static let delimiter = Data("<IDS|MSG>".utf8)
-    private let key: SymmetricKey?
+    /// The HMAC state after the key: copied for every message (copy on write), which saves
+    /// hashing the key pads twice per message.
+    private let keyedMAC: HMAC<SHA256>?
 
     /// An empty key disables signing, as the spec allows.
     public init(key: String) {
-        self.key = key.isEmpty ? nil : SymmetricKey(data: Data(key.utf8))
+        keyedMAC = key.isEmpty ? nil : HMAC<SHA256>(key: SymmetricKey(data: Data(key.utf8)))
     }
 
     public func signature(of parts: [Data]) -> String {
-        guard let key else { return "" }
-        var mac = HMAC<SHA256>(key: key)
+        guard var mac = keyedMAC else { return "" }
         for part in parts { mac.update(data: part) }
         return WireCodec.hex(Data(mac.finalize()))
     }
@@ -48,12 +49,11 @@ public struct WireCodec: Sendable {
         let rest = Array(frames[(split + 1)...])
         guard rest.count >= 5 else { throw WireError.tooFewFrames(rest.count) }
         let parts = Array(rest[1...4])
-        if let key {
+        if var mac = keyedMAC {
             guard !rest[0].isEmpty else { throw WireError.missingSignature }
             guard let given = WireCodec.hexBytes(rest[0]) else { throw WireError.badSignature }
             // Part by part (no concatenated copy of a large message); swift-crypto compares the
             // MAC in constant time, so timing leaks nothing.
-            var mac = HMAC<SHA256>(key: key)
             for part in parts { mac.update(data: part) }
             guard mac.finalize() == given else { throw WireError.badSignature }
         }

@@ -15,11 +15,11 @@ CELLS = [
     "1+1",
     "x = 5",
     "x * 2.5",
-    "def double(v):\n    return 2 * v",
-    "double(x);",
-    "y = [1, 2]\ny",
+    "def divide(a, b):\n    return a / b",
+    "divide(x, 2);",
+    "divide(x, 0)",
     "print('printed', x)",
-    "x / 0",
+    "y = [1, 2]\ny",
     "'a;b'",
 ]
 
@@ -38,22 +38,24 @@ def test_cells_sent_at_once_after_kernel_info_read_as_under_ipython():
 
         assert [reply["content"]["execution_count"] for _, reply in runs] == list(range(1, 10))
         assert results(1) == ["2"] and results(2) == [] and results(3) == ["12.5"]
-        assert results(4) == [] and results(5) == [] and results(6) == ["[1, 2]"]
-        (printed,) = [m for m in runs[6][0] if m["msg_type"] == "stream"]
-        assert printed["content"] == {"name": "stdout", "text": "printed 5\n"}
-        outputs, reply = runs[7]
+        assert results(4) == [] and results(5) == []
+        outputs, reply = runs[5]
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "ZeroDivisionError"
         (error,) = [m for m in outputs if m["msg_type"] == "error"]
         trace = ANSI.sub("", "\n".join(error["content"]["traceback"]))
-        assert "Cell In[8], line 1" in trace and "----> 1 x / 0" in trace
-        assert results(9) == ["'a;b'"]
+        assert "Cell In[6], line 1" in trace and "----> 1 divide(x, 0)" in trace
+        assert "Cell In[4], line 2, in divide(a, b)" in trace
+        assert "anyviz" not in trace and "hidden" not in trace  # only the user's frames
+        (printed,) = [m for m in runs[6][0] if m["msg_type"] == "stream"]
+        assert printed["content"] == {"name": "stdout", "text": "printed 5\n"}
+        assert results(8) == ["[1, 2]"] and results(9) == ["'a;b'"]
 
-        check = kc.execute("print(In[1:10], sorted(Out.items()), _, __, _3, _i2, _6)")
+        check = kc.execute("print(In[1:10], sorted(Out.items()), _, __, _3, _i2, _8)")
         (line,) = [m["content"]["text"] for m in collect_iopub(kc, check, timeout=30)
                    if m["msg_type"] == "stream"]
         shell_reply(kc, check, timeout=30)
-        assert line == (f"{CELLS!r} [(1, 2), (3, 12.5), (6, [1, 2]), (9, 'a;b')] "
+        assert line == (f"{CELLS!r} [(1, 2), (3, 12.5), (8, [1, 2]), (9, 'a;b')] "
                         "a;b [1, 2] 12.5 x = 5 [1, 2]\n")
 
         tail = kc.history(hist_access_type="range", session=0, start=1, stop=10, raw=True,
@@ -62,6 +64,6 @@ def test_cells_sent_at_once_after_kernel_info_read_as_under_ipython():
         assert [(line, source) for _, line, (source, _) in entries] == list(
             enumerate(CELLS, start=1))
         assert {line: out for _, line, (_, out) in entries if out} == {
-            1: "2", 3: "12.5", 6: "[1, 2]", 9: "'a;b'"}
+            1: "2", 3: "12.5", 8: "[1, 2]", 9: "'a;b'"}
     finally:
         stop_kernel(km, kc)

@@ -138,8 +138,10 @@ def try_execute(request: dict) -> dict | None:
     try:
         exec(body, session.user_ns)
         value = eval(last, session.user_ns) if last is not None else None
-    except BaseException:  # noqa: B902 - shown by IPython's traceback formatter
-        return _finish_with_shell(count, code, error=sys.exc_info())
+    except BaseException as exc:  # noqa: B902 - shown by IPython's traceback formatter
+        # From the cell's own frame on, as IPython shows it (this frame is ours, not the user's).
+        tb = exc.__traceback__.tb_next or exc.__traceback__
+        return _finish_with_shell(count, code, error=(type(exc), exc, tb))
     finally:
         streams.flush_all()
     if value is None or _ends_with_semicolon(code):
@@ -169,7 +171,7 @@ def _finish_with_shell(count, code, *, value=None, error=None) -> dict:
         instance.displayhook(value)
         return _ok()
     shell_module.reset_error()
-    instance.showtraceback(error, tb_offset=1)
+    instance.showtraceback(error, tb_offset=0)
     last = shell_module.last_error() or {}
     return {"status": "error", "ename": error[0].__name__,
             "evalue": shell_module.safe_str(error[1]),
