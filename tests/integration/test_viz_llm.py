@@ -687,6 +687,18 @@ def test_llm_magic_never_prints_the_key(openai_kernel, llm):
     assert "rejected the API key" in info_text(res)
 
 
+def test_health_and_llm_status_probe_the_endpoint_with_the_key_only_in_a_header(openai_kernel,
+                                                                               llm):
+    res = openai_kernel.ok("%health")
+    (table,) = [m["content"]["data"] for m in res.outputs if m["msg_type"] == "display_data"]
+    line = [row for row in table["text/plain"].splitlines() if row.startswith("LLM")][0]
+    assert "openai fake-model at http://127.0.0.1" in line and "answered HTTP 404" in line
+    (probe,) = [r for r in llm.requests if r["method"] == "GET"]
+    assert probe["path"] == "/v1/models"
+    assert probe["headers"]["authorization"] == f"Bearer {API_KEY}"
+    assert API_KEY not in json.dumps([m["content"] for m in res.outputs])
+
+
 def test_provider_key_from_gemini_api_key_env_stays_in_the_header(llm, workdir):
     env = llm_env(llm, os.path.join(workdir, "cache-envkey"), provider="gemini",
                   GEMINI_API_KEY=API_KEY)

@@ -361,3 +361,26 @@ def test_figure_memo_keeps_only_exact_small_frames_and_forgets_the_oldest():
     for code in ("fig = 2", "fig = 3"):
         memo.put(memo.slot("k", code, {"df": small}), RunResult("ok", figure={}))
     assert memo.get(slot) is None
+
+
+def test_llm_settings_have_one_home_that_percent_llm_changes(monkeypatch):
+    from anyviz import llm
+    from anyviz.errors import UsageError
+
+    monkeypatch.setenv("ANYVIZ_LLM_PROVIDER", "offline")
+    monkeypatch.setenv("BENCH_KEY", "sk-secret-5555")
+    llm.reset()
+    try:
+        assert llm.settings().provider == "offline"
+        changed = llm.configure(provider="openai", model="m2", base_url="http://127.0.0.1:9/v1",
+                                key_env="BENCH_KEY", timeout=3)
+        assert llm.settings() is changed and changed.api_key == "sk-secret-5555"
+        assert "model: m2" in changed.summary and "sk-secret-5555" not in changed.summary
+        for bad, words in (({"key_env": "NOT_SET_ANYWHERE"}, "NOT_SET_ANYWHERE"),
+                           ({"provider": "claude"}, "gemini, openai or offline"),
+                           ({"timeout": -1}, "positive"), ({"base_url": "ftp://x"}, "http")):
+            with pytest.raises(UsageError, match=words):
+                llm.configure(**bad)
+        assert llm.settings() is changed  # a refused change leaves the settings as they were
+    finally:
+        llm.reset()
