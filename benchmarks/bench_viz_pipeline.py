@@ -162,16 +162,18 @@ def cache_hit(now_exe, rounds):
                    ANYVIZ_LLM_API_KEY="sk-bench", ANYVIZ_LLM_MODEL="fake", ANYVIZ_CACHE_DIR=cache)
         try:
             k.run(SETUP)
+            k.run(COUNTER)
             cell = "%viz --df gapminder_2007 --explain life expectancy by continent"
             first, text = k.run(cell)
             assert "made: llm" in text, text
+            calls = k.run("print(*_counting.calls)")[1].split()
             hits = []
             for _ in range(rounds):
                 seconds, text = k.run(cell)
                 assert "made: cache" in text, text
                 hits.append(seconds)
             asked = len([r for r in llm.requests if r["kind"] in ("openai", "gemini")])
-            return first, hits, asked
+            return first, hits, asked, calls
         finally:
             k.stop()
 
@@ -205,10 +207,11 @@ def main(argv=None):
     print(f"\none offline %viz: 2 crossings (execute in, reply out) + {calls} _anyviz.call; "
           f"{emits} IOPub publishes through _anyviz.emit")
 
-    first, hits, asked = cache_hit(args.now, args.rounds)
+    first, hits, asked, calls = cache_hit(args.now, args.rounds)
     print(f"\ncache: first request (LLM, fake server) {first * 1000:.1f} ms; "
           f"hit median {statistics.median(hits) * 1000:.1f} ms "
-          f"(min {min(hits) * 1000:.1f}, max {max(hits) * 1000:.1f}); LLM asked {asked} time(s)")
+          f"(min {min(hits) * 1000:.1f}, max {max(hits) * 1000:.1f}); LLM asked {asked} time(s); "
+          f"native calls of the first request: {' '.join(calls) or 'none'}")
     return 0
 
 
