@@ -1,7 +1,7 @@
 """Replies as models really write them: the chart pipeline must get runnable code from each.
 
 These are the cases the Swift `ChartReply` parser was tested with before the pipeline moved to
-Python; the ones marked xfail are shapes that parser read and `parse_chart_reply` does not yet.
+Python, plus prose a model may write around bare code.
 """
 import json
 
@@ -10,10 +10,6 @@ import pytest
 from anyviz import llm_http
 
 parse = llm_http.parse_chart_reply
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="parse_chart_reply reads no bare code and no prose 'Alternatives:' list yet")
-
-
 def test_a_plain_json_object():
     reply = parse(json.dumps({"code": "fig = px.bar(df, x='region', y='sales')",
                               "explanation": "Sales by region.",
@@ -53,7 +49,6 @@ def test_code_as_a_fenced_list_and_alternatives_as_objects():
     assert reply.alternatives == ["Violin: shows density", "Histogram"]
 
 
-@NOT_YET
 def test_python_fence_with_explanation_and_an_alternatives_list():
     code = ('import plotly.express as px\nfig = px.bar(df, x="month", y="revenue")\n'
             'fig.update_layout(title="Revenue")')
@@ -77,7 +72,6 @@ def test_python_fence_preferred_over_other_languages():
     assert parse(text).code == "fig = px.bar(df)"
 
 
-@NOT_YET
 def test_bare_code_between_prose_lines():
     code = 'import plotly.express as px\nfig = px.scatter(\n    df, x="height", y="weight",\n)'
     reply = parse(f"Here is the code:\n{code}\nThis plots height against weight.\n")
@@ -85,7 +79,6 @@ def test_bare_code_between_prose_lines():
     assert reply.explanation == "This plots height against weight."
 
 
-@NOT_YET
 def test_bare_code_only():
     code = "fig = px.bar(df, x='a', y='b')\nfig.update_layout(bargap=0.1)"
     reply = parse(f"\n{code}\n\n")
@@ -105,9 +98,21 @@ def test_crlf_and_a_single_alternative_string():
     assert reply.alternatives == ["a stacked bar"]
 
 
-@NOT_YET
 def test_a_python_dict_with_a_code_key_is_not_the_reply():
     bare = "fig = px.bar(df, x='code', labels={\"code\": \"Product code\"})"
     assert parse(bare).code == bare
     reply = parse(f"```python\n{bare}\n```\nBars per product.")
     assert (reply.code, reply.explanation) == (bare, "Bars per product.")
+
+
+@pytest.mark.parametrize("text", ["Sure", "Sorry, I can't draw that.", "fig", "x"])
+def test_prose_that_happens_to_parse_is_not_code(text):
+    with pytest.raises(llm_http.LLMError):
+        parse(text)
+
+
+def test_alternatives_heading_variants():
+    reply = parse("```python\nfig = px.line(df, x='d', y='v')\n```\nA trend.\n\n"
+                  "## Other charts\n1. An area chart of v\n2) A bar per month\nThat is all.")
+    assert reply.alternatives == ["An area chart of v", "A bar per month"]
+    assert reply.explanation == "A trend.\nThat is all."

@@ -481,10 +481,70 @@ def parse_chart_reply(text: str) -> ChartReply:
         language, code, _ = next((b for b in code_blocks if b[0]), code_blocks[0])
         if _has_code(code):
             inside = set().union(*(set(span) for _, _, span in blocks))
-            prose = [line.strip() for i, line in enumerate(text.split("\n"))
-                     if i not in inside and line.strip() and not _LEAD_IN.match(line.strip())]
-            return ChartReply(code, "\n".join(prose))
+            return _with_prose(code, text.split("\n"), inside)
+    if not blocks:
+        lines = text.split("\n")
+        span = _bare_code_span(lines)
+        if span is not None:
+            return _with_prose("\n".join(lines[span.start:span.stop]), lines, set(span))
     raise LLMError("the reply had no code: " + _snippet(text, 160), kind="no_code")
+
+
+#: "Alternatives:", "**Alternatives:**", "## Alternatives" and the like head a list of them.
+_ALTERNATIVES_HEADING = re.compile(r"^[#*_\s]*(other )?(alternatives?|other charts?|you could also"
+                                   r"(?: try)?)\b[^a-z]*$", re.I)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)")
+#: Lines longer than this are never taken for bare code.
+_BARE_CODE_MAX_LINES = 120
+
+
+def _with_prose(code: str, lines: list[str], code_lines: set[int]) -> ChartReply:
+    """The reply around the code: prose is the explanation, except a list under an
+    "Alternatives" heading, whose items are the alternatives."""
+    explanation, alternatives, in_alternatives = [], [], False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if i in code_lines or not stripped or _LEAD_IN.match(stripped):
+            continue
+        if _ALTERNATIVES_HEADING.match(stripped):
+            in_alternatives = True
+            continue
+        item = _LIST_ITEM.match(stripped)
+        if in_alternatives and item:
+            alternatives.append(item.group(1).strip("*_ "))
+            continue
+        in_alternatives = False
+        explanation.append(stripped)
+    return ChartReply(code, "\n".join(explanation), alternatives)
+
+
+def _bare_code_span(lines: list[str]) -> range | None:
+    """The longest run of lines that is valid Python and does chart work (assigns, calls or
+    imports something), for replies with code but no fence; prose lines do not parse."""
+    import ast
+
+    if len(lines) > _BARE_CODE_MAX_LINES:
+        return None
+    best = None
+    for start in range(len(lines)):
+        if not lines[start].strip() or lines[start][:1].isspace():
+            continue
+        for stop in range(len(lines), start, -1):
+            if best is not None and stop - start <= len(best):
+                break
+            try:
+                tree = ast.parse("\n".join(lines[start:stop]))
+            except (SyntaxError, ValueError):
+                continue
+            if any(isinstance(node, (ast.Assign, ast.AugAssign, ast.Call, ast.Import,
+                                     ast.ImportFrom)) for node in ast.walk(tree)):
+                best = range(start, stop)
+            break
+    if best is None:
+        return None
+    while best.stop > best.start and not lines[best.stop - 1].strip():
+        best = range(best.start, best.stop - 1)
+    return best
 
 
 # ---------------------------------------------------------------------------------- prompts
