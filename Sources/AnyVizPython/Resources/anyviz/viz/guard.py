@@ -452,6 +452,18 @@ class Guard:
         max_points, reduce_rows = settings.point_limits(max_points, reduce_rows)
         if frame_rows is None:
             frame_rows = len(frames["df"]) if frames.get("df") is not None else 0
+        req = {"op": "run", "code": code, "timeout_s": timeout, "require": require,
+               "memory_mb": memory, "frame_rows": int(frame_rows),
+               "max_points": max_points, "reduce_rows": reduce_rows}
+        header, answer = self._exchange(req, frames, timeout)
+        if header is None:
+            return answer  # the worker was lost and has been restarted (see _worker_lost)
+        return _result(header, answer, timeout, memory)
+
+    def _exchange(self, req: dict, frames: dict, timeout: float):
+        """Send the frames the worker lacks and the request; its (header, payload), or (None,
+        RunResult) when the worker is lost. A worker that evicted a frame meanwhile says which
+        ("missing") and gets it again once."""
         with self._lock:
             try:
                 self._ensure_ready()
@@ -461,41 +473,24 @@ class Guard:
                     keys[name] = key
                     if key not in self._frames:
                         self._load(key, df)
-                req = {"op": "run", "code": code, "frames": keys, "timeout_s": timeout,
-                       "require": require,
-                       "memory_mb": memory, "frame_rows": int(frame_rows),
-                       "max_points": max_points, "reduce_rows": reduce_rows}
+                req = dict(req, frames=keys)
                 for _attempt in range(2):
                     self._send(req)
                     header, payload = self._recv(time.monotonic() + timeout + 10)
                     if header is None:
-                        return self._worker_lost(payload, timeout)
+                        return None, self._worker_lost(payload, timeout)
                     if header.get("status") != "missing":
-                        break
+                        return header, payload
                     self._frames = [k for k in self._frames if k not in header["keys"]]
                     for name, key in keys.items():
                         if key in header["keys"]:
                             self._load(key, frames[name])
+                return header, payload
             except BaseException:
                 # Interrupted (KeyboardInterrupt) or broken pipe: never leave a half-read
                 # protocol behind; a fresh zygote starts warming immediately.
                 self.restart()
                 raise
-        status = header.get("status", "error")
-        elapsed = float(header.get("elapsed_s", 0.0))
-        if status == "ok":
-            import orjson
-
-            return RunResult("ok", "", orjson.loads(payload), header.get("summary") or {},
-                             header.get("stdout", ""), elapsed, header.get("layers") or [])
-        message = header.get("message", "the chart code failed")
-        if status == "timeout":
-            message = f"The chart code ran longer than {timeout:g} s and was stopped."
-        elif status == "memory":
-            message = (f"The chart code used more than {memory} MB and was stopped "
-                       f"(ANYVIZ_GUARD_MEMORY_MB).")
-        return RunResult(status, message, None, {}, header.get("stdout", ""), elapsed,
-                         header.get("layers") or [])
 
 
 def _sandbox_required() -> tuple:
@@ -512,6 +507,25 @@ def get_guard() -> Guard:
     if _guard is None:
         _guard = Guard()
     return _guard
+
+
+def _result(header: dict, payload: bytes, timeout: float, memory: int) -> RunResult:
+    """The worker's answer as a RunResult, with messages that name the limit that stopped it."""
+    status = header.get("status", "error")
+    elapsed = float(header.get("elapsed_s", 0.0))
+    if status == "ok":
+        import orjson
+
+        return RunResult("ok", "", orjson.loads(payload), header.get("summary") or {},
+                         header.get("stdout", ""), elapsed, header.get("layers") or [])
+    message = header.get("message", "the chart code failed")
+    if status == "timeout":
+        message = f"The chart code ran longer than {timeout:g} s and was stopped."
+    elif status == "memory":
+        message = (f"The chart code used more than {memory} MB and was stopped "
+                   f"(ANYVIZ_GUARD_MEMORY_MB).")
+    return RunResult(status, message, None, {}, header.get("stdout", ""), elapsed,
+                     header.get("layers") or [])
 
 
 def run(code: str, frames: dict, **kwargs) -> RunResult:
