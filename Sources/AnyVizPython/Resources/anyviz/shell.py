@@ -136,6 +136,10 @@ class KernelDisplayHook(DisplayHook):
 
     def finish_displayhook(self):
         content, self.content = getattr(self, "content", None), None
+        # What a child process wrote before the cell's last line returned (`os.system(...)`)
+        # is shown before the result, as ipykernel's forwarding thread has usually sent it by
+        # then; draining here makes that order certain however fast the result is formatted.
+        fdcapture.drain()
         streams.flush_all()
         if content and content["data"]:
             iopub.emit("execute_result", content)

@@ -64,11 +64,16 @@ def begin() -> None:
     if not _enabled():
         _build()
         return
-    _builder = threading.Thread(target=_build, name="anyviz-shell-builder", daemon=True)
+    # While the builder imports, a cell waits for the GIL up to the switch interval at each
+    # crossing from the kernel; 1 ms instead of 5 until the shell is built.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.001))
+    _builder = threading.Thread(target=_build, args=(interval,), name="anyviz-shell-builder",
+                                daemon=True)
     _builder.start()
 
 
-def _build() -> None:
+def _build(switch_interval: float | None = None) -> None:
     global _failure
     try:
         from . import shell
@@ -77,6 +82,8 @@ def _build() -> None:
     except BaseException as exc:  # noqa: B902 - reported to every request that needs the shell
         _failure = exc
     finally:
+        if switch_interval is not None:
+            sys.setswitchinterval(switch_interval)
         _ready.set()
 
 
