@@ -14,12 +14,19 @@ from __future__ import annotations
 import threading
 import uuid
 
-from . import jsonutil
 
 try:
     import _anyviz  # provided by the Swift kernel (CAnyVizPython)
 except ImportError:  # plain Python (unit tests install a fake before importing)
     _anyviz = None
+
+
+def _jsonutil():
+    """anyviz.jsonutil on first use: its orjson import stays off the kernel's start (the shell
+    builder imports it in the background, see anyviz.startup)."""
+    from . import jsonutil
+
+    return jsonutil
 
 #: Token of the request being served (0: none / the kernel's current request).
 current_token = 0
@@ -89,11 +96,11 @@ def emit(msg_type: str, content: dict, token: int | None = None,
     if token is None:
         token = thread_token()
     bridge = _bridge()
-    payload = jsonutil.dumps(content)
+    payload = _jsonutil().dumps(content)
     if buffers:
-        bridge.emit(msg_type, payload, token, jsonutil.dumps(metadata or {}), list(buffers))
+        bridge.emit(msg_type, payload, token, _jsonutil().dumps(metadata or {}), list(buffers))
     elif metadata:
-        bridge.emit(msg_type, payload, token, jsonutil.dumps(metadata))
+        bridge.emit(msg_type, payload, token, _jsonutil().dumps(metadata))
     elif token:
         bridge.emit(msg_type, payload, token)
     else:
@@ -134,14 +141,14 @@ def input_line(prompt: str = "", password: bool = False) -> str:
 
 def call(service: str, payload: dict) -> dict:
     """Ask the Swift side for a service (`viz`, `fetch`, ...); see docs/ARCHITECTURE.md."""
-    return jsonutil.loads(_bridge().call(service, jsonutil.dumps(payload)))
+    return _jsonutil().loads(_bridge().call(service, _jsonutil().dumps(payload)))
 
 
 def dumps(value) -> str:
-    return jsonutil.dumps(value)
+    return _jsonutil().dumps(value)
 
 
 def loads_reply(text: str) -> dict:
     """A JSON reply of an `anyviz.viz.api` function as a dict."""
-    value = jsonutil.loads(text)
+    value = _jsonutil().loads(text)
     return value if isinstance(value, dict) else {}

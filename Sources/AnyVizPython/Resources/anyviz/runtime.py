@@ -10,7 +10,15 @@ from __future__ import annotations
 import json
 import sys
 
-from . import fdcapture, hooks, iopub, jsonutil, metrics, startup, streams
+from . import fdcapture, hooks, iopub, metrics, startup, streams
+
+
+def _jsonutil():
+    """anyviz.jsonutil on first use: its orjson import stays off the kernel's start (the shell
+    builder imports it in the background, see anyviz.startup)."""
+    from . import jsonutil
+
+    return jsonutil
 
 
 def _shell():
@@ -27,7 +35,7 @@ def configure(config_json: str = "{}") -> str:
     (in the background; the first plain cells need not wait for it)."""
     iopub.install_thread_parents()
     startup.begin()
-    return jsonutil.dumps({"status": "ok"})
+    return _jsonutil().dumps({"status": "ok"})
 
 
 # --- execution ---------------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def execute(request_json: str) -> str:
     counts = metrics.drain()
     if counts:
         reply["metrics"] = counts
-    return jsonutil.dumps(reply)
+    return _jsonutil().dumps(reply)
 
 
 # --- completion, inspection, is_complete, history ------------------------------------------------
@@ -151,7 +159,7 @@ def complete(request_json: str) -> str:
     except Exception:  # completion must never fail loudly while the user types
         reply = {"matches": [], "cursor_start": pos, "cursor_end": pos, "metadata": {}}
     reply["status"] = "ok"
-    return jsonutil.dumps(reply)
+    return _jsonutil().dumps(reply)
 
 
 def inspect(request_json: str) -> str:
@@ -173,7 +181,7 @@ def inspect(request_json: str) -> str:
         pass
     except Exception:  # inspection of a broken object must not fail the request
         pass
-    return jsonutil.dumps(reply)
+    return _jsonutil().dumps(reply)
 
 
 def is_complete(request_json: str) -> str:
@@ -187,7 +195,7 @@ def is_complete(request_json: str) -> str:
             reply["indent"] = " " * (indent or 0)
     except Exception:
         reply = {"status": "unknown"}
-    return jsonutil.dumps(reply)
+    return _jsonutil().dumps(reply)
 
 
 def history(request_json: str) -> str:
@@ -215,7 +223,7 @@ def history(request_json: str) -> str:
     # IPython numbers the running session 0 in range replies; clients compare sessions across
     # tail and range replies, so every entry carries the real number.
     current = manager.session_number
-    return jsonutil.dumps({"status": "ok", "history": [[item[0] or current, *item[1:]]
+    return _jsonutil().dumps({"status": "ok", "history": [[item[0] or current, *item[1:]]
                                                        for item in items]})
 
 
@@ -236,11 +244,11 @@ def comm(request_json: str) -> str:
               file=sys.stderr)
     finally:
         streams.flush_all()
-    return jsonutil.dumps({"status": "ok"})
+    return _jsonutil().dumps({"status": "ok"})
 
 
 def comm_info(request_json: str) -> str:
     from . import comms
 
     request = json.loads(request_json)
-    return jsonutil.dumps({"status": "ok", "comms": comms.info(request.get("target_name"))})
+    return _jsonutil().dumps({"status": "ok", "comms": comms.info(request.get("target_name"))})

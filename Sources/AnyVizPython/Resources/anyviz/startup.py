@@ -27,7 +27,6 @@ import io
 import linecache
 import os
 import sys
-import tempfile
 import threading
 import tokenize
 
@@ -76,6 +75,7 @@ def begin() -> None:
 def _build(switch_interval: float | None = None) -> None:
     global _failure
     try:
+        from . import jsonutil  # noqa: F401 - first: the first cell's output needs it
         from . import shell
 
         shell.get()
@@ -291,5 +291,7 @@ def murmur2(data: bytes, seed: int) -> int:
 def cell_file_name(raw_code: str, pid: int) -> str:
     """ipykernel's `<tmp>/ipykernel_<pid>/<hash>.py`; re-run cells keep their name without
     hashing them again."""
+    import tempfile
+
     folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{pid}")
     return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
