@@ -44,6 +44,12 @@ def _bridge():
     return _anyviz
 
 
+def has_native_services() -> bool:
+    """True in the AnyViz kernel; False where `%load_ext anyviz` supplied a Python stand-in
+    for the native side (its LLM client is then urllib's)."""
+    return getattr(_bridge(), "native", True)
+
+
 def begin_request(token: int, header: dict | None) -> None:
     """Called by the runtime when the kernel hands it a request."""
     global current_token, current_header

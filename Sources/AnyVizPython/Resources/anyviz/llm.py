@@ -55,8 +55,7 @@ class HTTPLLM:
 
 def service() -> LLMService:
     """The native client when the kernel provides one, else urllib."""
-    native = getattr(iopub._bridge(), "native", True)
-    return NativeLLM() if native else HTTPLLM()
+    return NativeLLM() if iopub.has_native_services() else HTTPLLM()
 
 
 _lock = threading.Lock()
