@@ -9,6 +9,7 @@ is better served by the distribution/matrix planner (histogram, box, violin, hea
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from .intents import Reading
 from .plan_code import Spec
@@ -292,14 +293,54 @@ def _bin_from_words(r: Reading, ctx):
     return None
 
 
+@dataclass
+class _Pick:
+    """The bar/line/pie being read from a request: each step below fills in part of it."""
+    x: object = None
+    y: object = None
+    count: bool = False
+    agg: str | None = None
+    color: str | None = None
+    facet: str | None = None
+    unit: str | None = None
+    bin_src: str | None = None
+    derived: list | None = None
+    groups: list = field(default_factory=list)
+    subjects: list = field(default_factory=list)
+    counted: list = field(default_factory=list)
+
+
 def _category_or_time(r: Reading, ctx) -> Spec | None:
-    frame = ctx.frame
+    """A bar, line or pie: columns by role, then x, the measure and its aggregation, the time
+    axis and the chart type. None when the request is not one of these."""
+    s = _columns_by_role(r, ctx)
+    _first_x(r, ctx, s)
+    _measure_and_aggregation(r, ctx, s)
+    _x_from_values_or_labels(r, ctx, s)
+    _x_from_subjects(r, ctx, s)
+    _measure_fallbacks(r, ctx, s)
+    if s.x is None and s.derived is None:
+        if s.y is None and not s.count:
+            return None
+        if r.over_time or s.unit:
+            s.x = _time_column(ctx)
+        if s.x is None:
+            return None
+    _time_series(r, ctx, s)
+    chart = _bar_line_or_pie(r, ctx, s)
+    if chart not in ("bar", "line", "pie", "area"):
+        return None
+    return _aggregate_spec(r, ctx, s, chart)
+
+
+def _columns_by_role(r: Reading, ctx) -> _Pick:
+    """Aggregation words resolved per column, groups ordered (time first), colour, facet and
+    the time unit asked for."""
     cols = r.columns
-    x = r.axes.get("x") if r.axes.get("x") != "*" else None
-    y = r.axes.get("y")
-    count = r.count or y == "*"
-    if y == "*":
-        y = None
+    s = _Pick(x=r.axes.get("x") if r.axes.get("x") != "*" else None, y=r.axes.get("y"))
+    s.count = r.count or s.y == "*"
+    if s.y == "*":
+        s.y = None
     for c in cols:  # "total number of id": a sum of a number, a count of anything else
         if c.agg == "total_count":
             c.agg = "sum" if _numeric(ctx, c.name) else "count"
@@ -308,159 +349,183 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
                 "id" not in c.name.lower().replace("_", " ").split() and c.role == "subject" and \
                 c.how != "alias":
             c.agg = None
-    counted = [c for c in cols if c.agg in ("count",)]
-    if counted and not r.axes.get("y"):
-        count = True
-    groups = [c for c in cols if c.role == "group"]
+    s.counted = [c for c in cols if c.agg in ("count",)]
+    if s.counted and not r.axes.get("y"):
+        s.count = True
+    s.groups = [c for c in cols if c.role == "group"]
     colors = [c for c in cols if c.role == "color"]
     facets = [c for c in cols if c.role == "facet"]
-    color = colors[0].name if colors else None
-    times = [g for g in groups if ctx.kind(g.name) == "temporal" and ctx.info(g.name).temporal != "year"]
-    if len(groups) > 1 and times and groups[0].name != times[0].name and not r.axes.get("x"):
-        groups = [times[0]] + [g for g in groups if g is not times[0]]  # the time axis goes on x
-    if not color and len({g.name for g in groups}) > 1 and not r.axes.get("x"):
-        color = [g.name for g in groups if g.name != groups[0].name][0]
-    facet = facets[0].name if facets else None
-    unit = None
-    bin_src = None
+    s.color = colors[0].name if colors else None
+    times = [g for g in s.groups if ctx.kind(g.name) == "temporal" and ctx.info(g.name).temporal != "year"]
+    if len(s.groups) > 1 and times and s.groups[0].name != times[0].name and not r.axes.get("x"):
+        s.groups = [times[0]] + [g for g in s.groups if g is not times[0]]  # the time axis goes on x
+    if not s.color and len({g.name for g in s.groups}) > 1 and not r.axes.get("x"):
+        s.color = [g.name for g in s.groups if g.name != s.groups[0].name][0]
+    s.facet = facets[0].name if facets else None
     if r.bin:
-        bin_src, unit = r.bin
-        if unit == "month_any":
-            unit = "monthname"
-        if unit == "time":
-            unit = "monthname"
+        s.bin_src, s.unit = r.bin
+        if s.unit in ("month_any", "time"):
+            s.unit = "monthname"
     elif (u := _bin_from_words(r, ctx)) is not None:
-        unit = u
-    derived = _derived(r, ctx)
-
-    if derived and derived[3] == "growth" and not unit and not groups and _time_column(ctx):
+        s.unit = u
+    s.derived = _derived(r, ctx)
+    if s.derived and s.derived[3] == "growth" and not s.unit and not s.groups and _time_column(ctx):
         r.over_time = True  # growth is a change over time
-    # x: the axis named, the binned date, the first grouping column, else the first mention
-    if x is None and bin_src:
-        x = bin_src
-    if x is None and groups:
-        cand = [g for g in groups if not g.agg]
-        x = (cand or groups)[0].name
-    subjects = [c for c in cols if c.role == "subject" and c.name != x]
-    if x is not None and _numeric(ctx, x) and not ctx.categorical(x) and r.axes.get("x") is None and not r.bin:
-        cats = [c for c in subjects if not _numeric(ctx, c.name) and ctx.kind(c.name) == "nominal"]
+    return s
+
+
+def _first_x(r: Reading, ctx, s: _Pick) -> None:
+    """x: the axis named, the binned date, the first grouping column; a number on x with a
+    category named ranks the category by it ("countries by population")."""
+    cols = r.columns
+    if s.x is None and s.bin_src:
+        s.x = s.bin_src
+    if s.x is None and s.groups:
+        cand = [g for g in s.groups if not g.agg]
+        s.x = (cand or s.groups)[0].name
+    s.subjects = [c for c in cols if c.role == "subject" and c.name != s.x]
+    if s.x is not None and _numeric(ctx, s.x) and not ctx.categorical(s.x) and r.axes.get("x") is None \
+            and not r.bin:
+        cats = [c for c in s.subjects if not _numeric(ctx, c.name) and ctx.kind(c.name) == "nominal"]
         label = None if cats or not (r.row_noun or r.entity) else _label_column(ctx)
-        if (cats or label) and y is None and not [c for c in subjects if _numeric(ctx, c.name)]:
-            y, x = x, (cats[0].name if cats else label)  # "countries by population": rank them
-            subjects = [c for c in cols if c.role == "subject" and c.name not in (x, y)]
-            ctx.why.append(f"{x} ranked by {y}")
-    if derived:
-        subjects = [c for c in subjects if c.name not in derived[1:3]]
-    # y: the axis named, a mention with an aggregate word, else the first numeric mention
-    agg = None
-    if y is None:
-        with_agg = [c for c in cols if c.agg and c.agg != "count" and c.name != x and _numeric(ctx, c.name)]
+        if (cats or label) and s.y is None and not [c for c in s.subjects if _numeric(ctx, c.name)]:
+            s.y, s.x = s.x, (cats[0].name if cats else label)  # "countries by population": rank them
+            s.subjects = [c for c in cols if c.role == "subject" and c.name not in (s.x, s.y)]
+            ctx.why.append(f"{s.x} ranked by {s.y}")
+    if s.derived:
+        s.subjects = [c for c in s.subjects if c.name not in s.derived[1:3]]
+
+
+def _measure_and_aggregation(r: Reading, ctx, s: _Pick) -> None:
+    """y: the axis named, else a number mentioned with an aggregate word."""
+    if s.y is None:
+        with_agg = [c for c in r.columns if c.agg and c.agg != "count" and c.name != s.x
+                    and _numeric(ctx, c.name)]
         if with_agg:
-            y, agg = with_agg[0].name, with_agg[0].agg
+            s.y, s.agg = with_agg[0].name, with_agg[0].agg
     else:
-        agg = r.axis_agg or next((c.agg for c in cols if c.name == y and c.agg), None)
-    if x is None and not groups:
+        s.agg = r.axis_agg or next((c.agg for c in r.columns if c.name == s.y and c.agg), None)
+
+
+def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
+    """No x yet: the values named in a filter, the rows' label column, the counted column, or
+    the time column for "over time"."""
+    subjects = s.subjects
+    if s.x is None and not s.groups:
         named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None)
-        if named_values and (y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
-            x = named_values  # "tips between lunch and dinner": one bar per value named
+        if named_values and (s.y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
+            s.x = named_values  # "tips between lunch and dinner": one bar per value named
             r.compare_values = True
-            ctx.why.append(f"one bar per {x} named")
-    if x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != y]:
-        x = _label_column(ctx)
-        if x:
-            ctx.why.append(f"each row is labelled by {x}")
-    if x is None and counted and not [c for c in subjects if c.agg != "count"]:
-        x = counted[0].name
-    if x is None and (r.over_time or unit) and _time_column(ctx) and not any(
+            ctx.why.append(f"one bar per {s.x} named")
+    if s.x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != s.y]:
+        s.x = _label_column(ctx)
+        if s.x:
+            ctx.why.append(f"each row is labelled by {s.x}")
+    if s.x is None and s.counted and not [c for c in subjects if c.agg != "count"]:
+        s.x = s.counted[0].name
+    if s.x is None and (r.over_time or s.unit) and _time_column(ctx) and not any(
             ctx.kind(c.name) == "temporal" for c in subjects):
-        x = _time_column(ctx)
-        nums = [c.name for c in subjects if _numeric(ctx, c.name) and c.name != y]
-        if y is None and len(nums) > 1 and not any(c.agg for c in subjects):
-            y = nums  # a wide frame: one line per named column
-        elif y is None and nums:
-            y = nums[0]
-    if x is None:
-        if unit and not subjects:
-            x = _time_column(ctx)
-        elif subjects:
-            order = [c.name for c in subjects if c.name != y]
-            if order:
-                first = order[0]
-                rest = [c for c in order[1:]]
-                if y is None and rest and _numeric(ctx, first) and not _numeric(ctx, rest[0]) and \
-                        ctx.kind(rest[0]) == "nominal" and not count:
-                    x, y = rest[0], first  # "age and hometown": the category goes on x
-                elif y is None and rest and _numeric(ctx, first) and ctx.kind(rest[0]) == "temporal":
-                    x, y = rest[0], first
-                else:
-                    x = first
-                    if y is None and rest:
-                        y = rest[0]
-    if y is None and not count:
-        rest = [c for c in subjects if c.name not in (x, color) and c.name != y and c.agg != "count"]
+        s.x = _time_column(ctx)
+        nums = [c.name for c in subjects if _numeric(ctx, c.name) and c.name != s.y]
+        if s.y is None and len(nums) > 1 and not any(c.agg for c in subjects):
+            s.y = nums  # a wide frame: one line per named column
+        elif s.y is None and nums:
+            s.y = nums[0]
+
+
+def _x_from_subjects(r: Reading, ctx, s: _Pick) -> None:
+    """Still no x: the time column for a bare period, else the first column mentioned (a
+    category or a date named after a number goes on x: "age and hometown")."""
+    if s.x is not None:
+        return
+    if s.unit and not s.subjects:
+        s.x = _time_column(ctx)
+        return
+    order = [c.name for c in s.subjects if c.name != s.y]
+    if not order:
+        return
+    first, rest = order[0], order[1:]
+    if s.y is None and rest and _numeric(ctx, first) and not _numeric(ctx, rest[0]) and \
+            ctx.kind(rest[0]) == "nominal" and not s.count:
+        s.x, s.y = rest[0], first  # "age and hometown": the category goes on x
+    elif s.y is None and rest and _numeric(ctx, first) and ctx.kind(rest[0]) == "temporal":
+        s.x, s.y = rest[0], first
+    else:
+        s.x = first
+        if s.y is None and rest:
+            s.y = rest[0]
+
+
+def _measure_fallbacks(r: Reading, ctx, s: _Pick) -> None:
+    """y from the remaining numbers; text y becomes a count (and the colour); "number of X"
+    of a numeric column sums it."""
+    if s.y is None and not s.count:
+        rest = [c for c in s.subjects if c.name not in (s.x, s.color) and c.name != s.y and c.agg != "count"]
         nums = [c for c in rest if _numeric(ctx, c.name)]
         if nums:
-            y = nums[0].name
-            agg = agg or nums[0].agg
-        elif rest and not color and r.chart != "pie" and ctx.kind(rest[0].name) != "temporal":
-            color = rest[0].name  # "count by A and B": B splits each bar
-    if y is not None and not _numeric(ctx, y) and y != x:
-        if not color and ctx.categorical(y):
-            color = y
-        y, count = None, True
-    if agg is None and y is not None:
-        agg = next((c.agg for c in cols if c.name == y and c.agg), None) or r.agg
-    if agg == "count" and y is not None:
-        count, agg = True, None
-        y = None
-    if count and y is not None and agg is None:
-        count = False  # "number of platforms" is a column: its values are summed below
-    if x is None and derived is None:
-        if y is None and not count:
-            return None
-        if r.over_time or unit:
-            x = _time_column(ctx)
-        if x is None:
-            return None
+            s.y = nums[0].name
+            s.agg = s.agg or nums[0].agg
+        elif rest and not s.color and r.chart != "pie" and ctx.kind(rest[0].name) != "temporal":
+            s.color = rest[0].name  # "count by A and B": B splits each bar
+    if s.y is not None and not _numeric(ctx, s.y) and s.y != s.x:
+        if not s.color and ctx.categorical(s.y):
+            s.color = s.y
+        s.y, s.count = None, True
+    if s.agg is None and s.y is not None:
+        s.agg = next((c.agg for c in r.columns if c.name == s.y and c.agg), None) or r.agg
+    if s.agg == "count" and s.y is not None:
+        s.count, s.agg = True, None
+        s.y = None
+    if s.count and s.y is not None and s.agg is None:
+        s.count = False  # "number of platforms" is a column: its values are summed below
 
-    # time: "over time" / a named period bins the date column; categories become series
+
+def _time_series(r: Reading, ctx, s: _Pick) -> None:
+    """"over time" / a named period puts the date column on x; categories become series."""
     t_col = _time_column(ctx)
-    if (r.over_time or r.chart in ("line", "area")) and (x is None or ctx.kind(x) != "temporal") and t_col \
-            and not (r.chart in ("line", "area") and x is not None and r.axes.get("x")):
-        if x is not None and x != t_col:
-            if y is None and _numeric(ctx, x) and not count:
-                y = x
-            elif not color and ctx.categorical(x):
-                color = x
-        x = t_col
+    if (r.over_time or r.chart in ("line", "area")) and (s.x is None or ctx.kind(s.x) != "temporal") and t_col \
+            and not (r.chart in ("line", "area") and s.x is not None and r.axes.get("x")):
+        if s.x is not None and s.x != t_col:
+            if s.y is None and _numeric(ctx, s.x) and not s.count:
+                s.y = s.x
+            elif not s.color and ctx.categorical(s.x):
+                s.color = s.x
+        s.x = t_col
         ctx.why.append(f"'over time' uses the date column {t_col}")
-    if unit and x is not None and ctx.kind(x) != "temporal" and t_col and not r.bin:
-        if not color and ctx.categorical(x):
-            color = x
-        x = t_col
-    if x is not None and ctx.kind(x) == "temporal" and not color:
-        ent = next((c.name for c in subjects if c.name not in (x, y) and ctx.kind(c.name) == "nominal"), None)
-        val = next((f.column for f in r.filters if f.op == "in" and f.column != x), None)
+    if s.unit and s.x is not None and ctx.kind(s.x) != "temporal" and t_col and not r.bin:
+        if not s.color and ctx.categorical(s.x):
+            s.color = s.x
+        s.x = t_col
+    if s.x is not None and ctx.kind(s.x) == "temporal" and not s.color:
+        ent = next((c.name for c in s.subjects if c.name not in (s.x, s.y) and ctx.kind(c.name) == "nominal"), None)
+        val = next((f.column for f in r.filters if f.op == "in" and f.column != s.x), None)
         if ent or val:
-            color = ent or val  # "population of the countries in Asia over the years": one line each
-            ctx.why.append(f"one line per {color}")
+            s.color = ent or val  # "population of the countries in Asia over the years": one line each
+            ctx.why.append(f"one line per {s.color}")
 
-    chart = r.chart
-    if chart == "histogram":
-        chart = "bar"
-    if chart is None:
-        x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
-        if r.share and not derived:
-            chart = "pie"
-        elif (x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname"))) and not (
-                ctx.info(x).temporal == "year" and agg == "count" and y is None and not r.over_time
-                and not unit):
-            chart = "line"  # (counts per year of a year column are bars unless a trend is asked)
-        else:
-            chart = "bar"
-    if chart not in ("bar", "line", "pie", "area"):
-        return None
 
+def _bar_line_or_pie(r: Reading, ctx, s: _Pick) -> str | None:
+    """The chart asked for (a histogram here is a bar of counts), else pie for shares, line
+    along time (counts per year of a year column stay bars unless a trend is asked), else bar."""
+    if r.chart == "histogram":
+        return "bar"
+    if r.chart is not None:
+        return r.chart
+    x, unit = s.x, s.unit
+    x_temporal = x is not None and ctx.kind(x) == "temporal" and unit not in ("weekday", "monthname")
+    if r.share and not s.derived:
+        return "pie"
+    if (x_temporal or (r.over_time and x is not None and unit not in ("weekday", "monthname"))) and not (
+            ctx.info(x).temporal == "year" and s.agg == "count" and s.y is None and not r.over_time
+            and not unit):
+        return "line"
+    return "bar"
+
+
+def _aggregate_spec(r: Reading, ctx, s: _Pick, chart: str) -> Spec:
+    """The specification: drawn columns without gaps for "*" filters, the derived measure,
+    stacking, the time bin, the order, and distinct counts for "how many X per Y"."""
+    x, y, color = s.x, s.y, s.color
     if isinstance(y, list) and chart not in ("line", "area"):
         y = y[0]
     drawn = [c for c in ([x] + (y if isinstance(y, list) else [y]) + [color]) if c in ctx.frame.columns]
@@ -468,44 +533,54 @@ def _category_or_time(r: Reading, ctx) -> Spec | None:
         [type(f)(c, "notnull", None) for c in drawn] if f.column == "*" else [f])]
     if color is not None and (color == y or (isinstance(y, list) and color in y)):
         color = None
-    spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=facet,
-                agg="count" if y is None and not derived else agg, filters=r.filters, top=r.top,
-                horizontal=r.horizontal, rows=frame.rows)
-    if derived:
-        name, num, den, scale = derived
-        spec.derived = [name, num, den, scale]
-        spec.y, spec.agg = name, None
-        if den is None:
-            ctx.why.append(f"{name}: change of total {num} from one {x} to the next, in percent")
-            if chart == "pie":
-                spec.chart = "bar"
-        else:
-            ctx.why.append(f"{name} = total {num} / total {den}" + (" x 100" if scale == 100 else "")
-                           + f" per {x}")
-    if r.stacked:
-        spec.barmode = "stack"
-        if not spec.color:
-            other = next((c.name for c in cols if c.name not in (x, y) and not _numeric(ctx, c.name)), None)
-            spec.color = other
-    elif r.grouped_bars:
-        spec.barmode = "group"
-    if unit and x is not None and ctx.kind(x) == "temporal":
-        info = ctx.info(x)
-        if info.temporal == "year":
-            if unit not in ("year",):
-                ctx.notes.append(f"{x} holds years only, so it cannot be split by {unit}")
-        else:
-            spec._bin = (x, _PERIOD_UNITS.get(unit, unit))  # type: ignore[attr-defined]
+    spec = Spec(chart=chart, x=x, y=y, color=color if color != x else None, facet=s.facet,
+                agg="count" if y is None and not s.derived else s.agg, filters=r.filters, top=r.top,
+                horizontal=r.horizontal, rows=ctx.frame.rows)
+    if s.derived:
+        _apply_derived(spec, s.derived, x, ctx)
+    _stacking_and_bin(r, ctx, spec, s.unit, y)
     spec.sort = _explicit_sort(r, x, spec.y if spec.agg != "count" else "count", ctx)
     spec._sort_explicit = spec.sort is not None  # type: ignore[attr-defined]
     # raw values, not an aggregate: a listing ("name and age of the drivers") keeps every row
-    spec._listing = (spec.agg is None and not derived and not any(  # type: ignore[attr-defined]
-        c.role in ("group", "color") for c in cols) and not r.bin and not unit and not r.over_time
+    spec._listing = (spec.agg is None and not s.derived and not any(  # type: ignore[attr-defined]
+        c.role in ("group", "color") for c in r.columns) and not r.bin and not s.unit and not r.over_time
         and not getattr(r, "compare_values", False))
-    distinct = [c.name for c in cols if c.connector == "many" and c.name not in (x, color)
+    distinct = [c.name for c in r.columns if c.connector == "many" and c.name not in (x, color)
                 and ctx.kind(c.name) == "nominal"]
     if spec.agg == "count" and distinct and ctx.info(distinct[0]).distinct < 0.9 * ctx.frame.rows:
         spec.agg, spec.y = "nunique", distinct[0]  # "how many countries per continent": distinct ones
         ctx.why.append(f"'how many {distinct[0]}' counts distinct {distinct[0]} values in each group")
     return spec
+
+
+def _apply_derived(spec: Spec, derived: list, x, ctx) -> None:
+    """A ratio or growth measure ("revenue per employee", "growth of sales") replaces y."""
+    name, num, den, scale = derived
+    spec.derived = [name, num, den, scale]
+    spec.y, spec.agg = name, None
+    if den is None:
+        ctx.why.append(f"{name}: change of total {num} from one {x} to the next, in percent")
+        if spec.chart == "pie":
+            spec.chart = "bar"
+    else:
+        ctx.why.append(f"{name} = total {num} / total {den}" + (" x 100" if scale == 100 else "")
+                       + f" per {x}")
+
+
+def _stacking_and_bin(r: Reading, ctx, spec: Spec, unit, y) -> None:
+    """Stacked or grouped bars as asked; a period unit on a date x bins it (years stay years)."""
+    x = spec.x
+    if r.stacked:
+        spec.barmode = "stack"
+        if not spec.color:
+            other = next((c.name for c in r.columns if c.name not in (x, y) and not _numeric(ctx, c.name)), None)
+            spec.color = other
+    elif r.grouped_bars:
+        spec.barmode = "group"
+    if unit and x is not None and ctx.kind(x) == "temporal":
+        if ctx.info(x).temporal == "year":
+            if unit not in ("year",):
+                ctx.notes.append(f"{x} holds years only, so it cannot be split by {unit}")
+        else:
+            spec._bin = (x, _PERIOD_UNITS.get(unit, unit))  # type: ignore[attr-defined]
 
