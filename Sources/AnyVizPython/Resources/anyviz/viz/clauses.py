@@ -190,149 +190,186 @@ IMPLIED = {"younger": "age", "older": "age", "heavier": "weight", "lighter": "we
 def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: list) -> tuple[list, list]:
     """Filters written as comparisons, ranges, text patterns and missing-value tests.
     Clauses joined by "or" become one `or` filter (SQL precedence: and binds tighter)."""
-    low = text.lower()
-    found: list[tuple[int, int, Filter]] = []
-    col_pat = r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})"
+    reader = _FilterReader(text, frame, matcher, taken)
+    for read in (reader.ranges, reader.letters, reader.substrings, reader.missing,
+                 reader.comparisons, reader.years):
+        read()
+    found = sorted(reader.found)
+    return _combine(reader.low, found), [(s, e) for s, e, _ in found]
 
-    def column_at(words: str, implied: str | None = None):
+
+_COL_PAT = r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})"
+
+
+class _FilterReader:
+    """One request's filters, read family by family; a later family never takes words an
+    earlier one (or another clause, `taken`) already used."""
+
+    def __init__(self, text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: list):
+        self.text, self.low, self.frame, self.matcher, self.taken = text, text.lower(), frame, matcher, taken
+        self.found: list[tuple[int, int, Filter]] = []
+
+    def _implied(self, implied: str):
+        """(column, how) for the column a comparison word implies, or None."""
+        return self.matcher.lookup(implied) or next(((c, "") for c in self.matcher.columns
+                                                     if implied.split()[0] in c.lower()), None)
+
+    def column_at(self, words: str, implied: str | None = None):
+        """The column the words end with (longest suffix, then a partial word), or the column a
+        comparison word implies ("older than" -> age)."""
         words = words.strip()
-        if implied:
-            hit = matcher.lookup(implied) or next(((c, "") for c in matcher.columns
-                                                   if implied.split()[0] in c.lower()), None)
-            if hit:
-                return hit[0]
+        hit = self._implied(implied) if implied else None
+        if hit:
+            return hit[0]
         toks = words.split()
         for k in range(len(toks)):  # longest suffix that names a column
-            hit = matcher.lookup(" ".join(toks[k:]))
+            hit = self.matcher.lookup(" ".join(toks[k:]))
             if hit:
                 return hit[0]
         for k in range(len(toks) - 1, -1, -1):
-            cols = matcher.partial.get(_singular(toks[k]), [])
+            cols = self.matcher.partial.get(_singular(toks[k]), [])
             if cols and toks[k] not in ("number", "name", "id", "code", "type"):
                 return cols[0]
-        if implied:
-            hit = matcher.lookup(implied) or next(((c, "") for c in matcher.columns
-                                                   if implied.split()[0] in c.lower()), None)
-            return hit[0] if hit else None
         return None
 
-    def add(span, f):
-        if f is not None and not _spans_overlap(span, taken + [(s, e) for s, e, _ in found]):
-            found.append((span[0], span[1], f))
+    def overlaps(self, span) -> bool:
+        return _spans_overlap(span, self.taken + [(s, e) for s, e, _ in self.found])
 
-    # ranges: "salary between 8000 and 12000", "price in the range of 60 and 120", "in 1990-2000"
-    for m in re.finditer(rf"\b(?:between|in the range of|in the range between|ranging from|from)\s+"
-                         rf"({_NUMBER}|{_DATE})\s+(?:and|to)\s+({_NUMBER}|{_DATE})\b", low):
-        before = low[max(0, m.start() - 60):m.start()]
-        tail = re.split(r"[,.;?]", before)[-1]
-        tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|those|all|held)\b", tail)[-1]
-        col = column_at(tail.replace(" is ", " ").replace(" are ", " ").replace(" was ", " ")) if tail.strip() else None
-        if col is None:
-            a = _value(m.group(1))
-            if isinstance(a, int) and 1000 <= a <= 2300:
-                col = _year_col(frame)
-        if col:
-            info = frame.columns[col]
-            on_year = info.kind == "temporal" and info.temporal != "year" and not re.match(_DATE, m.group(1))
-            lead = len(tail.rstrip())
-            add((max(0, m.start() - lead - 1), m.end()), Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
-    # text patterns: "letters D or S in their first name", "first name ends with the letter m"
-    for m in re.finditer(r"(without|not|no|have|with|has|contain(?:s|ing)?)?\s*(?:the\s+)?letters?\s+"
-                         r"([a-z])(?:\s+(or|and)\s+(?:the\s+letter\s+)?([a-z]))?\s+in\s+(?:their|its|the|his|her)?\s*"
-                         + col_pat, low):
-        col = column_at(m.group(5))
-        if col:
-            neg = m.group(1) in ("without", "not", "no")
-            letters = [text[m.start(2)], text[m.start(4)]] if m.group(4) else [text[m.start(2)]]
-            subs = [Filter(col, "notcontains" if neg else "contains", ch) for ch in letters]
-            if len(subs) == 1:
-                add(m.span(), subs[0])
-            elif m.group(3) == "or" and not neg:
-                add(m.span(), Filter("", "or", [[s] for s in subs]))
-            else:
-                add(m.span(), Filter("", "and", subs))
-    for m in re.finditer(r"\b(?:have|has|with|having|contain|contains|containing)\s+(?:the\s+)?(?:string\s+|substring\s+|word\s+)?"
-                         r"['\"]?([a-z0-9]+)['\"]?\s+in\s+(?:their|its|the|his|her)\s+" + col_pat, low):
-        col = column_at(m.group(2))
-        if col and frame.columns[col].kind == "nominal":
-            add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
-    for m in re.finditer(col_pat + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end\w*\s+with|start\w*\s+with|begin\w*\s+with|contain|contains|containing|includes?|including)"
-                         r"\s+(?:the\s+)?(?:letters?|string|substring|text|word)\s*['\"‘’]?([a-z0-9]+)['\"‘’]?", low):
-        words, start = _own_words(m, 1)
-        col = column_at(words)
-        if col:
-            kind = m.group(2)
-            op = "endswith" if kind.startswith("end") else "contains" if kind.startswith("contain") else "startswith"
-            value = text[m.start(3):m.end(3)]
-            add((start, m.end()), Filter(col, op, value))
-    # missing values: "commission is not null", "excluding missing", "with a known X"
-    for m in re.finditer(col_pat + r"\s+(?:is|are|was)\s+(not\s+)?(?:null|missing|empty|nan|none)", low):
-        words, start = _own_words(m, 1)
-        col = column_at(words)
-        if col:
-            add((start, m.end()), Filter(col, "notnull" if m.group(2) else "isnull", None))
-    for m in re.finditer(r"\b(?:excluding|exclude|without|drop|dropping|ignore|ignoring|skip|skipping|no)\s+"
-                         r"(?:the\s+|any\s+)?(?:missing|null|nan|empty|blank|unknown)(?:\s+values?|\s+rows?|\s+data)?"
-                         r"(?:\s+(?:of|in|for)\s+" + col_pat + ")?", low):
-        col = column_at(m.group(1)) if m.group(1) else None
-        add(m.span(), Filter(col or "*", "notnull", None))  # "*": the columns the chart draws
-    # comparisons: the operator and value, then the column named just before them
-    for pat, op in _CMP:
-        for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
-                             rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", low):
-            if _spans_overlap(m.span(), taken + [(s, e) for s, e, _ in found]):
-                continue
+    def add(self, span, f) -> None:
+        if f is not None and not self.overlaps(span):
+            self.found.append((span[0], span[1], f))
+
+    def ranges(self) -> None:
+        """"salary between 8000 and 12000", "price in the range of 60 and 120", "in 1990-2000"."""
+        low = self.low
+        for m in re.finditer(rf"\b(?:between|in the range of|in the range between|ranging from|from)\s+"
+                             rf"({_NUMBER}|{_DATE})\s+(?:and|to)\s+({_NUMBER}|{_DATE})\b", low):
             before = low[max(0, m.start() - 60):m.start()]
-            words = re.split(r"[,.;?]", before)[-1].split()[-5:]
-            implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
-            col, tail = None, ""
-            if words and words[-1] in ("or", "and") or not words:
-                prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
-                col = prev.column if prev is not None and prev.op not in ("or", "and") else None
+            tail = re.split(r"[,.;?]", before)[-1]
+            tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|those|all|held)\b", tail)[-1]
+            col = self.column_at(tail.replace(" is ", " ").replace(" are ", " ").replace(" was ", " ")) \
+                if tail.strip() else None
             if col is None:
-                cut = [w for w in words if w not in ("or", "and")]
-                while cut and cut[0] not in () and len(cut) > 4:
-                    cut = cut[1:]
-                # only the words after the last joining word: "x or department number"
-                tail = " ".join(words)
-                tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", tail)[-1]
-                col = column_at(tail, implied) if tail.strip() or implied else None
-            if col is None:
-                continue
-            raw = text[m.start(1):m.end(1)]
-            value = _value(raw.strip("'\""))
-            info = frame.columns.get(col)
-            if info is None:
-                continue
-            if info.kind == "quantitative" and not isinstance(value, (int, float)):
-                continue
-            if isinstance(value, (int, float)) and info.kind not in ("quantitative", "temporal"):
-                continue  # "rooms cost more than 120" is not about a text column
-            if op == "==" and not raw.startswith(("'", '"')) and not isinstance(value, (int, float)) and \
-                    not re.match(_DATE, raw):
-                continue
-            if info.kind == "temporal" and info.temporal != "year" and isinstance(value, (int, float)):
-                add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
-                continue
-            lead = len(tail.rstrip()) if col is not None and not implied else 0
-            add((max(0, m.start() - lead - 1), m.end()), Filter(col, op, value))
-    # years: "in the year 1999 or 2000", "in 2007", "since 1990"
-    ycol = _year_col(frame)
-    if ycol:
+                a = _value(m.group(1))
+                if isinstance(a, int) and 1000 <= a <= 2300:
+                    col = _year_col(self.frame)
+            if col:
+                info = self.frame.columns[col]
+                on_year = info.kind == "temporal" and info.temporal != "year" and not re.match(_DATE, m.group(1))
+                lead = len(tail.rstrip())
+                self.add((max(0, m.start() - lead - 1), m.end()),
+                         Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
+
+    def letters(self) -> None:
+        """"letters D or S in their first name"."""
+        text = self.text
+        for m in re.finditer(r"(without|not|no|have|with|has|contain(?:s|ing)?)?\s*(?:the\s+)?letters?\s+"
+                             r"([a-z])(?:\s+(or|and)\s+(?:the\s+letter\s+)?([a-z]))?\s+in\s+(?:their|its|the|his|her)?\s*"
+                             + _COL_PAT, self.low):
+            col = self.column_at(m.group(5))
+            if col:
+                neg = m.group(1) in ("without", "not", "no")
+                letters = [text[m.start(2)], text[m.start(4)]] if m.group(4) else [text[m.start(2)]]
+                subs = [Filter(col, "notcontains" if neg else "contains", ch) for ch in letters]
+                if len(subs) == 1:
+                    self.add(m.span(), subs[0])
+                elif m.group(3) == "or" and not neg:
+                    self.add(m.span(), Filter("", "or", [[s] for s in subs]))
+                else:
+                    self.add(m.span(), Filter("", "and", subs))
+
+    def substrings(self) -> None:
+        """"with 'x' in their name", "first name ends with the letter m"."""
+        text, low = self.text, self.low
+        for m in re.finditer(r"\b(?:have|has|with|having|contain|contains|containing)\s+(?:the\s+)?(?:string\s+|substring\s+|word\s+)?"
+                             r"['\"]?([a-z0-9]+)['\"]?\s+in\s+(?:their|its|the|his|her)\s+" + _COL_PAT, low):
+            col = self.column_at(m.group(2))
+            if col and self.frame.columns[col].kind == "nominal":
+                self.add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
+        for m in re.finditer(_COL_PAT + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end\w*\s+with|start\w*\s+with|begin\w*\s+with|contain|contains|containing|includes?|including)"
+                             r"\s+(?:the\s+)?(?:letters?|string|substring|text|word)\s*['\"‘’]?([a-z0-9]+)['\"‘’]?", low):
+            words, start = _own_words(m, 1)
+            col = self.column_at(words)
+            if col:
+                kind = m.group(2)
+                op = "endswith" if kind.startswith("end") else "contains" if kind.startswith("contain") else "startswith"
+                self.add((start, m.end()), Filter(col, op, text[m.start(3):m.end(3)]))
+
+    def missing(self) -> None:
+        """"commission is not null", "excluding missing", "with a known X"."""
+        low = self.low
+        for m in re.finditer(_COL_PAT + r"\s+(?:is|are|was)\s+(not\s+)?(?:null|missing|empty|nan|none)", low):
+            words, start = _own_words(m, 1)
+            col = self.column_at(words)
+            if col:
+                self.add((start, m.end()), Filter(col, "notnull" if m.group(2) else "isnull", None))
+        for m in re.finditer(r"\b(?:excluding|exclude|without|drop|dropping|ignore|ignoring|skip|skipping|no)\s+"
+                             r"(?:the\s+|any\s+)?(?:missing|null|nan|empty|blank|unknown)(?:\s+values?|\s+rows?|\s+data)?"
+                             r"(?:\s+(?:of|in|for)\s+" + _COL_PAT + ")?", low):
+            col = self.column_at(m.group(1)) if m.group(1) else None
+            self.add(m.span(), Filter(col or "*", "notnull", None))  # "*": the columns the chart draws
+
+    def comparisons(self) -> None:
+        """The operator and value, then the column named just before them."""
+        for pat, op in _CMP:
+            for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
+                                 rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", self.low):
+                if not self.overlaps(m.span()):
+                    self._comparison(m, op)
+
+    def _comparison(self, m, op: str) -> None:
+        before = self.low[max(0, m.start() - 60):m.start()]
+        words = re.split(r"[,.;?]", before)[-1].split()[-5:]
+        implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
+        col, tail = None, ""
+        if words and words[-1] in ("or", "and") or not words:
+            found = self.found
+            prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
+            col = prev.column if prev is not None and prev.op not in ("or", "and") else None
+        if col is None:
+            # only the words after the last joining word: "x or department number"
+            tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", " ".join(words))[-1]
+            col = self.column_at(tail, implied) if tail.strip() or implied else None
+        raw = self.text[m.start(1):m.end(1)]
+        value = _value(raw.strip("'\""))
+        info = self.frame.columns.get(col) if col is not None else None
+        if info is None or not _comparable(info, op, raw, value):
+            return
+        if info.kind == "temporal" and info.temporal != "year" and isinstance(value, (int, float)):
+            self.add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
+            return
+        lead = len(tail.rstrip()) if not implied else 0
+        self.add((max(0, m.start() - lead - 1), m.end()), Filter(col, op, value))
+
+    def years(self) -> None:
+        """"in the year 1999 or 2000", "in 2007", "since 1990"."""
+        ycol = _year_col(self.frame)
+        if not ycol:
+            return
         for m in re.finditer(r"\b(in|during|for|since|after|before|until|from|of)\s+(?:the\s+)?(?:years?\s+)?"
-                             r"((?:1[5-9]|20|21)\d\d)(?:\s*(,|or|and)\s*((?:1[5-9]|20|21)\d\d))?\b", low):
-            if _spans_overlap(m.span(), taken + [(s, e) for s, e, _ in found]):
+                             r"((?:1[5-9]|20|21)\d\d)(?:\s*(,|or|and)\s*((?:1[5-9]|20|21)\d\d))?\b", self.low):
+            if self.overlaps(m.span()):
                 continue
-            info = frame.columns[ycol]
-            on_year = info.temporal != "year"
+            on_year = self.frame.columns[ycol].temporal != "year"
             y1 = int(m.group(2))
             op = {"since": ">=", "after": ">", "before": "<", "until": "<=", "from": ">="}.get(m.group(1), "==")
             if m.group(4):
-                add(m.span(), Filter(ycol, "in", [y1, int(m.group(4))], on_year=on_year))
+                self.add(m.span(), Filter(ycol, "in", [y1, int(m.group(4))], on_year=on_year))
             else:
-                add(m.span(), Filter(ycol, op, y1, on_year=on_year))
-    found.sort()
-    return _combine(low, found), [(s, e) for s, e, _ in found]
+                self.add(m.span(), Filter(ycol, op, y1, on_year=on_year))
+
+
+def _comparable(info, op: str, raw: str, value) -> bool:
+    """Whether a compared value suits the column: numbers for numbers and dates, quoted text
+    or a date for `==` on text ("rooms cost more than 120" is not about a text column)."""
+    if info.kind == "quantitative" and not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, (int, float)) and info.kind not in ("quantitative", "temporal"):
+        return False
+    if op == "==" and not raw.startswith(("'", '"')) and not isinstance(value, (int, float)) and \
+            not re.match(_DATE, raw):
+        return False
+    return True
 
 
 def _year_col(frame: FrameInfo):
