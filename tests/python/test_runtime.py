@@ -62,13 +62,14 @@ def tokens(bridge, monkeypatch):
 # --- results and the display hook --------------------------------------------------------------
 
 def test_last_expression_becomes_execute_result_and_history(bridge):
-    reply = run("a = 20\na + 1", n=7)
+    n = next(_count)
+    reply = run("a = 20\na + 1", n=n)
     assert reply["status"] == "ok"
     (result,) = bridge.of_type("execute_result")
-    assert result == {"execution_count": 7, "data": {"text/plain": "21"}, "metadata": {}}
+    assert result == {"execution_count": n, "data": {"text/plain": "21"}, "metadata": {}}
     ns = session.user_ns
-    assert ns["_"] == 21 and ns["_7"] == 21 and ns["Out"][7] == 21
-    assert ns["In"][7] == "a = 20\na + 1" and ns["_i7"] == "a = 20\na + 1"
+    assert ns["_"] == 21 and ns[f"_{n}"] == 21 and ns["Out"][n] == 21
+    assert ns["In"][n] == "a = 20\na + 1" and ns[f"_i{n}"] == "a = 20\na + 1"
     run("'second'")
     assert ns["_"] == "second" and ns["__"] == 21
 

@@ -53,15 +53,6 @@ def _noop():
     return None
 
 
-def _follow_kernel_count(shell, count: int) -> None:
-    """The kernel numbers cells; IPython follows, and In[n] stays the cell shown as In [n]."""
-    shell.execution_count = count
-    history = shell.history_manager
-    while len(history.input_hist_parsed) < count:
-        history.input_hist_parsed.append("")
-        history.input_hist_raw.append("")
-
-
 def _execute(request: dict) -> dict:
     _drain_pending_interrupt()
     early = startup.try_execute(request)
@@ -75,7 +66,7 @@ def _execute(request: dict) -> dict:
     store_history = bool(request.get("store_history", not silent)) and not silent
     count = int(request.get("execution_count") or 0)
     if count > 0 and store_history:
-        _follow_kernel_count(shell, count)
+        shell_module.follow_kernel_count(shell, count)
     allow_stdin = bool(request.get("allow_stdin", False))
     if shell.allow_stdin != allow_stdin:  # a trait: setting it costs more than comparing
         shell.allow_stdin = allow_stdin

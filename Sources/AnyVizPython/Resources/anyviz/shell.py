@@ -25,7 +25,7 @@ from IPython.core.compilerop import CachingCompiler
 from IPython.core.macro import Macro
 from traitlets import Any, CBool, Instance, Type, default
 
-from . import fdcapture, hooks, iopub, jsonutil, startup, streams
+from . import cellnames, fdcapture, hooks, iopub, jsonutil, streams
 from .errors import AnyVizError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -151,7 +151,7 @@ class CellCompiler(CachingCompiler):
     still say `Cell In[n]`."""
 
     def get_code_name(self, raw_code, transformed_code, number):
-        return startup.cell_file_name(raw_code, os.getpid())
+        return cellnames.cell_file_name(raw_code, os.getpid())
 
 
 class KernelExitAutocall(ExitAutocall):
@@ -479,6 +479,15 @@ def _redirect_streams() -> None:
     import getpass
 
     getpass.getpass = _getpass
+
+
+def follow_kernel_count(shell, count: int) -> None:
+    """The kernel numbers cells; IPython follows, and In[n] stays the cell shown as In [n]."""
+    shell.execution_count = count
+    history = shell.history_manager
+    while len(history.input_hist_parsed) < count:
+        history.input_hist_parsed.append("")
+        history.input_hist_raw.append("")
 
 
 def reset_error() -> None:

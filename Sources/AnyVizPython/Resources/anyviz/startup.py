@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import io
 import linecache
 import os
@@ -30,7 +29,7 @@ import sys
 import threading
 import tokenize
 
-from . import iopub, session, streams
+from . import cellnames, iopub, session, streams
 
 _ready = threading.Event()
 _failure: BaseException | None = None
@@ -112,10 +111,10 @@ def shell():
 def _record(instance, count, code, has_value, value, text) -> None:
     """Write one early cell into the shell as run_cell would have: input history, In/_i<n>,
     and for a shown result Out/_/_<n> and its history output."""
-    from .runtime import _follow_kernel_count
+    from . import shell as shell_module
 
     instance.compile.cache(code, count, raw_code=code)
-    _follow_kernel_count(instance, count)
+    shell_module.follow_kernel_count(instance, count)
     instance.history_manager.store_inputs(count, code, code)
     instance.execution_count = count + 1  # as run_cell leaves it (the display hook shows n - 1)
     if has_value:
@@ -210,7 +209,7 @@ def _compile(code: str, count: int):
         return None  # IPython's own message
     if not tree.body or not _reads_only_known_names(tree):
         return None
-    name = cell_file_name(code, os.getpid())
+    name = cellnames.cell_file_name(code, os.getpid())
     linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
     last = None
     if isinstance(tree.body[-1], ast.Expr):
@@ -263,35 +262,3 @@ def _ends_with_semicolon(code: str) -> bool:
             continue
         return token[0] == tokenize.OP and token[1] == ";"
     return False
-
-
-# --- cell file names (shared with anyviz.shell) ---------------------------------------------------
-
-def murmur2(data: bytes, seed: int) -> int:
-    """MurmurHash2 (32-bit), the hash ipykernel names cell files with."""
-    m, length = 0x5BD1E995, len(data)
-    h = (seed ^ length) & 0xFFFFFFFF
-    end = length & ~3
-    for i in range(0, end, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = data[end:]
-    if tail:
-        h ^= int.from_bytes(tail, "little")
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
-@functools.lru_cache(maxsize=1024)
-def cell_file_name(raw_code: str, pid: int) -> str:
-    """ipykernel's `<tmp>/ipykernel_<pid>/<hash>.py`; re-run cells keep their name without
-    hashing them again."""
-    import tempfile
-
-    folder = os.path.join(tempfile.gettempdir(), f"ipykernel_{pid}")
-    return os.path.join(folder, f"{murmur2(raw_code.encode('utf-8'), 0xC70F6907)}.py")
