@@ -744,3 +744,13 @@ def test_plan_to_dict_is_json_safe():
     d = plan.to_dict()
     assert {"code", "explanation", "alternatives", "chart", "x", "y"} <= set(d)
     assert jsonutil.loads(jsonutil.dumps(d))["x"] == "continent"
+
+
+def test_an_equality_filter_without_years_reaches_the_chart():
+    """`--type` goes through the option planner; an `=` comparison and no year in the request
+    once ended in "Could not make a chart" (the year merge read a year column never chosen)."""
+    df = pd.DataFrame({"day": ["Thu", "Fri", "Sat", "Sun"] * 5, "size": [1, 2, 3, 4, 2] * 4,
+                       "tip": [1.0, 2.5, 3.0, 4.2, 2.2] * 4})
+    plan = planner.plan_chart(df, "average tip by day where size = 2", options={"type": "bar"})
+    assert plan.chart == "bar"
+    assert [(f.column, f.op, f.value) for f in plan.spec.filters] == [("size", "==", 2.0)]

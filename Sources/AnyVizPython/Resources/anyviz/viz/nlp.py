@@ -444,27 +444,42 @@ def parse(text: str, frame: FrameInfo, matcher: ColumnMatcher | None = None) -> 
 
 
 def _parse_top_and_numbers(tokens, p: Parsed, frame: FrameInfo) -> None:
+    """Numbers in a request: top/bottom N, comparisons on a number column, and years."""
+    _parse_top(tokens, p)
+    _parse_comparisons(tokens, p, frame)
+    _parse_years(tokens, p, frame)
+
+
+_TOP_BEFORE = {"top": "desc", "first": "desc", "largest": "desc", "biggest": "desc", "highest": "desc",
+               "best": "desc", "bottom": "asc", "last": "asc", "smallest": "asc", "lowest": "asc",
+               "worst": "asc", "fewest": "asc"}
+_TOP_AFTER = {"largest": "desc", "biggest": "desc", "highest": "desc", "most": "desc", "top": "desc",
+              "best": "desc", "smallest": "asc", "lowest": "asc", "least": "asc", "fewest": "asc",
+              "worst": "asc"}
+
+
+def _parse_top(tokens, p: Parsed) -> None:
+    """"top 5", "bottom 3", "10 largest": a number next to a ranking word."""
     n = len(tokens)
     for i, t in enumerate(tokens):
         if t.used:
             continue
         num = int(t.text) if t.text.isdigit() else NUMBER_WORDS.get(t.text)
+        if num is None:
+            continue
         prev = tokens[i - 1].text if i > 0 else ""
         nxt = tokens[i + 1].text if i + 1 < n else ""
-        if num is not None and prev in ("top", "first", "largest", "biggest", "highest", "best"):
-            p.top = (num, "desc")
+        if prev in _TOP_BEFORE:
+            p.top = (num, _TOP_BEFORE[prev])
             t.used = tokens[i - 1].used = "keyword"
-        elif num is not None and prev in ("bottom", "last", "smallest", "lowest", "worst", "fewest"):
-            p.top = (num, "asc")
-            t.used = tokens[i - 1].used = "keyword"
-        elif num is not None and nxt in ("largest", "biggest", "highest", "most", "top", "best"):
-            p.top = (num, "desc")
-            t.used = tokens[i + 1].used = "keyword"
-        elif num is not None and nxt in ("smallest", "lowest", "least", "fewest", "worst"):
-            p.top = (num, "asc")
+        elif nxt in _TOP_AFTER:
+            p.top = (num, _TOP_AFTER[nxt])
             t.used = tokens[i + 1].used = "keyword"
 
-    # comparisons on a numeric column: "tip > 5", "price above 100"
+
+def _parse_comparisons(tokens, p: Parsed, frame: FrameInfo) -> None:
+    """Comparisons on a numeric column: "tip > 5", "price above 100"."""
+    n = len(tokens)
     for i, t in enumerate(tokens):
         if t.used or t.text not in _COMPARATORS:
             continue
@@ -482,43 +497,40 @@ def _parse_top_and_numbers(tokens, p: Parsed, frame: FrameInfo) -> None:
                 for k in range(m.start, m.end):
                     tokens[k].used = "filter"
 
-    # years: "in 2007", "since 1990", "between 1990 and 2000", "from 1990 to 2000"
+
+_YEAR_OPS = {"since": ">=", "from": ">=", "starting": ">=", "after": ">", "before": "<",
+             "until": "<=", "through": "<=", "till": "<=", "up": "<="}
+
+
+def _parse_years(tokens, p: Parsed, frame: FrameInfo) -> None:
+    """Years: "in 2007", "since 1990", "between 1990 and 2000", "from 1990 to 2000"; several
+    single years on the same column become one `in` filter ("in 1952 and 2007")."""
     year_col = _year_column(frame)
     years = [i for i, t in enumerate(tokens) if not t.used and re.fullmatch(r"1[5-9]\d\d|2[01]\d\d", t.text)]
-    if years and year_col is None:
+    if not years:
+        return
+    if year_col is None:
         p.notes.append(f"ignored {', '.join(tokens[i].text for i in years)}: the frame has no year "
                        "or date column to filter on")
         for i in years:
             tokens[i].used = "keyword"
         return
+    col, on_year = year_col
     done = set()
     for i in years:
         if i in done:
             continue
         prev = tokens[i - 1].text if i > 0 else ""
         y = int(tokens[i].text)
-        col, on_year = year_col
-        rng = None
         j = next((k for k in years if k > i and k - i <= 2 and tokens[k - 1].text in ("and", "to", "through", "until")), None)
         if j is not None and prev in ("between", "from", "") or (j is not None and j == i + 2):
-            rng = (y, int(tokens[j].text))
+            p.filters.append(Filter(col, "between", (min(y, int(tokens[j].text)), max(y, int(tokens[j].text))), on_year))
             done.add(j)
             tokens[j].used = "filter"
-        if rng:
-            p.filters.append(Filter(col, "between", (min(rng), max(rng)), on_year))
-        elif prev in ("since", "from", "starting"):
-            p.filters.append(Filter(col, ">=", y, on_year))
-        elif prev == "after":
-            p.filters.append(Filter(col, ">", y, on_year))
-        elif prev == "before":
-            p.filters.append(Filter(col, "<", y, on_year))
-        elif prev in ("until", "through", "till", "up"):
-            p.filters.append(Filter(col, "<=", y, on_year))
         else:
-            p.filters.append(Filter(col, "==", y, on_year))
+            p.filters.append(Filter(col, _YEAR_OPS.get(prev, "=="), y, on_year))
         tokens[i].used = "filter"
         done.add(i)
-    # merge several single years on the same column into one `in` filter: "in 1952 and 2007"
     eq = [f for f in p.filters if f.op == "==" and f.column == col]
     if len(eq) > 1:
         for f in eq:
@@ -586,84 +598,125 @@ def _parse_values(tokens, p: Parsed, frame: FrameInfo) -> None:
 
 
 def _parse_keywords(tokens, p: Parsed) -> None:
-    n = len(tokens)
+    """Words that set the chart, aggregation, order, intent, layout or time bin; each reader
+    below answers None when the word is not of its kind, else whether it was a keyword."""
     for i, t in enumerate(tokens):
         if t.used:
             continue
-        w = t.text
-        nxt = tokens[i + 1].text if i + 1 < n else ""
-        prev = tokens[i - 1].text if i > 0 else ""
-        kw = True
-        if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")):
-            if w == "heat" and nxt != "map":
-                kw = False
-            elif w == "points" and p.chart:
-                pass
-            else:
-                p.chart = p.chart or CHART_WORDS[w]
-        elif w in ("how", "number") and nxt in ("many", "of"):
-            p.agg = p.agg or "count"
-            p.count_words = True
-        elif w in AGG_WORDS:
-            p.agg = p.agg or AGG_WORDS[w]
-            if AGG_WORDS[w] == "count":
-                p.count_words = True
-        elif w in ("highest", "largest", "biggest", "most") and prev not in ("top",):
-            p.sort = p.sort or "desc"
-        elif w in ("lowest", "smallest", "least", "fewest"):
-            p.sort = p.sort or "asc"
-        elif w in ("descending", "desc", "ranked", "ranking", "rank", "sorted", "sort", "order",
-                   "ordered"):
-            if w in ("sorted", "sort", "order", "ordered") and nxt in ("ascending", "asc", "alphabetically"):
-                kw = True
-            elif w in ("sorted", "sort", "ordered") and nxt in ("by",):
-                p.sort = p.sort or "desc"
-                tokens[i + 1].used = "keyword"
-            else:
-                p.sort = p.sort or "desc"
-        elif w in ("ascending", "asc", "increasing"):
-            p.sort = "asc"
-        elif w in ("alphabetical", "alphabetically"):
-            p.sort = "alpha"
-        elif w in ("trend", "trends", "evolution", "timeline", "timeseries") or (
-                w == "time" and prev in ("over", "through", "across")) or (w == "time" and nxt == "series"):
-            p.over_time = True
-        elif w in ("growth", "changed", "change", "changes") and nxt in ("over", "across", "through", "since"):
-            p.over_time = True
-        elif w in ("distribution", "distributions", "spread", "histogram"):
-            p.distribution = True
-        elif w in ("share", "shares", "proportion", "proportions", "composition", "percentage",
-                   "fraction", "makeup"):
-            p.share = True
-        elif w in ("relationship", "relation", "correlation", "correlate", "correlated",
-                   "correlations", "association"):
-            p.relationship = True
-            if w == "correlations" or nxt in ("matrix", "heatmap", "heat"):
-                p.correlation_matrix = True
-        elif w in ("horizontal", "horizontally", "sideways"):
-            p.horizontal = True
-        elif w == "stacked":
-            p.barmode = "stack"
-        elif w in ("grouped", "side", "clustered", "sidebyside") and not (
-                w == "grouped" and nxt == "by"):
-            p.barmode = "group"
-        elif w in BIN_WORDS and (prev in ("per", "by", "each", "every", "of", "a") or
-                                 w in ("monthly", "yearly", "annual", "annually", "daily",
-                                       "weekly", "hourly", "quarterly", "weekday", "weekdays", "dow")):
-            unit = BIN_WORDS[w]
-            if unit == "month" and nxt == "of" and i + 2 < n and tokens[i + 2].text == "year":
-                unit = "monthname"
-                tokens[i + 2].used = "keyword"
-            if w == "day" and nxt == "of" and i + 2 < n and tokens[i + 2].text == "week":
-                unit = "weekday"
-                tokens[i + 2].used = "keyword"
-            p.bin = unit
-        elif w in ("seasonal", "seasonality"):
-            p.bin = "monthname"
-        else:
-            kw = False
+        kw = False
+        for reader in (_chart_or_aggregate_word, _order_word, _intent_word, _layout_word, _bin_word):
+            answer = reader(tokens, i, p)
+            if answer is not None:
+                kw = answer
+                break
         if kw:
             t.used = "keyword"
+
+
+def _neighbours(tokens, i) -> tuple[str, str, str]:
+    """(word, previous word, next word) at position i."""
+    return (tokens[i].text, tokens[i - 1].text if i > 0 else "",
+            tokens[i + 1].text if i + 1 < len(tokens) else "")
+
+
+def _chart_or_aggregate_word(tokens, i, p: Parsed) -> bool | None:
+    w, _, nxt = _neighbours(tokens, i)
+    if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")):
+        if w == "heat" and nxt != "map":
+            return False
+        if not (w == "points" and p.chart):
+            p.chart = p.chart or CHART_WORDS[w]
+        return True
+    if w in ("how", "number") and nxt in ("many", "of"):
+        p.agg = p.agg or "count"
+        p.count_words = True
+        return True
+    if w in AGG_WORDS:
+        p.agg = p.agg or AGG_WORDS[w]
+        if AGG_WORDS[w] == "count":
+            p.count_words = True
+        return True
+    return None
+
+
+def _order_word(tokens, i, p: Parsed) -> bool | None:
+    w, prev, nxt = _neighbours(tokens, i)
+    if w in ("highest", "largest", "biggest", "most") and prev not in ("top",):
+        p.sort = p.sort or "desc"
+    elif w in ("lowest", "smallest", "least", "fewest"):
+        p.sort = p.sort or "asc"
+    elif w in ("descending", "desc", "ranked", "ranking", "rank", "sorted", "sort", "order", "ordered"):
+        if w in ("sorted", "sort", "order", "ordered") and nxt in ("ascending", "asc", "alphabetically"):
+            pass
+        elif w in ("sorted", "sort", "ordered") and nxt in ("by",):
+            p.sort = p.sort or "desc"
+            tokens[i + 1].used = "keyword"
+        else:
+            p.sort = p.sort or "desc"
+    elif w in ("ascending", "asc", "increasing"):
+        p.sort = "asc"
+    elif w in ("alphabetical", "alphabetically"):
+        p.sort = "alpha"
+    else:
+        return None
+    return True
+
+
+def _intent_word(tokens, i, p: Parsed) -> bool | None:
+    w, prev, nxt = _neighbours(tokens, i)
+    if w in ("trend", "trends", "evolution", "timeline", "timeseries") or (
+            w == "time" and prev in ("over", "through", "across")) or (w == "time" and nxt == "series"):
+        p.over_time = True
+    elif w in ("growth", "changed", "change", "changes") and nxt in ("over", "across", "through", "since"):
+        p.over_time = True
+    elif w in ("distribution", "distributions", "spread", "histogram"):
+        p.distribution = True
+    elif w in ("share", "shares", "proportion", "proportions", "composition", "percentage",
+               "fraction", "makeup"):
+        p.share = True
+    elif w in ("relationship", "relation", "correlation", "correlate", "correlated",
+               "correlations", "association"):
+        p.relationship = True
+        if w == "correlations" or nxt in ("matrix", "heatmap", "heat"):
+            p.correlation_matrix = True
+    else:
+        return None
+    return True
+
+
+def _layout_word(tokens, i, p: Parsed) -> bool | None:
+    w, _, nxt = _neighbours(tokens, i)
+    if w in ("horizontal", "horizontally", "sideways"):
+        p.horizontal = True
+    elif w == "stacked":
+        p.barmode = "stack"
+    elif w in ("grouped", "side", "clustered", "sidebyside") and not (w == "grouped" and nxt == "by"):
+        p.barmode = "group"
+    else:
+        return None
+    return True
+
+
+def _bin_word(tokens, i, p: Parsed) -> bool | None:
+    """"per month", "monthly", "month of year", "day of week", "seasonal"."""
+    w, prev, nxt = _neighbours(tokens, i)
+    n = len(tokens)
+    if w in BIN_WORDS and (prev in ("per", "by", "each", "every", "of", "a") or
+                           w in ("monthly", "yearly", "annual", "annually", "daily",
+                                 "weekly", "hourly", "quarterly", "weekday", "weekdays", "dow")):
+        unit = BIN_WORDS[w]
+        if unit == "month" and nxt == "of" and i + 2 < n and tokens[i + 2].text == "year":
+            unit = "monthname"
+            tokens[i + 2].used = "keyword"
+        if w == "day" and nxt == "of" and i + 2 < n and tokens[i + 2].text == "week":
+            unit = "weekday"
+            tokens[i + 2].used = "keyword"
+        p.bin = unit
+        return True
+    if w in ("seasonal", "seasonality"):
+        p.bin = "monthname"
+        return True
+    return None
 
 
 def _parse_fuzzy(tokens, p: Parsed, matcher: ColumnMatcher) -> None:
