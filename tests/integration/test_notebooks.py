@@ -120,6 +120,8 @@ def test_tour_customize_list_undo_explain_and_engine(executed_tour):
     (fig,) = [o.data[PLOTLY_MIME] for o in engine.outputs
               if o.output_type == "display_data" and PLOTLY_MIME in o.data]
     assert len(fig["data"][0]["x"]) == 5  # five continents
+    engine_profile = _text(_tagged(executed_tour, "engine-profile")[0])
+    assert "142 rows" in engine_profile and "computed in duckdb" in engine_profile
 
 
 def test_papermill_parameterised_notebook(tmp_path):
