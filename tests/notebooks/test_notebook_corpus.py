@@ -200,6 +200,11 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _SVG_ID = re.compile(r"\b([mp])[0-9a-f]{10}\b")
 # plotly's static SVG (kaleido) names its defs and clip paths from a random 6-hex-digit id.
 _PLOTLY_SVG_ID = re.compile(r"\b(defs-|topdefs-|clip)[0-9a-f]{6}")
+# tqdm's elapsed<remaining time and rate, "[00:01<00:02, 30030.82it/s]" (also HTML-escaped
+# and with figure spaces in its widget's label).
+_TQDM_TIMES = re.compile(
+    r"\[(?:\d+:)?\d\d:\d\d(?:<|&lt;)(?:(?:\d+:)?\d\d:\d\d|\?),(?:\s|\\u2007)*"
+    r"(?:\d+(?:\.\d+)?[kMG]?(?:it/s|s/it)|\?it/s)\]")
 _STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_ \"])")
 
 
@@ -234,6 +239,7 @@ def normalise_text(text, workdir):
     text = _WALL_TIME.sub("Wall time: <T>", text)
     text = _NOW.sub("<NOW>", text)
     text = _STYLER_ID.sub("T_<ID>", text)
+    text = _TQDM_TIMES.sub("[<TQDM-TIMES>]", text)
     text = _UUID.sub("<UUID>", text)
     return text
 
@@ -565,6 +571,8 @@ def test_reference_run_fails_only_where_intended(runner, name):
     ("File:      /tmp/ipykernel_4242/3481892709.py", "File:      /tmp/ipykernel_7/3481892709.py"),
     ("/tmp/corpus-a/data", "/tmp/corpus-b/data"),
     (f"Run at {dt.date.today()} 10:11", f"Run at {dt.date.today()} 23:59:59.5"),
+    ("3/3 [00:00<00:00, 30030.82it/s]", "3/3 [00:01<00:00,  2.50it/s]"),
+    ("3/3\\u2007[00:00&lt;00:00,\\u2007160.94it/s]", "3/3\\u2007[01:02:03&lt;00:00,\\u20071.5s/it]"),
     ("'uid': '56cdb304-e2ca-4471-bfd8-93b239001bc3'", "'uid': 'c18dc8e3-816a-4a2e-baf7-5f96b2fd3033'"),
 ])
 def test_normalisation_hides_what_varies(first, second):
@@ -580,6 +588,7 @@ def test_normalisation_hides_what_varies(first, second):
     ("File: /tmp/ipykernel_1/3481892709.py", "File: /tmp/ipykernel_1/3481892710.py"),
     ("incomplete input (3481892709.py, line 1)", "incomplete input (<ipython-input-6-2a>, line 1)"),
     ("a\t b\t \n", "a\t anyviz\t b\t \n"),
+    ("2/3 [00:00<00:00, 30030.82it/s]", "3/3 [00:00<00:00, 30030.82it/s]"),
 ])
 def test_normalisation_keeps_real_differences(first, second):
     assert normalise_text(first, "/tmp/x") != normalise_text(second, "/tmp/x")

@@ -1,6 +1,7 @@
 """JSON for Jupyter messages: jupyter_client rejects NaN and Infinity, so they become null."""
 from __future__ import annotations
 
+import binascii
 import datetime as _dt
 import decimal as _decimal
 import json
@@ -24,6 +25,10 @@ def _clean(value):
 
 
 def _default(obj):
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        # Raw bytes (a `_repr_png_` that returns the file's bytes) travel as base64, as
+        # jupyter_client's json_default sends them under ipykernel.
+        return binascii.b2a_base64(bytes(obj), newline=False).decode("ascii")
     try:
         import numpy as np
 

@@ -251,12 +251,15 @@ class ZMQInteractiveShell(InteractiveShell):
         iopub.emit("error", content)
 
     def showtraceback(self, exc_tuple=None, *args, **kwargs):
-        """An interrupt's traceback only says where the interrupt landed: it is formatted in
-        IPython's plain mode, which takes milliseconds where the verbose one parses every
-        library file on the stack (seconds on a first pandas or DuckDB traceback)."""
-        etype = (exc_tuple or sys.exc_info())[0]
+        """An interrupt that lands in library code only says where it landed: it is formatted
+        in IPython's plain mode, which takes milliseconds where the verbose one parses every
+        library file on the stack (seconds on a first pandas or DuckDB traceback). One that
+        stops the cell's own code (`raise KeyboardInterrupt`, a loop of `time.sleep`) reads as
+        under ipykernel: it is cheap to format."""
+        etype, _, traceback = exc_tuple or sys.exc_info()
         tb = self.InteractiveTB
-        if etype is None or not issubclass(etype, KeyboardInterrupt) or tb.mode == "Plain":
+        if (etype is None or not issubclass(etype, KeyboardInterrupt) or tb.mode == "Plain"
+                or self._only_cell_frames(traceback)):
             return super().showtraceback(exc_tuple, *args, **kwargs)
         mode = tb.mode
         tb.set_mode("Plain")
@@ -264,6 +267,17 @@ class ZMQInteractiveShell(InteractiveShell):
             return super().showtraceback(exc_tuple, *args, **kwargs)
         finally:
             tb.set_mode(mode)
+
+    def _only_cell_frames(self, traceback) -> bool:
+        """Whether every frame after the first (IPython's `run_code`, never shown) runs a
+        cell's code."""
+        cells = self.compile._filename_map
+        frame = traceback.tb_next if traceback is not None else None
+        while frame is not None:
+            if frame.tb_frame.f_code.co_filename not in cells:
+                return False
+            frame = frame.tb_next
+        return True
 
     def show_usage_error(self, exc):
         """UsageError: one line on stderr, like IPython, without a traceback; an unknown magic's
@@ -451,7 +465,29 @@ def _create() -> AnyVizShell:
     magics.install(shell)
     kernel_magics.install(shell)
     comms.install()
+    sys.meta_path.insert(0, _IpykernelProbeFinder())
     return shell
+
+
+class _IpykernelProbeFinder:
+    """Imports `ipykernel.zmqshell` just before a library that decides from its presence in
+    `sys.modules` whether it runs in a notebook (`tqdm.auto` picks its widget progress bar so),
+    so the library chooses what it chooses under ipykernel. Only then: the import costs about
+    0.1 s. Without ipykernel installed the library falls back to its console look."""
+
+    WATCHED = frozenset({"tqdm.autonotebook"})
+
+    def __init__(self):
+        self._done = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.WATCHED and not self._done:
+            self._done = True
+            try:
+                import ipykernel.zmqshell  # noqa: F401
+            except Exception:
+                pass
+        return None  # the ordinary finders load the module itself
 
 
 class _Kernel:
