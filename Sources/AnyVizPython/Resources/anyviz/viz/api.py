@@ -69,6 +69,23 @@ def _engine_call(function: str, args: dict) -> dict | None:
     return _reply(reply)
 
 
+def _frame_step(function: str):
+    """A step about one frame: `@_frame_step("plan")` reads the arguments, lets the engine layer
+    answer for a DuckDB or Spark table, and otherwise calls the step with
+    `(args, name, df)` for the session frame the arguments name."""
+    def wrap(step):
+        @functools.wraps(step)
+        def run(j=None) -> dict:
+            args = _args(j)
+            engine_reply = _engine_call(function, args)
+            if engine_reply is not None:
+                return engine_reply
+            name, df = _resolve(args.get("frame"))
+            return step(args, name, df)
+        return run
+    return wrap
+
+
 def split_frame(j=None) -> dict:
     """`%viz sales revenue by region`: a request that starts with a DataFrame's name charts that
     frame (as `--df sales` would)."""
@@ -196,12 +213,8 @@ def identity(j=None) -> dict:
             "columns": [{"name": str(c), "dtype": str(t)} for c, t in df.dtypes.items()]}
 
 
-def context(j=None) -> dict:
-    args = _args(j)
-    engine_reply = _engine_call("context", args)
-    if engine_reply is not None:
-        return engine_reply
-    name, df = _resolve(args.get("frame"))
+@_frame_step("context")
+def context(args: dict, name: str, df: pd.DataFrame) -> dict:
     if args.get("light"):  # the offline planner needs the frame, not a prompt
         return _reply({"frame": name, "rows": int(len(df))})
     columns = []
@@ -233,12 +246,8 @@ def context(j=None) -> dict:
                    "summary_bytes": len(summary.encode("utf-8"))})
 
 
-def plan(j=None) -> dict:
-    args = _args(j)
-    engine_reply = _engine_call("plan", args)
-    if engine_reply is not None:
-        return engine_reply
-    name, df = _resolve(args.get("frame"))
+@_frame_step("plan")
+def plan(args: dict, name: str, df: pd.DataFrame) -> dict:
     session.set_current_frame(name)  # "%viz" without --df next charts the frame loaded or used last
     from . import planner  # imported only when needed (it loads the planner modules)
 
@@ -376,12 +385,8 @@ def _remember(name, code, display_id, request, figure, columns, source="planner"
                     static=_last_static[0])
 
 
-def render(j=None) -> dict:
-    args = _args(j)
-    engine_reply = _engine_call("render", args)
-    if engine_reply is not None:
-        return engine_reply
-    name, df = _resolve(args.get("frame"))
+@_frame_step("render")
+def render(args: dict, name: str, df: pd.DataFrame) -> dict:
     code = args.get("code") or ""
     reply, result = _run_and_show(name, df, code, explanation=args.get("explanation"),
                                   alternatives=args.get("alternatives") or (),
@@ -425,12 +430,8 @@ def _simple_code(df: pd.DataFrame, columns) -> tuple[str, str]:
             f"Bar chart of the most frequent values of {c}.")
 
 
-def simple(j=None) -> dict:
-    args = _args(j)
-    engine_reply = _engine_call("simple", args)
-    if engine_reply is not None:
-        return engine_reply
-    name, df = _resolve(args.get("frame"))
+@_frame_step("simple")
+def simple(args: dict, name: str, df: pd.DataFrame) -> dict:
     code, explanation = _simple_code(df, args.get("columns"))
     reply, result = _run_and_show(name, df, code, explanation=explanation,
                                   note=args.get("note"), untrusted=False)
@@ -465,13 +466,9 @@ def _display_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table(j=None) -> dict:
+@_frame_step("table")
+def table(args: dict, name: str, df: pd.DataFrame) -> dict:
     """HTML table fallback, computed in the kernel (trusted code, bounded output)."""
-    args = _args(j)
-    engine_reply = _engine_call("table", args)
-    if engine_reply is not None:
-        return engine_reply
-    name, df = _resolve(args.get("frame"))
     cols = [c for c in (args.get("columns") or []) if c in df.columns] or list(df.columns)
     view = df[cols]
     nominal = [c for c in cols if chart_encoding(view[c]) in ("nominal", "boolean")]
@@ -493,6 +490,11 @@ def table(j=None) -> dict:
 
 
 # ------------------------------------------------------------------ customize
+#: The reply of a %customize step before any chart was made.
+_NO_CHART = {"status": "no_chart", "display_id": None,
+             "message": "There is no chart to customize yet: make one with %viz first."}
+
+
 def customize(j=None) -> dict:
     """`%customize` offline: the changes are kept per chart and re-applied to the original
     (anyviz.viz.charts); `_last` follows the chart that was changed."""
@@ -500,9 +502,7 @@ def customize(j=None) -> dict:
 
     args = _args(j)
     if not _last:
-        return _reply({"status": "no_chart", "display_id": None, "code": None,
-                       "message": "There is no chart to customize yet: make one with %viz "
-                                  "first."})
+        return _reply(dict(_NO_CHART, code=None))
     # Offline changes to a planner chart are planner code; anything an LLM wrote stays
     # untrusted (it runs only in a complete sandbox unless ANYVIZ_SANDBOX=off).
     trusted = _last.get("source") in ("planner", "simple")
@@ -574,9 +574,7 @@ def apply_custom_code(j=None) -> dict:
     """Full replacement code (LLM-edited) applied as an update of the last chart."""
     args = _args(j)
     if not _last:
-        return _reply({"status": "no_chart", "display_id": None, "figure": None,
-                       "message": "There is no chart to customize yet: make one with %viz "
-                                  "first."})
+        return _reply(dict(_NO_CHART, figure=None))
     name, df = _resolve(_last["frame"])
     code = args.get("code") or ""
     reply, result = _run_and_show(name, df, code, display_id=_last["display_id"], update=True,

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import clauses
-from .nlp import CHART_WORDS, STOPWORDS, ColumnMatcher, Filter, Mention, singular, tokenize
+from .nlp import (CHART_WORDS, STOPWORDS, ColumnMatcher, Mention, singular, span_key, tokenize,
+                  value_filters, value_index)
 from .plan_schema import FrameInfo, words_of
 
 AGG_BEFORE = {
@@ -332,15 +333,8 @@ def _read_ids(tokens, mentions, frame: FrameInfo, frame_name: str) -> list:
 def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> None:
     """Values of category columns named in the request ("Oceania", 'Visa') become filters;
     "not"/"excluding" before them negates."""
-    index: dict[str, tuple[str, object]] = {}
-    for c in frame.columns.values():
-        if c.kind not in ("nominal", "boolean") or not c.values:
-            continue
-        for v in c.values:
-            key = str(v).lower().strip()
-            if not key or key in STOPWORDS or key in AGG_BEFORE or key in CHART_WORDS:
-                continue
-            index.setdefault(key, (c.name, v))
+    index = value_index(frame, lambda key: bool(key) and key not in STOPWORDS
+                        and key not in AGG_BEFORE and key not in CHART_WORDS)
     if not index:
         return
     found: dict[str, list] = {}
@@ -351,7 +345,7 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
             span = tokens[i:i + size]
             if any(t.used for t in span) or (min_words > 1 and size == 1 and not span[0].quoted):
                 continue
-            key = " ".join(t.raw.lower() if t.quoted else t.text for t in span)
+            key = span_key(span)
             hit = index.get(key)
             if hit is None and size == 1:
                 hit = index.get(span[0].raw.lower())
@@ -370,13 +364,7 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
             if prev in ("excluding", "except", "without", "not", "exclude", "but", "than") or \
                     before & {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}:
                 negated[col] = True
-    for col, values in found.items():
-        values = list(dict.fromkeys(values))
-        neg = negated.get(col, False)
-        if len(values) == 1:
-            r.filters.append(Filter(col, "!=" if neg else "==", values[0]))
-        else:
-            r.filters.append(Filter(col, "notin" if neg else "in", values))
+    r.filters.extend(value_filters(found, negated))
 
 
 def _connector(tokens, start: int) -> tuple[str, str, str | None]:

@@ -548,19 +548,44 @@ def _year_column(frame: FrameInfo):
     return None
 
 
-def _parse_values(tokens, p: Parsed, frame: FrameInfo) -> None:
-    """Values of small nominal columns mentioned in the request become filters."""
+def value_index(frame, keep) -> dict[str, tuple[str, object]]:
+    """The values of the frame's category columns by their lower-case text, each with its column
+    (the first column wins a value two share); `keep(key)` says which texts may name a value."""
     index: dict[str, tuple[str, object]] = {}
     for c in frame.columns.values():
         if c.kind not in ("nominal", "boolean") or not c.values:
             continue
         for v in c.values:
             key = str(v).lower().strip()
-            if len(key) < 3 and not key.isupper():
-                continue
-            if key in STOPWORDS or key in AGG_WORDS or key in CHART_WORDS:
-                continue
-            index.setdefault(key, (c.name, v))
+            if keep(key):
+                index.setdefault(key, (c.name, v))
+    return index
+
+
+def span_key(span) -> str:
+    """The text of a run of tokens as a value key: quoted tokens as written, others normalised."""
+    return " ".join(t.raw.lower() if t.quoted else t.text for t in span)
+
+
+def value_filters(found: dict[str, list], negated: dict[str, bool]) -> list[Filter]:
+    """One filter per column from the values a request named for it: `==`/`!=` for one value,
+    `in`/`notin` for several (repeats dropped, first-mention order kept)."""
+    filters = []
+    for col, values in found.items():
+        values = list(dict.fromkeys(values))
+        neg = negated.get(col, False)
+        if len(values) == 1:
+            filters.append(Filter(col, "!=" if neg else "==", values[0]))
+        else:
+            filters.append(Filter(col, "notin" if neg else "in", values))
+    return filters
+
+
+def _parse_values(tokens, p: Parsed, frame: FrameInfo) -> None:
+    """Values of small nominal columns mentioned in the request become filters."""
+    index = value_index(frame, lambda key: (len(key) >= 3 or key.isupper())
+                        and key not in STOPWORDS and key not in AGG_WORDS
+                        and key not in CHART_WORDS)
     if not index:
         return
     found: dict[str, list] = {}
@@ -571,7 +596,7 @@ def _parse_values(tokens, p: Parsed, frame: FrameInfo) -> None:
             span = tokens[i:i + size]
             if any(t.used for t in span):
                 continue
-            key = " ".join(t.raw.lower() if t.quoted else t.text for t in span)
+            key = span_key(span)
             hit = index.get(key)
             if hit is None and size == 1 and not span[0].quoted:
                 hit = index.get(span[0].raw.lower())
@@ -588,13 +613,7 @@ def _parse_values(tokens, p: Parsed, frame: FrameInfo) -> None:
             if prev in ("excluding", "except", "without", "not", "exclude", "but") or \
                     prev2 in ("excluding", "except", "without", "not"):
                 negated[col] = True
-    for col, values in found.items():
-        values = list(dict.fromkeys(values))
-        neg = negated.get(col, False)
-        if len(values) == 1:
-            p.filters.append(Filter(col, "!=" if neg else "==", values[0]))
-        else:
-            p.filters.append(Filter(col, "notin" if neg else "in", values))
+    p.filters.extend(value_filters(found, negated))
 
 
 def _parse_keywords(tokens, p: Parsed) -> None:
