@@ -8,6 +8,7 @@ interpreter's main thread, one at a time, and hand the work to IPython's Interac
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from . import fdcapture, hooks, iopub, metrics, startup, streams
@@ -34,8 +35,22 @@ def configure(config_json: str = "{}") -> str:
     """Called once at start, off the critical path of kernel_info: starts building the shell
     (in the background; the first plain cells need not wait for it)."""
     iopub.install_thread_parents()
+    _use_kernel_command_line()
     startup.begin()
     return _jsonutil().dumps({"status": "ok"})
+
+
+def _use_kernel_command_line() -> None:
+    """`sys.argv` is the kernel's command line (program, `-f`, connection file), as under
+    ipykernel: notebooks that call `parser.parse_known_args()` or strip `-f` from `sys.argv`
+    see what they see there."""
+    try:
+        with open("/proc/self/cmdline", "rb") as handle:
+            argv = [os.fsdecode(arg) for arg in handle.read().split(b"\0")[:-1]]
+    except OSError:
+        return
+    if argv:
+        sys.argv = argv
 
 
 # --- execution ---------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ buffered and sent
 Writes from any thread are accepted; a lock keeps them whole and in order. Text is kept apart
 by parent (see `anyviz.iopub`): a thread that prints after its cell ended publishes under that
 cell, not under the one running now.
+A forked child (`multiprocessing.Pool` on Linux) inherits these objects but not the kernel's
+threads or sockets: there a write goes straight to descriptor 1 or 2, which `anyviz.fdcapture`
+forwards to the notebook from the kernel process, as ipykernel shows a child's prints.
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ class StreamWriter(io.TextIOBase):
     def __init__(self, name: str, flusher: "Flusher"):
         super().__init__()
         self.name = name
+        self._fd = 1 if name == "stdout" else 2
+        self._pid = os.getpid()  # the kernel's process; a fork has another
         self._flusher = flusher
         self._parts: dict[int, list[str]] = {}  # parent token -> text, in arrival order
         self._size = 0
@@ -83,6 +88,8 @@ class StreamWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
+        if os.getpid() != self._pid:
+            return self._write_from_child(text)
         from . import iopub
 
         accepted = len(text)
@@ -107,6 +114,15 @@ class StreamWriter(io.TextIOBase):
             self._flusher.wake()
         return accepted
 
+    def _write_from_child(self, text: str) -> int:
+        data = text.encode("utf-8", errors="replace")
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError:  # the descriptor is gone (closed by the child): nowhere to write
+            pass
+        return len(text)
+
     def writelines(self, lines) -> None:
         for line in lines:
             self.write(line)
@@ -114,6 +130,9 @@ class StreamWriter(io.TextIOBase):
     def flush(self) -> None:
         """Send everything buffered now (also what `print(..., flush=True)` calls)."""
         if not self._parts:  # the common case at cell boundaries: nothing to send, no locks
+            return
+        if os.getpid() != self._pid:  # a fork's copy of the kernel's buffer: the kernel sends it
+            self._parts.clear()
             return
         from . import iopub
 
