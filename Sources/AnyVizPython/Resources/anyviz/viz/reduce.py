@@ -252,65 +252,79 @@ def _reduce_histograms(traces: list[tuple[int, dict]], out: list) -> int:
                   for _, t in traces]
     raw = [_as_array(t.get("y") if h else t.get("x")) for (_, t), h in zip(traces, horizontal)]
     nums = [_numeric(a) for a in raw]
-    numeric = all(v is not None for v in nums)
     edges = None
-    if numeric:
+    if all(v is not None for v in nums):
         nb = traces[0][1].get("nbinsy" if horizontal[0] else "nbinsx")
         edges = _bins(nums, nb)
     for (pos, t), h, a, v in zip(traces, horizontal, raw, nums):
-        n = len(a)
-        weights = _as_array(t.get("x") if h else t.get("y"))
-        func = t.get("histfunc") or ("sum" if weights is not None else "count")
-        import pandas as pd
-
-        if numeric:
-            ok = np.isfinite(v)
-            codes = np.clip(np.searchsorted(edges, v[ok], side="right") - 1, 0, len(edges) - 2)
-            keys = None
-            centers = (edges[:-1] + edges[1:]) / 2
-            width = np.diff(edges)
-            nb = len(edges) - 1
-        else:
-            codes_all, uniques = pd.factorize(a)  # order of first appearance, like plotly
-            ok = codes_all >= 0
-            codes = codes_all[ok]
-            keys = np.asarray(uniques, dtype=object)
-            nb = len(keys)
-        if weights is not None and func != "count":
-            w = _numeric(weights)[ok]
-            agg = {"avg": "mean", "sum": "sum", "min": "min", "max": "max"}.get(func, "sum")
-            s = pd.Series(w).groupby(codes).agg(agg)
-            counts = np.full(nb, np.nan)
-            counts[s.index.to_numpy()] = s.to_numpy()
-        else:
-            counts = np.bincount(codes, minlength=nb).astype(np.float64)
-        total = np.nansum(counts)
-        norm = t.get("histnorm") or ""
-        if numeric and "density" in norm:
-            counts = counts / width
-        if norm.startswith("probability") or norm == "probability density":
-            counts = counts / total if total else counts
-        elif norm == "percent":
-            counts = counts * 100.0 / total if total else counts
-        if numeric and raw[0].dtype.kind == "M":
-            pos_vals = centers.astype(np.int64).astype("datetime64[ns]")
-            bar_width = width / 1e6  # plotly date axes measure widths in milliseconds
-        else:
-            pos_vals = centers if numeric else keys
-            bar_width = width if numeric else None
-        keep = {k: v2 for k, v2 in _drop_per_point(t, n).items()
-                if k not in ("x", "y", "nbinsx", "nbinsy", "histfunc", "histnorm", "xbins",
-                             "ybins", "autobinx", "autobiny", "bingroup", "cumulative", "type")}
-        bar = dict(keep, type="bar")
-        if h:
-            bar.update(y=pos_vals, x=counts, orientation="h")
-        else:
-            bar.update(x=pos_vals, y=counts)
-        if bar_width is not None:
-            bar["width"] = bar_width
-        out[pos] = bar
-        points += nb
+        ok, codes, positions, width = _bin_codes(a, v, edges)
+        counts = _normalised(t, _bin_totals(t, h, ok, codes, len(positions)), width)
+        if edges is not None and raw[0].dtype.kind == "M":
+            positions = positions.astype(np.int64).astype("datetime64[ns]")
+            width = width / 1e6  # plotly date axes measure widths in milliseconds
+        out[pos] = _histogram_bar(t, len(a), h, positions, counts, width)
+        points += len(positions)
     return points
+
+
+def _bin_codes(a, v, edges):
+    """(rows kept, their bin numbers, bin positions, bin widths): numeric values binned by
+    `edges` (positions are bin centres), other values by category in order of first
+    appearance, like plotly (positions are the categories; widths None)."""
+    if edges is not None:
+        ok = np.isfinite(v)
+        codes = np.clip(np.searchsorted(edges, v[ok], side="right") - 1, 0, len(edges) - 2)
+        return ok, codes, (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    import pandas as pd
+
+    codes_all, uniques = pd.factorize(a)
+    ok = codes_all >= 0
+    return ok, codes_all[ok], np.asarray(uniques, dtype=object), None
+
+
+def _bin_totals(t: dict, h: bool, ok, codes, nb: int):
+    """Each bin's count, or its histfunc (sum, avg, min, max) of the trace's weights."""
+    weights = _as_array(t.get("x") if h else t.get("y"))
+    func = t.get("histfunc") or ("sum" if weights is not None else "count")
+    if weights is None or func == "count":
+        return np.bincount(codes, minlength=nb).astype(np.float64)
+    import pandas as pd
+
+    agg = {"avg": "mean", "sum": "sum", "min": "min", "max": "max"}.get(func, "sum")
+    s = pd.Series(_numeric(weights)[ok]).groupby(codes).agg(agg)
+    counts = np.full(nb, np.nan)
+    counts[s.index.to_numpy()] = s.to_numpy()
+    return counts
+
+
+def _normalised(t: dict, counts, width):
+    """The bin totals under the trace's histnorm (density needs numeric bins' widths)."""
+    total = np.nansum(counts)
+    norm = t.get("histnorm") or ""
+    if width is not None and "density" in norm:
+        counts = counts / width
+    if norm.startswith("probability") or norm == "probability density":
+        counts = counts / total if total else counts
+    elif norm == "percent":
+        counts = counts * 100.0 / total if total else counts
+    return counts
+
+
+_HISTOGRAM_ONLY = ("x", "y", "nbinsx", "nbinsy", "histfunc", "histnorm", "xbins", "ybins",
+                   "autobinx", "autobiny", "bingroup", "cumulative", "type")
+
+
+def _histogram_bar(t: dict, n: int, h: bool, positions, counts, width) -> dict:
+    """The bar trace that draws the binned histogram, with the trace's other settings."""
+    bar = {k: v for k, v in _drop_per_point(t, n).items() if k not in _HISTOGRAM_ONLY}
+    bar["type"] = "bar"
+    if h:
+        bar.update(y=positions, x=counts, orientation="h")
+    else:
+        bar.update(x=positions, y=counts)
+    if width is not None:
+        bar["width"] = width
+    return bar
 
 
 def _reduce_bar(t: dict, n: int) -> tuple[dict, int]:
