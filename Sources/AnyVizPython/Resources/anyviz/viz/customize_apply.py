@@ -238,6 +238,23 @@ def chart_code(base_code: str, figure: dict, changes: list, columns=()) -> str:
     """The original chart code followed by the code for all `changes` (see the module doc)."""
     view = base_view(figure, columns)
     spec, final = fold(changes, view)
+    cat_axis, val_axis = ("y", "x") if final.horizontal and final.oriented else ("x", "y")
+    return "".join(_shape_parts(base_code, figure, spec, view, final)
+                   + _axis_parts(spec, cat_axis, val_axis)
+                   + _style_parts(spec, final))
+
+
+_BARMODE_CODE = {
+    "percent": "fig.update_layout(barmode='stack', barnorm='percent')\n",
+    "stack": "fig.update_layout(barmode='stack', barnorm=None)\n"
+             "fig.update_traces(stackgroup='one', selector=dict(type='scatter', mode='lines'))\n",
+    "group": "fig.update_layout(barmode='group')\n",
+    "overlay": "fig.update_layout(barmode='overlay')\nfig.update_traces(opacity=0.65)\n",
+}
+
+
+def _shape_parts(base_code: str, figure: dict, spec: dict, view, final) -> list[str]:
+    """The chart itself (or its panels), then a new chart type, orientation and bar layout."""
     parts = [base_code.rstrip() + "\n"]
     if "facet" in spec:
         rebuilt = _facet_code(figure, spec["facet"])
@@ -254,19 +271,16 @@ def chart_code(base_code: str, figure: dict, changes: list, columns=()) -> str:
             parts.append(code)
     if "orientation" in spec and final.oriented:
         parts.append(_flip_code("h" if final.horizontal else "v"))
-    oriented_h = final.horizontal and final.oriented
-    cat_axis, val_axis = ("y", "x") if oriented_h else ("x", "y")
     if "barmode" in spec:
-        mode = spec["barmode"]
-        parts.append({
-            "percent": "fig.update_layout(barmode='stack', barnorm='percent')\n",
-            "stack": "fig.update_layout(barmode='stack', barnorm=None)\n"
-                     "fig.update_traces(stackgroup='one', selector=dict(type='scatter', mode='lines'))\n",
-            "group": "fig.update_layout(barmode='group')\n",
-            "overlay": "fig.update_layout(barmode='overlay')\nfig.update_traces(opacity=0.65)\n",
-        }[mode])
+        parts.append(_BARMODE_CODE[spec["barmode"]])
     if "bargap" in spec:
         parts.append(f"fig.update_layout(bargap={spec['bargap']!r})\n")
+    return parts
+
+
+def _axis_parts(spec: dict, cat_axis: str, val_axis: str) -> list[str]:
+    """Scales, titles and order of the category and value axes, wherever they now are."""
+    parts = []
     for role, axis in (("category", cat_axis), ("value", val_axis)):
         if f"scale:{role}" in spec:
             parts.append(f"fig.update_{axis}axes(type={spec[f'scale:{role}']!r})\n")
@@ -274,6 +288,12 @@ def chart_code(base_code: str, figure: dict, changes: list, columns=()) -> str:
             parts.append(f"fig.update_{axis}axes(title_text={spec[f'label:{role}']!r})\n")
     if "sort" in spec:
         parts.append(_sort_code(spec["sort"], cat_axis))
+    return parts
+
+
+def _style_parts(spec: dict, final) -> list[str]:
+    """Colours, labels, theme, fonts, title, size, legend and grid."""
+    parts = []
     if "palette" in spec:
         parts.append(_palette_code(spec["palette"]))
     if "colorscale" in spec:
@@ -304,4 +324,4 @@ def chart_code(base_code: str, figure: dict, changes: list, columns=()) -> str:
     if "grid" in spec:
         show = bool(spec["grid"])
         parts.append(f"fig.update_xaxes(showgrid={show})\nfig.update_yaxes(showgrid={show})\n")
-    return "".join(parts)
+    return parts

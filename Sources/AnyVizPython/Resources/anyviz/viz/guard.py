@@ -119,62 +119,79 @@ def check_code(code: str) -> list[str]:
         tree = ast.parse(code, "<chart>", "exec")
     except SyntaxError as exc:
         return [f"syntax error at line {exc.lineno}: {exc.msg}"]
-    problems: list[str] = []
+    return [f"{text} ({_line(node)})" for node in ast.walk(tree) for text in _problems(node)]
 
-    def bad(node, text):
-        problems.append(f"{text} ({_line(node)})")
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] not in ALLOWED_IMPORT_ROOTS:
-                    bad(node, f"`import {alias.name}` is not allowed: chart code may import "
-                              f"only pandas, numpy and plotly")
-        elif isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level or mod.split(".")[0] not in ALLOWED_IMPORT_ROOTS:
-                bad(node, f"`from {'.' * node.level}{mod} import ...` is not allowed: chart code "
-                          f"may import only pandas, numpy and plotly")
-            for alias in node.names:
-                if alias.name == "*":
-                    bad(node, f"`from {mod} import *` is not allowed; import names explicitly")
-                elif alias.name in FORBIDDEN_MODULE_ATTRS or alias.name in FORBIDDEN_NAMES:
-                    bad(node, f"importing `{alias.name}` from {mod} is not allowed")
-        elif isinstance(node, ast.Attribute):
-            a = node.attr
-            if a.startswith("__") and a.endswith("__"):
-                bad(node, f"dunder attribute `.{a}` is not allowed")
-            elif a in INTROSPECTION_ATTRS:
-                bad(node, f"introspection attribute `.{a}` is not allowed")
-            elif a in FORBIDDEN_MODULE_ATTRS:
-                bad(node, f"attribute chain into `{a}` (`.{a}`) is not allowed: chart code may "
-                          f"not reach system modules")
-            elif a in IO_ATTRS or a.startswith(_IO_PREFIXES):
-                bad(node, f"`.{a}(...)` reads or writes files; chart code works on `df` only "
-                          f"and must assign the figure to `fig` instead of saving or showing it")
-        elif isinstance(node, ast.Name):
-            if node.id in FORBIDDEN_NAMES:
-                bad(node, f"`{node.id}` is not allowed in chart code")
-            elif node.id.startswith("__") and node.id.endswith("__"):
-                bad(node, f"dunder name `{node.id}` is not allowed")
-            elif node.id in FORBIDDEN_MODULE_ATTRS:
-                bad(node, f"`{node.id}` is not available to chart code")
-        elif isinstance(node, ast.ClassDef):
-            bad(node, f"class definitions (`class {node.name}`) are not allowed in chart code")
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bad(node, f"`{type(node).__name__.lower()}` statements are not allowed")
-        elif isinstance(node, (ast.AsyncFunctionDef, ast.AsyncFor, ast.AsyncWith, ast.Await)):
-            bad(node, "async code is not allowed in chart code")
-        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
-            bad(node, "generators (`yield`) are not allowed in chart code")
-        elif isinstance(node, ast.With):
-            if not all(_with_allowed(item) for item in node.items):
-                bad(node, "`with` blocks are not allowed (except pd.option_context / "
-                          "np.errstate)")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _DUNDER_STRING.search(node.value):
-                bad(node, "strings containing dunder names (e.g. in `.format`) are not allowed")
+def _problems(node) -> list[str]:
+    """What is wrong with one syntax node, by its kind (most kinds are fine)."""
+    if isinstance(node, ast.Import):
+        return [f"`import {alias.name}` is not allowed: chart code may import only pandas, "
+                f"numpy and plotly"
+                for alias in node.names if alias.name.split(".")[0] not in ALLOWED_IMPORT_ROOTS]
+    if isinstance(node, ast.ImportFrom):
+        return _import_from_problems(node)
+    if isinstance(node, ast.Attribute):
+        return _attribute_problems(node.attr)
+    if isinstance(node, ast.Name):
+        return _name_problems(node.id)
+    return _statement_problems(node)
+
+
+def _import_from_problems(node: ast.ImportFrom) -> list[str]:
+    mod = node.module or ""
+    problems = []
+    if node.level or mod.split(".")[0] not in ALLOWED_IMPORT_ROOTS:
+        problems.append(f"`from {'.' * node.level}{mod} import ...` is not allowed: chart code "
+                        f"may import only pandas, numpy and plotly")
+    for alias in node.names:
+        if alias.name == "*":
+            problems.append(f"`from {mod} import *` is not allowed; import names explicitly")
+        elif alias.name in FORBIDDEN_MODULE_ATTRS or alias.name in FORBIDDEN_NAMES:
+            problems.append(f"importing `{alias.name}` from {mod} is not allowed")
     return problems
+
+
+def _attribute_problems(a: str) -> list[str]:
+    if a.startswith("__") and a.endswith("__"):
+        return [f"dunder attribute `.{a}` is not allowed"]
+    if a in INTROSPECTION_ATTRS:
+        return [f"introspection attribute `.{a}` is not allowed"]
+    if a in FORBIDDEN_MODULE_ATTRS:
+        return [f"attribute chain into `{a}` (`.{a}`) is not allowed: chart code may not reach "
+                f"system modules"]
+    if a in IO_ATTRS or a.startswith(_IO_PREFIXES):
+        return [f"`.{a}(...)` reads or writes files; chart code works on `df` only and must "
+                f"assign the figure to `fig` instead of saving or showing it"]
+    return []
+
+
+def _name_problems(name: str) -> list[str]:
+    if name in FORBIDDEN_NAMES:
+        return [f"`{name}` is not allowed in chart code"]
+    if name.startswith("__") and name.endswith("__"):
+        return [f"dunder name `{name}` is not allowed"]
+    if name in FORBIDDEN_MODULE_ATTRS:
+        return [f"`{name}` is not available to chart code"]
+    return []
+
+
+def _statement_problems(node) -> list[str]:
+    """Constructs chart code has no use for (classes, scope tricks, async, generators, most
+    `with` blocks) and strings that spell dunder names for `.format` or getattr."""
+    if isinstance(node, ast.ClassDef):
+        return [f"class definitions (`class {node.name}`) are not allowed in chart code"]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return [f"`{type(node).__name__.lower()}` statements are not allowed"]
+    if isinstance(node, (ast.AsyncFunctionDef, ast.AsyncFor, ast.AsyncWith, ast.Await)):
+        return ["async code is not allowed in chart code"]
+    if isinstance(node, (ast.Yield, ast.YieldFrom)):
+        return ["generators (`yield`) are not allowed in chart code"]
+    if isinstance(node, ast.With) and not all(_with_allowed(item) for item in node.items):
+        return ["`with` blocks are not allowed (except pd.option_context / np.errstate)"]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+            and _DUNDER_STRING.search(node.value):
+        return ["strings containing dunder names (e.g. in `.format`) are not allowed"]
+    return []
 
 
 def used_names(code: str) -> set[str]:

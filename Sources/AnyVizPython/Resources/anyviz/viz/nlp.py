@@ -262,17 +262,29 @@ class ColumnMatcher:
         raise no_such_column(name, self.columns)
 
     def find(self, tokens: list[Token], notes: list[str]) -> list[Mention]:
+        """The columns the request names, in request order; each pass marks the tokens it
+        takes, so quoted names and longer phrases win over the words inside them."""
         mentions: list[Mention] = []
-        n = len(tokens)
-        # quoted tokens and longest phrases first
+        self._find_quoted(tokens, mentions)
+        self._find_of_phrases(tokens, mentions)
+        self._find_phrases(tokens, mentions)
+        self._find_word_groups(tokens, mentions)
+        self._find_words(tokens, mentions, notes)
+        mentions.sort(key=lambda m: m.start)
+        return mentions
+
+    def _find_quoted(self, tokens: list[Token], mentions: list[Mention]) -> None:
         for i, t in enumerate(tokens):
             if t.quoted:
                 hit = self.lookup(t.raw) or (self.closest(t.raw) and (self.closest(t.raw), "fuzzy"))
                 if hit:
                     t.used = "column"
                     mentions.append(Mention(hit[0], i, i + 1, hit[1], t.raw))
-        # "amount of payment", "number of deaths": the words of one column joined by "of"
-        for i in range(0, n - 2):
+
+    def _find_of_phrases(self, tokens: list[Token], mentions: list[Mention]) -> None:
+        """Phrases like "amount of payment" or "number of deaths": the words of one column
+        joined by "of"."""
+        for i in range(0, len(tokens) - 2):
             a, of, b = tokens[i:i + 3]
             if of.text != "of" or a.used or b.used or a.quoted or b.quoted or a.text in STOPWORDS and \
                     a.text not in ("number", "amount", "date", "name") or b.text in STOPWORDS:
@@ -282,6 +294,10 @@ class ColumnMatcher:
             if len(cols) == 1:
                 a.used = of.used = b.used = "column"
                 mentions.append(Mention(cols[0], i, i + 3, "partial", f"{a.raw} of {b.raw}"))
+
+    def _find_phrases(self, tokens: list[Token], mentions: list[Mention]) -> None:
+        """Column names (or their synonyms) spelt out, longest phrases first."""
+        n = len(tokens)
         for size in range(min(5, n), 0, -1):
             for i in range(0, n - size + 1):
                 span = tokens[i:i + size]
@@ -296,9 +312,11 @@ class ColumnMatcher:
                         t.used = "column"
                     mentions.append(Mention(hit[0], i, i + size, hit[1],
                                             " ".join(t.raw for t in span)))
-        # two or three words that are all words of exactly one column: "card type" -> card_type_code
+
+    def _find_word_groups(self, tokens: list[Token], mentions: list[Mention]) -> None:
+        """Two or three words that are all words of exactly one column: "card type" -> card_type_code."""
         for size in (3, 2):
-            for i in range(0, n - size + 1):
+            for i in range(0, len(tokens) - size + 1):
                 span = tokens[i:i + size]
                 if any(t.used or t.quoted or t.text in _FUNCTION_WORDS for t in span) or \
                         all(t.text in STOPWORDS for t in span):
@@ -309,7 +327,10 @@ class ColumnMatcher:
                     for t in span:
                         t.used = "column"
                     mentions.append(Mention(cols[0], i, i + size, "partial", " ".join(t.raw for t in span)))
-        # single words that are part of one (or several) column names: "weight", "temperature"
+
+    def _find_words(self, tokens: list[Token], mentions: list[Mention], notes: list[str]) -> None:
+        """Single words that are part of one (or several) column names: "weight", "temperature";
+        among several, a name that is not an id wins and the note says which was used."""
         for i, t in enumerate(tokens):
             if t.used or t.quoted or t.text in STOPWORDS or t.text in AGG_WORDS:
                 continue
@@ -323,8 +344,6 @@ class ColumnMatcher:
                 if len(uniq) > 1:
                     notes.append(f"'{t.raw}' could mean {', '.join(uniq)}; used {uniq[0]}")
                 mentions.append(Mention(uniq[0], i, i + 1, "partial", t.raw))
-        mentions.sort(key=lambda m: m.start)
-        return mentions
 
 
 def _idlike_name(col: str) -> bool:

@@ -514,10 +514,6 @@ def _blocker_func(deny, what):
 
 def _python_layers(roots: tuple, violations: list) -> None:
     """Import blocks, patched process/socket/signal functions, no threads, audit hook."""
-    realpath = os.path.realpath
-    fsdecode = os.fsdecode
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
     def deny(what: str, detail) -> None:
         msg = f"AnyViz guard: chart code may not {what} ({detail})"
         violations.append(msg)
@@ -531,6 +527,15 @@ def _python_layers(roots: tuple, violations: list) -> None:
     for name in _state["blocked_present"]:
         sys.modules[name] = _BlockedModule(name)
     sys.meta_path.insert(0, _ImportBlocker(lambda what, name: deny(what, f"module {name!r}")))
+    sys.addaudithook(_audit_hook(roots, deny))
+
+
+def _audit_hook(roots: tuple, deny):
+    """The audit hook: reads only below `roots`, no writes, no blocked events. The functions it
+    uses are bound here, before chart code runs, so patching `os.path` later cannot loosen it."""
+    realpath = os.path.realpath
+    fsdecode = os.fsdecode
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def inside(real: str) -> bool:
         return any(real == r or real.startswith(r + os.sep) for r in roots)
@@ -574,7 +579,7 @@ def _python_layers(roots: tuple, violations: list) -> None:
         if what is not None:
             deny(what, event)
 
-    sys.addaudithook(hook)
+    return hook
 
 
 def _patch_process_functions(deny) -> None:
