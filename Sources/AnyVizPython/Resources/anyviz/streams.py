@@ -3,8 +3,10 @@
 The timing is ipykernel's, because notebooks written for it expect its grouping: text is
 buffered and sent
   * by a daemon flusher thread `INTERVAL` (0.2 s, ipykernel's flush interval) after the first
-    text arrived in an empty buffer, so a line printed before a long computation shows while
-    it runs, and a quick cell's prints arrive as one output;
+    text arrived in that stream's empty buffer, so a line printed before a long computation
+    shows while it runs, and a quick cell's prints arrive as one output; each stream keeps its
+    own deadline, as each of ipykernel's streams has its own timer (stderr that started first
+    is sent first);
   * when the buffer holds more than `MAX_BUFFER` characters;
   * on `flush()`, before every display, and at the end of every cell (stdout, then stderr: a
     quick cell's warnings come after its prints, as under ipykernel).
@@ -49,6 +51,7 @@ class StreamWriter(io.TextIOBase):
         self._flusher = flusher
         self._parts: dict[int, list[str]] = {}  # parent token -> text, in arrival order
         self._size = 0
+        self.since: float | None = None     # when the buffer last became non-empty
         self._cell_chars = 0                # published or buffered in this cell
         self._truncated = False
         self._lock = threading.Lock()       # guards the buffer
@@ -105,6 +108,8 @@ class StreamWriter(io.TextIOBase):
                     f"write large output to a file, or print a summary such as df.head()]\n")
             self._cell_chars += len(text)
             was_empty = not self._parts
+            if was_empty:
+                self.since = time.monotonic()
             self._parts.setdefault(token, []).append(text)
             self._size += len(text)
             send_now = self._size > MAX_BUFFER
@@ -133,6 +138,7 @@ class StreamWriter(io.TextIOBase):
             return
         if os.getpid() != self._pid:  # a fork's copy of the kernel's buffer: the kernel sends it
             self._parts.clear()
+            self.since = None
             return
         from . import iopub
 
@@ -143,6 +149,7 @@ class StreamWriter(io.TextIOBase):
                 texts = [(token, "".join(parts)) for token, parts in self._parts.items()]
                 self._parts.clear()
                 self._size = 0
+                self.since = None
             for token, text in texts:
                 iopub.stream(self.name, text, token)
 
@@ -152,7 +159,8 @@ class StreamWriter(io.TextIOBase):
 
 
 class Flusher(threading.Thread):
-    """Daemon that sends buffered text `INTERVAL` seconds after it arrived; idle costs nothing."""
+    """Daemon that sends each stream's buffered text `INTERVAL` seconds after it arrived, the
+    earliest first; idle costs nothing."""
 
     def __init__(self):
         super().__init__(name="anyviz-stream-flusher", daemon=True)
@@ -171,12 +179,24 @@ class Flusher(threading.Thread):
         while True:
             self._event.wait()
             self._event.clear()
-            time.sleep(INTERVAL)
-            for writer in self.writers:
-                try:
-                    writer.flush()
-                except Exception:  # a failing send must not kill later output
-                    pass
+            while self._flush_next():
+                pass
+
+    def _flush_next(self) -> bool:
+        """Wait for the earliest deadline and flush that stream; False when nothing waits."""
+        pending = [(w.since, i) for i, w in enumerate(self.writers) if w.since is not None]
+        if not pending:
+            return False
+        since, index = min(pending)
+        delay = since + INTERVAL - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # then look again: the stream may have been flushed meanwhile
+            return True
+        try:
+            self.writers[index].flush()
+        except Exception:  # a failing send must not kill later output
+            self.writers[index].since = None
+        return True
 
 
 _flusher = Flusher()
