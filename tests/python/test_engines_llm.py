@@ -15,6 +15,15 @@ from engine_cases import sales_frame, write_parts
 PLOTLY = "application/vnd.plotly.v1+json"
 
 
+def chart_from_llm(name, request, hints, complete):
+    """The engine layer's LLM chart, drawn through the chart package's render step (as the
+    pipeline calls it)."""
+    from anyviz.engines import viz
+    from anyviz.viz import api
+
+    return viz.chart_from_llm(name, request, hints, complete, render=api.render)
+
+
 @pytest.fixture(scope="module")
 def sales_df():
     return sales_frame()
@@ -65,7 +74,6 @@ def _bars(figure) -> dict:
 
 
 def test_llm_spec_is_computed_in_the_engine_and_drawn(sales, sales_df, bridge):
-    from anyviz.engines.viz import chart_from_llm
     from anyviz.viz import api
 
     llm = FakeLLM({"chart": "bar", "x": "region", "y": "revenue", "agg": "sum",
@@ -89,7 +97,6 @@ def test_llm_spec_is_computed_in_the_engine_and_drawn(sales, sales_df, bridge):
 
 
 def test_prompt_has_quoted_names_and_types_but_no_rows(sales, sales_df):
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM({"chart": "histogram", "x": "qty"})
     chart_from_llm("sales", "distribution of qty", {"type": "histogram"}, llm)
@@ -104,7 +111,6 @@ def test_prompt_has_quoted_names_and_types_but_no_rows(sales, sales_df):
 
 
 def test_unknown_column_gets_one_repair_with_the_reason(sales, bridge):
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM({"chart": "bar", "x": "country", "y": "revenue", "agg": "sum"},
                   "```json\n{\"chart\": \"bar\", \"x\": \"region\", \"agg\": \"count\"}\n```")
@@ -136,7 +142,6 @@ def test_unknown_column_gets_one_repair_with_the_reason(sales, bridge):
 ])
 def test_unusable_answers_twice_raise_for_the_planner_to_take_over(sales, bad, reason):
     from anyviz.engines.llm_spec import SpecError
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM(bad, bad)
     with pytest.raises(SpecError) as err:
@@ -146,7 +151,6 @@ def test_unusable_answers_twice_raise_for_the_planner_to_take_over(sales, bad, r
 
 
 def test_time_bins_filters_and_top_n_match_pandas(sales, sales_df, bridge):
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM({"chart": "line", "x": "ts", "y": "revenue", "agg": "mean",
                    "bin": {"column": "ts", "unit": "month"},
@@ -168,7 +172,6 @@ def test_time_bins_filters_and_top_n_match_pandas(sales, sales_df, bridge):
 
 
 def test_user_hints_win_over_the_llm(sales, bridge):
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM({"chart": "bar", "x": "region", "y": "revenue", "agg": "sum"})
     chart_from_llm("sales", "revenue", {"agg": "max", "x": "product"}, llm)
@@ -178,7 +181,6 @@ def test_user_hints_win_over_the_llm(sales, bridge):
 
 def test_too_many_groups_is_a_message_not_millions_of_bars(sales, monkeypatch):
     from anyviz.engines import llm_spec
-    from anyviz.engines.viz import chart_from_llm
 
     monkeypatch.setattr(llm_spec, "MAX_MARKS", 100)
     spec = {"chart": "bar", "x": "revenue", "agg": "count"}
@@ -189,7 +191,6 @@ def test_too_many_groups_is_a_message_not_millions_of_bars(sales, monkeypatch):
 
 
 def test_llm_text_is_plain_in_the_chart_and_escaped_in_html(sales, bridge):
-    from anyviz.engines.viz import chart_from_llm
 
     llm = FakeLLM({"chart": "bar", "x": "region", "agg": "count",
                    "title": "<a href='javascript:alert(1)'>click</a>",
@@ -204,7 +205,6 @@ def test_llm_text_is_plain_in_the_chart_and_escaped_in_html(sales, bridge):
 
 
 def test_errors_from_the_llm_call_propagate(sales):
-    from anyviz.engines.viz import chart_from_llm
     from anyviz.errors import LLMError
 
     def failing(messages):
@@ -217,7 +217,6 @@ def test_errors_from_the_llm_call_propagate(sales):
 def test_more_colours_than_a_chart_can_tell_apart_are_refused(sales, monkeypatch):
     from anyviz.engines import compile as compiler
     from anyviz.engines import llm_spec
-    from anyviz.engines.viz import chart_from_llm
 
     monkeypatch.setattr(compiler, "MAX_SERIES", 5)
     spec = {"chart": "bar", "x": "region", "agg": "count", "color": "product"}

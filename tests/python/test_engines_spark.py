@@ -108,6 +108,7 @@ def test_an_llm_spec_draws_the_same_numbers_in_spark_and_duckdb(frames, bridge, 
     import json
 
     from anyviz.engines import viz
+    from anyviz.viz import api
 
     drawn = []
     real_draw = viz.draw
@@ -122,7 +123,8 @@ def test_an_llm_spec_draws_the_same_numbers_in_spark_and_duckdb(frames, bridge, 
             prompts.append(messages[-1]["content"])
             return answer
 
-        shown = viz.chart_from_llm(name, "monthly revenue by region", {}, complete)
+        shown = viz.chart_from_llm(name, "monthly revenue by region", {}, complete,
+                                   render=api.render)
         assert shown["status"] == "ok", shown
     assert len(drawn) == 2 and len(drawn[0].data) == 4  # a line per region
     assert_same_drawing(drawn[0], drawn[1], "LLM spec: spark vs duckdb")

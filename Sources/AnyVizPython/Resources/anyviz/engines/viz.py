@@ -195,17 +195,18 @@ def chart(frame, spec, *, show: bool = False):
     return fig
 
 
-def chart_from_llm(name: str, request: str, hints: dict, complete) -> dict:
+def chart_from_llm(name: str, request: str, hints: dict, complete, *, render) -> dict:
     """%viz on an engine table with an LLM configured: the LLM picks a chart specification
     from the table's schema (see llm_spec), the compiler runs it in the engine, and the chart
-    is shown through the normal output path. `complete(messages) -> str` calls the LLM.
+    is shown through the normal output path. `complete(messages) -> str` calls the LLM;
+    `render` is the chart package's render step (`anyviz.viz.api.render`), passed in so the
+    engine layer does not import the package that calls it.
 
     Returns the reply `anyviz.viz.api.render` gives (status, display_id, figure, message),
     plus the code shown for it and the explanation. A reply that cannot be used (not JSON,
     unknown columns or values, a query the engine refuses) goes back to the LLM once with the
     reason; a second failure raises llm_spec.SpecError for the pipeline to fall back to the
     planner. LLM errors from `complete` propagate unchanged."""
-    from ..viz import api
     from . import llm_spec
 
     target = current_lazy(name)
@@ -228,7 +229,7 @@ def chart_from_llm(name: str, request: str, hints: dict, complete) -> dict:
         _remember_plan(code, spec)
         note = (f"Repaired after 1 unusable answer: {problems[-1]}" if attempt else None)
         try:
-            shown = api.render({"frame": name, "code": code, "source": "llm",
+            shown = render({"frame": name, "code": code, "source": "llm",
                                 "explanation": _explain(frame, answer["explanation"],
                                                         frame.rows_known),
                                 "alternatives": answer["alternatives"], "note": note,

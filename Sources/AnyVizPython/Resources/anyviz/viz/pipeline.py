@@ -216,7 +216,7 @@ class Pipeline:
 
         try:
             shown = chart_from_llm(run.frame, run.request.text, dict(run.request.hints),
-                                   complete)
+                                   complete, render=api.render)
         except Exception as exc:  # noqa: BLE001 - the planner still charts the table
             if not isinstance(exc, LLMError):
                 run.note = f"The LLM's chart could not be drawn ({exc})" + _PLANNER_MADE_IT
