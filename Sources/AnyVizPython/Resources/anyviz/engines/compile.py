@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ..viz.plan_code import px_common_args
+
 #: Buckets along x for a raw long line (each keeps first, last, min and max: up to 4 points).
 LINE_BUCKETS = 2000
 #: Raw rows a chart may fetch before lines are reduced and scatters sampled.
@@ -413,20 +415,6 @@ def _q(value) -> str:
     return repr(value)
 
 
-def _common(spec: EngineSpec, labels: dict, orders: dict) -> str:
-    parts = []
-    if spec.color:
-        parts.append(f"color={_q(spec.color)}")
-    if spec.facet:
-        parts.append(f"facet_col={_q(spec.facet)}, facet_col_wrap=3")
-    if orders:
-        parts.append(f"category_orders={orders!r}")
-    if labels:
-        parts.append(f"labels={labels!r}")
-    parts.append(f"title={_q(spec.title or '')}")
-    return ", ".join(parts)
-
-
 def compile_chart(frame, spec, execute) -> Compiled:
     """Run `spec` on `frame` through `execute(frame, expr)`; the drawn data and its code."""
     spec = spec if isinstance(spec, EngineSpec) else from_any(spec)
@@ -508,7 +496,7 @@ def _bar_code(spec: EngineSpec, x: str, value, orders: dict) -> str:
     labels = {}
     if isinstance(value, str):
         labels[value] = measure_label(spec)
-    common = _common(spec, labels, orders)
+    common = px_common_args(spec, labels, orders)
     if spec.chart == "pie":
         return (f"fig = px.pie(df, names={_q(x)}, values={_q(value)}, "
                 f"labels={labels!r}, title={_q(spec.title or '')})\n"
@@ -520,7 +508,7 @@ def _bar_code(spec: EngineSpec, x: str, value, orders: dict) -> str:
         asc = spec.sort == "asc"
         lines.append(f"order = df.groupby({_q(x)})[{_q(value)}].sum()"
                      f".sort_values(ascending={asc}).index")
-        common = _common(spec, labels, dict(orders, **{x: "__ORDER__"})).replace(
+        common = px_common_args(spec, labels, dict(orders, **{x: "__ORDER__"})).replace(
             "'__ORDER__'", "list(order)")
     if spec.chart == "bar" and spec.horizontal:
         lines.append(f"fig = {fn}(df, x={_q(value)}, y={_q(x)}, orientation='h', {common})")
@@ -559,7 +547,7 @@ def _raw_line(frame, t, spec, x, orders, execute) -> Compiled:
                      f"peak and dip is drawn.")
     fn = {"bar": "px.bar", "line": "px.line", "area": "px.area"}[spec.chart]
     y_arg = _q(ys[0]) if len(ys) == 1 else repr(ys)
-    return Compiled(data, f"fig = {fn}(df, x={_q(x)}, y={y_arg}, {_common(spec, {}, orders)})\n",
+    return Compiled(data, f"fig = {fn}(df, x={_q(x)}, y={y_arg}, {px_common_args(spec, {}, orders)})\n",
                     notes)
 
 
@@ -583,7 +571,7 @@ def _histogram(frame, t, spec, x, orders, execute) -> Compiled:
     data = raw[groups + ["count"]].copy()
     data.insert(0, x, lo + (raw["_b"].to_numpy(dtype=float) + 0.5) * width)
     data["count"] = data["count"].astype(np.int64)
-    common = _common(spec, {"count": "Number of rows"}, orders)
+    common = px_common_args(spec, {"count": "Number of rows"}, orders)
     code = (f"fig = px.bar(df, x={_q(x)}, y='count', {common})\n"
             f"fig.update_traces(width={width!r})\n"
             f"fig.update_layout(bargap=0{', barmode=' + _q('overlay') if groups else ''})\n")
@@ -607,7 +595,7 @@ def _scatter(frame, t, spec, orders, execute) -> Compiled:
             notes.append(f"{n:,} points: drawn from a random sample of about {RAW_ROWS:,} "
                          f"taken in the engine.")
         data = execute(frame, t.select(keep).limit(RAW_ROWS))
-    code = f"fig = px.scatter(df, x={_q(spec.x)}, y={_q(spec.y)}, {_common(spec, {}, orders)})\n"
+    code = f"fig = px.scatter(df, x={_q(spec.x)}, y={_q(spec.y)}, {px_common_args(spec, {}, orders)})\n"
     return Compiled(data, code, notes)
 
 

@@ -227,7 +227,10 @@ def _aggregate(spec: Spec, L: list) -> str:
     return spec.y
 
 
-def _common_args(spec: Spec, labels: dict, cat_orders: dict) -> str:
+def px_common_args(spec, labels: dict, cat_orders: dict) -> str:
+    """The Plotly Express arguments every chart shares (colour, facets, category orders,
+    labels, title), as code; names from the data are Python literals, never code. Used for
+    pandas charts here and for engine charts (`anyviz.engines.compile`)."""
     parts = []
     if spec.color:
         parts.append(f"color={spec.color!r}")
@@ -237,7 +240,7 @@ def _common_args(spec: Spec, labels: dict, cat_orders: dict) -> str:
         parts.append(f"category_orders={cat_orders!r}")
     if labels:
         parts.append(f"labels={labels!r}")
-    parts.append(f"title={spec.title!r}")
+    parts.append(f"title={spec.title or ''!r}")
     return ", ".join(parts)
 
 
@@ -283,7 +286,7 @@ def _bar_like(spec: Spec, cat_orders: dict) -> list[str]:
         L.append(f"data = data.sort_values({x!r}, kind='stable')")
     if spec.reduce_points and spec.chart in ("line", "area") and not spec.agg and value:
         L.extend(_extremes_lines(spec, value))
-    common = _common_args(spec, labels, cat_orders)
+    common = px_common_args(spec, labels, cat_orders)
     fn = {"bar": "px.bar", "line": "px.line", "area": "px.area"}[spec.chart]
     if spec.chart == "bar" and spec.horizontal:
         L.append(f"fig = {fn}(data, x={value!r}, y={x!r}, orientation='h', {common})")
@@ -387,14 +390,14 @@ def _scatter(spec: Spec, cat_orders: dict) -> list[str]:
         value = _aggregate(spec, L)
         labels = {value: measure_label(spec, spec.y if spec.agg != "count" else "rows")}
         L.append(f"fig = px.scatter(data, x={spec.x!r}, y={value!r}, "
-                 f"{_common_args(spec, labels, cat_orders)})")
+                 f"{px_common_args(spec, labels, cat_orders)})")
         return L
     subset = [c for c in (spec.x, spec.y) if c]
     L = [f"data = data.dropna(subset={subset!r})"]
     if spec.top:
         n, direction = spec.top
         L.append(f"data = data.{'nlargest' if direction == 'desc' else 'nsmallest'}({n}, {spec.y!r})")
-    L.append(f"fig = px.scatter(data, x={spec.x!r}, y={spec.y!r}, {_common_args(spec, {}, cat_orders)})")
+    L.append(f"fig = px.scatter(data, x={spec.x!r}, y={spec.y!r}, {px_common_args(spec, {}, cat_orders)})")
     return L
 
 
@@ -410,7 +413,7 @@ def _histogram(spec: Spec, cat_orders: dict) -> list[str]:
         L.append("fig.update_traces(width=float(edges[1] - edges[0]))")
         L.append("fig.update_layout(bargap=0)")
         return L
-    L.append(f"fig = px.histogram(data, x={x!r}, {_common_args(spec, {}, cat_orders)})")
+    L.append(f"fig = px.histogram(data, x={x!r}, {px_common_args(spec, {}, cat_orders)})")
     L.append("fig.update_layout(yaxis_title='Number of rows')")
     if spec.color:
         L.append("fig.update_layout(barmode='overlay')")
@@ -426,7 +429,7 @@ def _box(spec: Spec, cat_orders: dict) -> list[str]:
     if spec.x and spec.x not in cat_orders and spec.sort != "x":
         L.append(f"order = data.groupby({spec.x!r})[{spec.y!r}].median().sort_values(ascending=False).index")
         cat_orders = dict(cat_orders, **{spec.x: _Code("list(order)")})
-    args = _common_args(spec, {}, cat_orders)
+    args = px_common_args(spec, {}, cat_orders)
     extra = ", box=True" if spec.chart == "violin" else ""
     L.append(f"fig = {fn}(data, {xarg}y={spec.y!r}{extra}, {args})")
     return L
