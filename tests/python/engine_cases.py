@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 
 #: Five typical requests: a filter, a time bin, a count, a weekday bin, a colour split.
 REQUESTS = [
@@ -73,3 +74,23 @@ def pandas_figure(df: pd.DataFrame, code: str):
     scope = {"df": df, "px": px, "go": go, "pd": pd, "np": np}
     exec(compile(code, "<planner>", "exec"), scope)  # noqa: S102 - the planner's own code
     return scope["fig"]
+
+
+# Fixtures shared by the engine test modules (import them by name into a module to use them).
+@pytest.fixture(scope="module")
+def sales_df():
+    return sales_frame()
+
+
+@pytest.fixture(scope="module")
+def folder(sales_df, tmp_path_factory):
+    return write_parts(sales_df, str(tmp_path_factory.mktemp("sales") / "sales"))
+
+
+@pytest.fixture
+def sales(folder, bridge, clean_data_session):
+    from anyviz import session
+    from anyviz.data import magics
+
+    magics.load(f"--engine duckdb {folder} as sales")
+    return session.user_ns["sales"]

@@ -8,26 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine_cases import REQUESTS, assert_same_drawing, pandas_figure, sales_frame, write_parts
-
-
-@pytest.fixture(scope="module")
-def sales_df():
-    return sales_frame()
-
-
-@pytest.fixture(scope="module")
-def folder(sales_df, tmp_path_factory):
-    return write_parts(sales_df, str(tmp_path_factory.mktemp("sales") / "sales"))
-
-
-@pytest.fixture
-def sales(folder, bridge, clean_data_session):
-    from anyviz import session
-    from anyviz.data import magics
-
-    magics.load(f"--engine duckdb {folder} as sales")
-    return session.user_ns["sales"]
+from engine_cases import (REQUESTS, assert_same_drawing, folder, pandas_figure,  # noqa: F401
+                          sales, sales_df)
 
 
 def _engine_figure(frame, spec):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine_cases import sales_frame, write_parts
+from engine_cases import folder, sales, sales_df  # noqa: F401 - shared fixtures
 
 PLOTLY = "application/vnd.plotly.v1+json"
 
@@ -22,25 +22,6 @@ def chart_from_llm(name, request, hints, complete):
     from anyviz.viz import api
 
     return viz.chart_from_llm(name, request, hints, complete, render=api.render)
-
-
-@pytest.fixture(scope="module")
-def sales_df():
-    return sales_frame()
-
-
-@pytest.fixture(scope="module")
-def folder(sales_df, tmp_path_factory):
-    return write_parts(sales_df, str(tmp_path_factory.mktemp("sales") / "sales"))
-
-
-@pytest.fixture
-def sales(folder, bridge, clean_data_session):
-    from anyviz import session
-    from anyviz.data import magics
-
-    magics.load(f"--engine duckdb {folder} as sales")
-    return session.user_ns["sales"]
 
 
 class FakeLLM:
