@@ -9,8 +9,8 @@ call them.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -23,18 +23,15 @@ from IPython.utils import openpy
 
 
 def connection_file() -> str | None:
-    """The connection file the kernel was started with (`-f FILE`), read from the process's
-    own command line: the embedded interpreter's `sys.argv` does not carry it."""
-    try:
-        with open("/proc/self/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except OSError:
-        return None
+    """The connection file the kernel was started with (`-f FILE` on its command line, which
+    is `sys.argv` in the kernel, as under ipykernel)."""
+    argv = sys.argv
     for flag, value in zip(argv, argv[1:]):
-        if flag in (b"-f", b"--connection-file"):
-            return os.fsdecode(value)
-        if flag.startswith(b"--connection-file="):
-            return os.fsdecode(flag.split(b"=", 1)[1])
+        if flag in ("-f", "--connection-file"):
+            return value
+    for arg in argv:
+        if arg.startswith("--connection-file="):
+            return arg.split("=", 1)[1]
     return None
 
 
