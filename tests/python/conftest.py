@@ -78,3 +78,14 @@ def g():
     sandbox.start()
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def chart_worker():
+    """The chart sandbox's warm worker, started once for a test module and stopped after it."""
+    from anyviz.viz import guard
+
+    worker = guard.get_guard()
+    worker.start()
+    yield worker
+    worker.stop()

@@ -192,12 +192,7 @@ def test_orientation_on_a_line_chart_is_refused(lines):
 
 
 # ------------------------------------------------------------------ through the viz API
-@pytest.fixture(scope="module", autouse=True)
-def worker():
-    g = guard.get_guard()
-    g.start()
-    yield g
-    g.stop()
+pytestmark = pytest.mark.usefixtures("chart_worker")  # one warm sandbox per module
 
 
 @pytest.fixture

@@ -47,12 +47,7 @@ def make(*steps, config=ONLINE):
     return pipeline.Pipeline(service=fake, settings=lambda: config), fake
 
 
-@pytest.fixture(scope="module", autouse=True)
-def sandbox():
-    g = guard.get_guard()
-    g.start()
-    yield g
-    g.stop()
+pytestmark = pytest.mark.usefixtures("chart_worker")  # one warm sandbox per module
 
 
 @pytest.fixture

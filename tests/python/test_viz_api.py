@@ -11,12 +11,7 @@ from anyviz.errors import AnyVizError
 from anyviz.viz import api, guard, output
 
 
-@pytest.fixture(scope="module", autouse=True)
-def worker():
-    g = guard.get_guard()
-    g.start()
-    yield g
-    g.stop()
+pytestmark = pytest.mark.usefixtures("chart_worker")  # one warm sandbox per module
 
 
 @pytest.fixture
