@@ -89,6 +89,10 @@ public protocol Interpreter: AnyObject, Sendable {
     func commInfoImpl(targetName: String?) -> JSONValue
     /// history_reply content, or nil to let the kernel answer from its own record.
     func historyImpl(_ request: JSONValue) -> JSONValue?
+    /// Called on the shell thread while no request is queued: runs the interpreter's background
+    /// work (an event loop's pending tasks) until `wakeDescriptor` becomes readable. Returns
+    /// false at once when there is nothing to run; the kernel then waits for a request.
+    func idleImpl(wakeDescriptor: Int32) -> Bool
 }
 
 extension ExecutionContext {
@@ -116,4 +120,6 @@ extension Interpreter {
     public func commInfoImpl(targetName: String?) -> JSONValue { [:] }
 
     public func historyImpl(_ request: JSONValue) -> JSONValue? { nil }
+
+    public func idleImpl(wakeDescriptor: Int32) -> Bool { false }
 }

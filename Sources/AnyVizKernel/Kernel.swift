@@ -34,6 +34,9 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         let thread = Thread { [self] in
             interpreter.startImpl()
             while true {
+                // Between requests the interpreter may run its background work (tasks a cell
+                // left on its event loop) until the next request arrives.
+                while shellQueue.isEmpty, interpreter.idleImpl(wakeDescriptor: shellQueue.wakeDescriptor) {}
                 let message = shellQueue.pop()
                 serveShell(message)
             }

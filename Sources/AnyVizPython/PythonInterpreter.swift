@@ -139,6 +139,14 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
 
     public func shutdownImpl(restart: Bool) {}
 
+    /// Tasks and timers the cells left on their asyncio loop run while the kernel is idle, as
+    /// under ipykernel; their output goes to the cell that started them.
+    public func idleImpl(wakeDescriptor: Int32) -> Bool {
+        guard startupError == nil else { return false }
+        let text = try? runtime.call("anyviz.runtime", "idle", "{\"wake_fd\": \(wakeDescriptor)}")
+        return text == "true"
+    }
+
     public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
         guard startupError == nil else { return }
         running(context) { token in

@@ -11,6 +11,7 @@ ipykernel 6+ does).
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 
@@ -30,6 +31,10 @@ def _jsonutil():
 
 #: Token of the request being served (0: none / the kernel's current request).
 current_token = 0
+#: The same token in the main thread's context: an asyncio task copies it when it is created,
+#: so a task a cell left running publishes under that cell (as under ipykernel 7).
+_context_token: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "anyviz_parent_token", default=None)
 #: Header of the request being served, for code that asks the shell for its parent
 #: (ipywidgets' Output widget captures outputs by the parent's msg_id).
 current_header: dict = {}
@@ -54,6 +59,7 @@ def begin_request(token: int, header: dict | None) -> None:
     """Called by the runtime when the kernel hands it a request."""
     global current_token, current_header
     current_token = int(token or 0)
+    _context_token.set(current_token)
     current_header = dict(header or {})
 
 
@@ -61,7 +67,8 @@ def thread_token() -> int:
     """The parent token output from the calling thread belongs to."""
     thread = threading.current_thread()
     if thread is threading.main_thread():
-        return current_token
+        token = _context_token.get()
+        return current_token if token is None else token
     token = getattr(thread, "_anyviz_parent", None)
     return current_token if token is None else token
 

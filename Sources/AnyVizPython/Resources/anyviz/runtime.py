@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from . import fdcapture, hooks, iopub, metrics, startup, streams
+from . import cell_loop, fdcapture, hooks, iopub, metrics, startup, streams
 
 
 def _jsonutil():
@@ -89,7 +89,7 @@ def _execute(request: dict) -> dict:
     streams.start_cell()
     result = None
     try:
-        result = shell.run_cell(code, store_history=store_history, silent=silent)
+        result = cell_loop.run_cell(shell, code, store_history=store_history, silent=silent)
     except BaseException as exc:  # noqa: B902 - an interrupt landing in IPython's own code
         shell.showtraceback((type(exc), exc, exc.__traceback__))
     finally:
@@ -134,6 +134,15 @@ def execute(request_json: str) -> str:
     if counts:
         reply["metrics"] = counts
     return _jsonutil().dumps(reply)
+
+
+def idle(request_json: str) -> str:
+    """Between requests: runs what the cells left on their event loop until the kernel's wake
+    descriptor is readable; "false" when there was nothing to run."""
+    if not startup.ready():
+        return "false"
+    wake_fd = int(json.loads(request_json)["wake_fd"])
+    return "true" if cell_loop.idle(wake_fd) else "false"
 
 
 # --- completion, inspection, is_complete, history ------------------------------------------------
