@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from . import cell_loop, fdcapture, hooks, iopub, metrics, startup, streams
+from . import fdcapture, hooks, iopub, metrics, startup, streams
 
 
 def _jsonutil():
@@ -74,7 +74,7 @@ def _execute(request: dict) -> dict:
     if early is not None:
         return early
     shell = _shell()
-    from . import shell as shell_module
+    from . import cell_loop, shell as shell_module  # both import IPython: after the shell is up
 
     code = str(request.get("code", ""))
     silent = bool(request.get("silent", False))
@@ -141,6 +141,8 @@ def idle(request_json: str) -> str:
     descriptor is readable; "false" when there was nothing to run."""
     if not startup.ready():
         return "false"
+    from . import cell_loop
+
     wake_fd = int(json.loads(request_json)["wake_fd"])
     return "true" if cell_loop.idle(wake_fd) else "false"
 
