@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -91,6 +92,7 @@ class Kernel:
             self.kc.stop_channels()
         finally:
             self.km.shutdown_kernel(now=now)
+            shutil.rmtree(self.cache, ignore_errors=True)
 
 
 def marked(marker):
