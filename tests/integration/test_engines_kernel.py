@@ -249,3 +249,26 @@ def test_unusable_llm_specs_end_in_the_planner_chart_with_the_reason(llm_kernel)
     assert "planner" in note
     assert len(llm.requests) == 2
     assert "names no column of the table: 'country'" in _prompt(llm.requests[1])
+
+
+def test_the_same_request_again_is_drawn_from_the_chart_cache(llm_kernel, data):
+    """The LLM's specification for an engine table is kept in the chart cache: the same
+    %viz again draws the same chart, computed by DuckDB, without an LLM request; --no-cache
+    asks again."""
+    client, llm = llm_kernel
+    llm.script([{"reply": json.dumps({
+        "chart": "bar", "x": "region", "y": "revenue", "agg": "sum",
+        "explanation": "Revenue summed per region."})}])
+    first = figures(run_ok(client, "%viz revenue per region"))
+    assert len(llm.requests) == 1
+    again = run_ok(client, "%viz --explain revenue per region")
+    assert len(llm.requests) == 1  # no second LLM request
+    assert "How this chart was made: cache" in again.stream()
+    (figure,) = figures(again)
+    assert figure["data"][0]["x"] == first[0]["data"][0]["x"]
+    expected = data["df"].groupby("region")["revenue"].sum()
+    got = dict(zip(figure["data"][0]["x"], _numbers(figure["data"][0]["y"])))
+    assert got == pytest.approx({k: float(v) for k, v in expected.items()})
+    assert "Revenue summed per region." in texts(again)
+    run_ok(client, "%viz --no-cache revenue per region")
+    assert len(llm.requests) == 2

@@ -204,3 +204,115 @@ def test_more_colours_than_a_chart_can_tell_apart_are_refused(sales, monkeypatch
     llm = FakeLLM(spec, spec)
     with pytest.raises(llm_spec.SpecError, match="over 5 colours"):
         chart_from_llm("sales", "count by region and revenue", {}, llm)
+
+
+# ------------------------------------------------------------------ the chart cache
+@pytest.fixture
+def chart_cache(tmp_path, monkeypatch):
+    """The chart cache on a fresh disk folder (no Redis): the store the pipeline shares."""
+    monkeypatch.setenv("ANYVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ANYVIZ_REDIS_URL", raising=False)
+    from anyviz.viz import cache
+
+    return cache
+
+
+MODEL = {"provider": "openai", "model": "fake-model"}
+REVENUE_BY_REGION = {"chart": "bar", "x": "region", "y": "revenue", "agg": "sum",
+                     "explanation": "Sum of revenue per region."}
+
+
+def cached_chart(name, request, llm, **cache):
+    from anyviz.engines import viz
+    from anyviz.viz import api
+
+    return viz.chart_from_llm(name, request, {}, llm, render=api.render,
+                              cache=dict(MODEL, **cache))
+
+
+def test_a_cached_spec_is_drawn_again_without_asking_the_llm(sales, sales_df, bridge,
+                                                             chart_cache):
+    from anyviz import metrics
+
+    first = FakeLLM(REVENUE_BY_REGION)
+    shown = cached_chart("sales", "revenue per region", first)
+    assert shown["status"] == "ok" and not shown.get("cached") and len(first.calls) == 1
+    metrics.drain()
+
+    again = FakeLLM()  # no scripted answer: any LLM call fails the test
+    shown = cached_chart("sales", "revenue per region", again)
+    assert shown["status"] == "ok" and shown["cached"] is True and again.calls == []
+    assert shown["explanation"] == "Sum of revenue per region."
+    expected = sales_df.groupby("region")["revenue"].sum()
+    assert _bars(_figure(bridge)) == pytest.approx(expected.to_dict())
+    assert chart_cache.stats()["hits"] >= 1
+    counted = {m["name"]: m["value"] for m in metrics.drain()}
+    assert counted.get(metrics.CACHE_HITS) == 1 and metrics.CACHE_MISSES not in counted
+
+    # Another request, another model or `--no-cache` (read False) asks the LLM.
+    for request, cache in (("revenue per product", {}), ("revenue per region",
+                                                         {"model": "other-model"}),
+                           ("revenue per region", {"read": False})):
+        llm = FakeLLM({"chart": "bar", "x": "product", "agg": "count"})
+        assert cached_chart("sales", request, llm, **cache)["status"] == "ok"
+        assert len(llm.calls) == 1, (request, cache)
+
+
+def test_a_cached_spec_that_no_longer_validates_is_a_miss(sales, sales_df, bridge,
+                                                          chart_cache):
+    from anyviz.engines import llm_spec
+
+    key = llm_spec.cache_key(sales, "revenue per region", {}, MODEL["provider"],
+                             MODEL["model"])
+    chart_cache.put(key, llm_spec.cache_value({"chart": "bar", "x": "country",
+                                               "agg": "count"}))
+    llm = FakeLLM(REVENUE_BY_REGION)
+    shown = cached_chart("sales", "revenue per region", llm)
+    assert shown["status"] == "ok" and not shown.get("cached") and len(llm.calls) == 1
+    assert set(_bars(_figure(bridge))) == set(sales_df["region"].unique())
+    # The good answer replaced the stale entry.
+    assert llm_spec.cached_spec(chart_cache.get(key))["x"] == "region"
+
+
+def test_changed_files_or_schema_are_a_miss(sales_df, bridge, clean_data_session, tmp_path,
+                                            chart_cache):
+    from anyviz import session
+    from anyviz.data import magics
+    from engine_cases import write_parts
+
+    folder = write_parts(sales_df, str(tmp_path / "t"))
+    magics.load(f"--engine duckdb {folder} as t")
+    assert cached_chart("t", "revenue per region", FakeLLM(REVENUE_BY_REGION))["status"] == "ok"
+    assert cached_chart("t", "revenue per region", FakeLLM())["cached"] is True
+
+    # Same schema, new rows in one part: the table's identity changed, the LLM is asked.
+    write_parts(sales_df.assign(revenue=sales_df["revenue"] * 2), folder)
+    llm = FakeLLM(REVENUE_BY_REGION)
+    assert not cached_chart("t", "revenue per region", llm).get("cached")
+    assert len(llm.calls) == 1
+    expected = (sales_df["revenue"] * 2).groupby(sales_df["region"]).sum()
+    assert _bars(_figure(bridge)) == pytest.approx(expected.to_dict())
+
+    # Reloaded with a renamed column: the old answer is not reused.
+    write_parts(sales_df.rename(columns={"revenue": "amount"}), folder)
+    magics.load(f"--engine duckdb {folder} as t")
+    assert "amount" in session.user_ns["t"].columns
+    llm = FakeLLM({"chart": "bar", "x": "region", "y": "amount", "agg": "sum"})
+    assert not cached_chart("t", "revenue per region", llm).get("cached")
+    assert len(llm.calls) == 1
+
+
+def test_table_identity_follows_the_files(sales, folder, tmp_path):
+    import os
+
+    before = sales.identity()
+    assert before["engine"] == "duckdb" and len(before["files"]) == 3
+    assert before["schema"]["revenue"].startswith("float")
+    assert sales.identity() == before
+    part = os.path.join(folder, "part-0.parquet")
+    stat = os.stat(part)
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    try:
+        assert sales.identity() != before
+    finally:
+        os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))

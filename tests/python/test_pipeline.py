@@ -252,7 +252,7 @@ def test_engine_tables_use_the_engine_llm_hook_or_the_planner(gap, bridge, monke
                                                       "engine_note": "An engine table."})
     seen = []
 
-    def chart_from_llm(name, text, hints, complete, *, render):
+    def chart_from_llm(name, text, hints, complete, *, render, cache=None):
         seen.append(complete([{"role": "user", "content": text}]))
         return {"status": "ok", "display_id": "d1", "code": "chart(gap)", "explanation": "E"}
 
@@ -262,7 +262,7 @@ def test_engine_tables_use_the_engine_llm_hook_or_the_planner(gap, bridge, monke
     assert (outcome.level, outcome.code, outcome.llm_calls, seen) == ("llm", "chart(gap)", 1,
                                                                      ["a spec"])
 
-    def refuses(name, text, hints, complete, *, render):
+    def refuses(name, text, hints, complete, *, render, cache=None):
         raise ValueError("unknown column 'x'")
 
     monkeypatch.setattr(engine_viz, "chart_from_llm", refuses)

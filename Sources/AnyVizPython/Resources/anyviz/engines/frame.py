@@ -157,13 +157,17 @@ class LazyFrame:
     """
 
     def __init__(self, table, *, engine: str, source: str, backend=None,
-                 rows: int | None = None, size_bytes: int | None = None):
+                 rows: int | None = None, size_bytes: int | None = None,
+                 files: list[str] | None = None):
         self.table = table
         self.engine = engine
         self.source = source
         self.backend = backend
         self._rows = rows
         self.size_bytes = size_bytes
+        #: The local files the table reads (data files, or the .duckdb database): their sizes
+        #: and modification times tell when the data changed (`identity`).
+        self.files = list(files or [])
         self._sample = None
 
     # ------------------------------------------------------------------ shape and schema
@@ -191,6 +195,27 @@ class LazyFrame:
 
     def __len__(self) -> int:
         return self.count()
+
+    def identity(self) -> dict:
+        """What a cached answer about this table is keyed on: engine, source, schema and, for
+        local files, each file's size and modification time (the files listed at load and
+        those the source path names now, so a rewritten, added or removed part changes it).
+        A cluster table (spark://, sc://) has no files to look at: its URL and schema stand
+        for it."""
+        from . import loading
+
+        paths = set(self.files)
+        if self.files and not str(self.source).lower().startswith(loading.URL_SCHEMES):
+            paths.update(loading.data_files(self.source))
+        stats = []
+        for path in sorted(paths):
+            try:
+                st = os.stat(path)
+                stats.append([path, st.st_size, st.st_mtime_ns])
+            except OSError:
+                stats.append([path, None, None])
+        return {"engine": self.engine, "source": str(self.source), "schema": self.schema,
+                "files": stats}
 
     # ------------------------------------------------------------------ rows
     def head(self, n: int = 5):

@@ -21,7 +21,7 @@ from . import frame as _frame
 from .frame import LazyFrame
 
 ENGINES = ("duckdb", "spark", "pandas")
-_URL_SCHEMES = ("duckdb://", "spark://", "sc://")
+URL_SCHEMES = ("duckdb://", "spark://", "sc://")
 _DB_SUFFIXES = (".duckdb", ".ddb")
 _PARQUET = (".parquet", ".parq", ".pq")
 _CSV = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
@@ -71,7 +71,7 @@ def _engine_option(tokens: list[str]) -> str | None:
     return None
 
 
-def _files(path: str) -> list[str]:
+def data_files(path: str) -> list[str]:
     """The data files behind a path: a file, a folder (recursively) or a glob."""
     path = os.path.expanduser(path)
     if os.path.isdir(path):
@@ -95,14 +95,14 @@ def wants(line: str) -> bool:
     if engine:
         return True
     paths = [t for t in tokens if not t.startswith("-")]
-    if any(p.lower().startswith(_URL_SCHEMES) or p.lower().endswith(_DB_SUFFIXES) for p in paths):
+    if any(p.lower().startswith(URL_SCHEMES) or p.lower().endswith(_DB_SUFFIXES) for p in paths):
         return True
     for p in paths:
         if os.path.isdir(os.path.expanduser(p)):
             return True  # a folder of Parquet/CSV parts is one table
     total = 0
     for p in paths:
-        for f in _files(p):
+        for f in data_files(p):
             if f.lower().endswith(_PARQUET + _CSV):
                 try:
                     total += os.path.getsize(f)
@@ -216,8 +216,10 @@ def _open(spec: dict) -> tuple[LazyFrame, str]:
                 raise DataError(f"{db} has {len(tables)} tables ({listed}); name one: "
                                 f"%load duckdb://{db}/TABLE.")
             table = tables[0]
-        return _table(backend, table, "duckdb", path), table
-    files = _files(path)
+        lazy = _table(backend, table, "duckdb", path)
+        lazy.files = [db, db + ".wal"]  # a writer elsewhere changes one of the two
+        return lazy, table
+    files = data_files(path)
     if not files:
         raise DataError(f"No Parquet or CSV files at {path} (searched from {os.getcwd()}).")
     if engine == "spark":
@@ -227,7 +229,7 @@ def _open(spec: dict) -> tuple[LazyFrame, str]:
     table, parquet = _file_table(backend, files, path)
     size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
     lazy = LazyFrame(table, engine="spark" if engine == "spark" else "duckdb", source=path,
-                     backend=backend, size_bytes=size)
+                     backend=backend, size_bytes=size, files=files)
     lazy.parquet = parquet
     return lazy, _stem(path)
 

@@ -195,18 +195,24 @@ def chart(frame, spec, *, show: bool = False):
     return fig
 
 
-def chart_from_llm(name: str, request: str, hints: dict, complete, *, render) -> dict:
+def chart_from_llm(name: str, request: str, hints: dict, complete, *, render,
+                   cache: dict | None = None) -> dict:
     """%viz on an engine table with an LLM configured: the LLM picks a chart specification
     from the table's schema (see llm_spec), the compiler runs it in the engine, and the chart
     is shown through the normal output path. `complete(messages) -> str` calls the LLM;
     `render` is the chart package's render step (`anyviz.viz.api.render`), passed in so the
     engine layer does not import the package that calls it.
 
+    `cache` ({"provider", "model", "read"}) turns on the chart cache: a specification the LLM
+    gave before for this table identity, request, hints and model is validated again and
+    drawn without an LLM call (`read` False skips the lookup, as `%viz --no-cache` does, but
+    still stores the new answer); an entry that no longer validates or draws is a miss.
+
     Returns the reply `anyviz.viz.api.render` gives (status, display_id, figure, message),
-    plus the code shown for it and the explanation. A reply that cannot be used (not JSON,
-    unknown columns or values, a query the engine refuses) goes back to the LLM once with the
-    reason; a second failure raises llm_spec.SpecError for the pipeline to fall back to the
-    planner. LLM errors from `complete` propagate unchanged."""
+    plus the code shown for it, the explanation and `cached` (True for a cache hit). A reply
+    that cannot be used (not JSON, unknown columns or values, a query the engine refuses) goes
+    back to the LLM once with the reason; a second failure raises llm_spec.SpecError for the
+    pipeline to fall back to the planner. LLM errors from `complete` propagate unchanged."""
     from . import llm_spec
 
     target = current_lazy(name)
@@ -214,36 +220,91 @@ def chart_from_llm(name: str, request: str, hints: dict, complete, *, render) ->
         raise AnyVizError(f"{name!r} is not an engine table.")
     name, frame = target
     kinds = llm_spec.column_kinds(frame)
+    key = None
+    if cache:
+        key = llm_spec.cache_key(frame, request, hints, str(cache.get("provider") or ""),
+                                 str(cache.get("model") or ""))
+        if cache.get("read", True):
+            shown = _cached_chart(name, frame, kinds, request, hints, key, render)
+            if shown is not None:
+                return shown
     conversation = llm_spec.messages(name, frame, kinds, request, hints)
     problems = []
     for attempt in range(2):
         reply = complete(conversation)
         try:
-            answer = llm_spec.validate(llm_spec.parse(reply), kinds, hints)
+            raw = llm_spec.parse(reply)
+            answer = llm_spec.validate(raw, kinds, hints)
         except llm_spec.SpecError as exc:
             problems.append(str(exc))
             conversation = llm_spec.repair(conversation, str(reply), str(exc))
             continue
-        spec = answer["spec"]
-        code = _engine_code(name, frame, spec)
-        _remember_plan(code, spec)
         note = (f"Repaired after 1 unusable answer: {problems[-1]}" if attempt else None)
-        try:
-            shown = render({"frame": name, "code": code, "source": "llm",
-                                "explanation": _explain(frame, answer["explanation"],
-                                                        frame.rows_known),
-                                "alternatives": answer["alternatives"], "note": note,
-                                "request": request})
-        except AnyVizError as exc:  # the engine refused the query (types, casts)
-            shown = {"status": "error", "message": str(exc)}
+        shown = _draw_answer(name, frame, answer, request, note, render)
         if shown.get("status") == "ok":
-            return dict(shown, code=code, explanation=answer["explanation"])
+            if key:
+                _cache_put(key, llm_spec.cache_value(raw))
+            return shown
         problem = shown.get("message") or "the engine could not compute it"
         problems.append(problem)
         # Engine messages can quote values from the data: masked before they reach the LLM.
         conversation = llm_spec.repair(conversation, str(reply), safety.mask_error(problem))
     raise llm_spec.SpecError("the LLM's chart specification was unusable twice (last: "
                              f"{problems[-1]})")
+
+
+def _draw_answer(name: str, frame, answer: dict, request: str, note, render) -> dict:
+    """A validated LLM answer computed in the engine and shown; render's reply plus the code
+    shown for it and the explanation."""
+    spec = answer["spec"]
+    code = _engine_code(name, frame, spec)
+    _remember_plan(code, spec)
+    try:
+        shown = render({"frame": name, "code": code, "source": "llm",
+                        "explanation": _explain(frame, answer["explanation"], frame.rows_known),
+                        "alternatives": answer["alternatives"], "note": note,
+                        "request": request})
+    except AnyVizError as exc:  # the engine refused the query (types, casts)
+        shown = {"status": "error", "message": str(exc)}
+    if shown.get("status") == "ok":
+        shown = dict(shown, code=code, explanation=answer["explanation"])
+    return shown
+
+
+def _cached_chart(name: str, frame, kinds: dict, request: str, hints: dict, key: str,
+                  render) -> dict | None:
+    """The chart of a cached LLM specification, or None (a miss: nothing kept, an entry that
+    is not a usable specification for the table as it is now, or one the engine refuses)."""
+    from .. import metrics
+    from ..viz import cache as _cache
+    from . import llm_spec
+
+    try:
+        raw = llm_spec.cached_spec(_cache.get(key))
+    except Exception:  # noqa: BLE001 - a store that fails is a miss, never a failed %viz
+        raw = None
+    shown = None
+    if raw is not None:
+        try:
+            answer = llm_spec.validate(raw, kinds, hints)
+        except llm_spec.SpecError:
+            answer = None
+        if answer is not None:
+            shown = _draw_answer(name, frame, answer, request, None, render)
+    if shown is None or shown.get("status") != "ok":
+        metrics.count(metrics.CACHE_MISSES)
+        return None
+    metrics.count(metrics.CACHE_HITS)
+    return dict(shown, cached=True)
+
+
+def _cache_put(key: str, value: str) -> None:
+    from ..viz import cache as _cache
+
+    try:
+        _cache.put(key, value)
+    except Exception:  # noqa: BLE001 - a chart already shown never fails on its cache write
+        pass
 
 
 def current_lazy(name: str | None):

@@ -214,9 +214,13 @@ class Pipeline:
                 raise LLMError(run.note or "the LLM could not be used")
             return answer
 
+        config = self.config
+        # The same chart cache as pandas answers: keyed on the table, request and model.
+        cache = {"provider": config.provider, "model": config.model,
+                 "read": run.request.use_cache}
         try:
             shown = chart_from_llm(run.frame, run.request.text, dict(run.request.hints),
-                                   complete, render=api.render)
+                                   complete, render=api.render, cache=cache)
         except Exception as exc:  # noqa: BLE001 - the planner still charts the table
             if not isinstance(exc, LLMError):
                 run.note = f"The LLM's chart could not be drawn ({exc})" + _PLANNER_MADE_IT
@@ -226,7 +230,8 @@ class Pipeline:
             run.add_note(f"The LLM's chart could not be drawn ({message or 'error'})"
                          + _PLANNER_MADE_IT)
             return self._fallback(run)
-        return self._done(run, "llm", shown.get("code"), shown, shown.get("explanation") or "")
+        return self._done(run, "cache" if shown.get("cached") else "llm", shown.get("code"),
+                          shown, shown.get("explanation") or "")
 
     # ------------------------------------------------------------------ fallbacks
     def _fallback(self, run: _Run) -> VizOutcome:
