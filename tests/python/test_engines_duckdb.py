@@ -226,3 +226,71 @@ def test_frames_lists_engine_tables(sales, bridge):
     magics.frames("")
     text = bridge.of_type("display_data")[-1]["data"]["text/plain"]
     assert "*sales" in text and "30,000 × 5" in text and "in duckdb" in text
+
+
+@pytest.mark.parametrize("request_text", REQUESTS + [
+    "distribution of revenue", "revenue over time", "revenue by region as a box plot",
+    "share of revenue by region as a pie chart"])
+def test_the_same_chart_again_is_published_exactly_as_first_drawn(sales, bridge, request_text,
+                                                                   monkeypatch):
+    """A chart whose engine result is unchanged is rebuilt from the figure kept the first
+    time instead of through Plotly Express: what the front end receives is identical."""
+    from anyviz.engines import compile as compiler
+    from anyviz.engines import viz
+    from anyviz.viz import api
+
+    viz.drawn.clear()
+    # One engine run for both charts: a float aggregate computed in parallel may differ in
+    # its last bits between runs, and a different result is (rightly) drawn anew.
+    results = {}
+    real_compile = compiler.compile_chart
+
+    def once(frame, spec, execute):
+        key = repr(spec)
+        if key not in results:
+            results[key] = real_compile(frame, spec, execute)
+        return results[key]
+
+    monkeypatch.setattr(compiler, "compile_chart", once)
+    published = []
+    for _ in range(2):
+        plan = api.plan({"frame": "sales", "request": request_text})
+        assert api.render({"frame": "sales", "code": plan["code"]})["status"] == "ok"
+        chart = [c for c in bridge.of_type("display_data")
+                 if "application/vnd.plotly.v1+json" in c["data"]][-1]
+        html = chart["data"]["text/html"]
+        published.append((chart["data"]["application/vnd.plotly.v1+json"],
+                          chart["data"]["text/plain"], chart["metadata"]["anyviz"]["summary"],
+                          html[html.find("var spec"):].split("\n", 1)[0]))
+    assert len(viz.drawn._entries) == 1  # the second chart came from the kept figure
+    assert published[0] == published[1]
+
+
+def test_a_changed_engine_result_is_drawn_anew(sales, bridge, monkeypatch):
+    from anyviz.engines import compile as compiler
+    from anyviz.engines import viz
+    from anyviz.viz import api
+
+    viz.drawn.clear()
+    calls = []
+    real_draw = viz.draw
+    monkeypatch.setattr(viz, "draw", lambda compiled: calls.append(1) or real_draw(compiled))
+    monkeypatch.setattr(viz.drawn, "limit", 1)  # the newest figure only
+    plan = api.plan({"frame": "sales", "request": "number of rows by product"})
+    api.render({"frame": "sales", "code": plan["code"]})
+    api.render({"frame": "sales", "code": plan["code"]})
+    assert len(calls) == 1  # an exact count: the same result, shown again
+    real_compile = compiler.compile_chart
+
+    def doubled(frame, spec, execute):
+        out = real_compile(frame, spec, execute)
+        out.data = out.data.assign(count=out.data["count"] * 2)
+        return out
+
+    monkeypatch.setattr(compiler, "compile_chart", doubled)
+    api.render({"frame": "sales", "code": plan["code"]})
+    assert len(calls) == 2
+    first, second = [c["data"]["application/vnd.plotly.v1+json"]["data"][0]
+                     for c in bridge.of_type("display_data")
+                     if "application/vnd.plotly.v1+json" in c["data"]][-2:]
+    assert first["x"] == second["x"] and first["y"] != second["y"]

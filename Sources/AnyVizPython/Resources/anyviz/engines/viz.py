@@ -7,6 +7,10 @@ result is drawn with Plotly Express in the kernel (our own generated code, not m
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +106,64 @@ def draw(compiled: _compile.Compiled):
     return scope["fig"]
 
 
+class DrawnFigures:
+    """Figures drawn for engine charts, by drawing code, Plotly template and an exact digest
+    of the small drawn frame. The engine query runs every time (the rows may have changed);
+    when its result is the same as before (a re-run cell, a cached LLM specification, the
+    planner's pick again), the figure made the first time is shown again instead of being
+    built through Plotly Express, whose validation costs ~30 ms a figure, then reduced and
+    encoded. At most `limit` figures, of frames up to `max_rows`."""
+
+    def __init__(self, limit: int = 16, max_rows: int = 200_000):
+        self.limit, self.max_rows = limit, max_rows
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, compiled: _compile.Compiled):
+        import pandas as pd
+        import plotly.io as pio
+
+        data = compiled.data
+        if not isinstance(data, pd.DataFrame) or len(data) > self.max_rows:
+            return None
+        try:
+            rows = pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()
+        except (TypeError, ValueError):  # cells pandas cannot hash: always drawn
+            return None
+        digest = hashlib.sha256(rows)
+        digest.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())
+        return compiled.code, str(pio.templates.default), digest.hexdigest()
+
+    def figure(self, compiled: _compile.Compiled) -> tuple[dict, dict, dict]:
+        """(figure as published: reduced, typed arrays; its summary; the figure as Plotly's
+        dict, kept for %customize) for `compiled`: kept, or drawn by its code and kept."""
+        from ..viz import output
+
+        key = self.key(compiled)
+        with self._lock:
+            kept = self._entries.get(key) if key else None
+            if kept is not None:
+                self._entries.move_to_end(key)
+        if kept is not None:
+            return copy.deepcopy(kept)
+        fig = draw(compiled)
+        shown, summary = output.to_figure_dict(fig, frame_rows=len(compiled.data))
+        entry = (shown, summary, fig.to_plotly_json())
+        if key:
+            with self._lock:
+                self._entries[key] = copy.deepcopy(entry)
+                while len(self._entries) > self.limit:
+                    self._entries.popitem(last=False)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+drawn = DrawnFigures()
+
+
 @dataclass
 class ShownChart:
     """A chart drawn from an engine query, for the caller to remember."""
@@ -118,13 +180,13 @@ def _show(name, frame, spec, *, explanation, alternatives=(), note=None, display
     from ..viz import output
 
     compiled = _compile.compile_chart(frame, spec, run.execute)
-    fig = draw(compiled)
+    shown_figure, summary, figure = drawn.figure(compiled)
     notes = [n for n in [note, *compiled.notes] if n]
-    did = output.show_figure(fig, explanation=explanation, alternatives=alternatives,
+    did = output.show_figure(shown_figure, explanation=explanation, alternatives=alternatives,
                              note=" ".join(notes) or None, display_id=display_id,
-                             update=bool(update and display_id), frame_rows=len(compiled.data),
+                             update=bool(update and display_id), summary=summary,
+                             frame_rows=len(compiled.data),
                              **({"static": True} if static else {}))
-    figure = fig.to_plotly_json()
     types = list(dict.fromkeys(t.get("type", "scatter") for t in figure.get("data", [])))
     # The caller (anyviz.viz.api) keeps the chart for %customize: the small drawn frame is
     # what later changes edit.
