@@ -294,3 +294,21 @@ def test_a_changed_engine_result_is_drawn_anew(sales, bridge, monkeypatch):
                      for c in bridge.of_type("display_data")
                      if "application/vnd.plotly.v1+json" in c["data"]][-2:]
     assert first["x"] == second["x"] and first["y"] != second["y"]
+
+
+def test_the_planner_reads_a_table_once_per_request(sales, monkeypatch):
+    from anyviz.viz import api, planner
+
+    calls = []
+    real = planner.plan_chart
+    monkeypatch.setattr(planner, "plan_chart",
+                        lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    first = api.plan({"frame": "sales", "request": "number of rows by product"})
+    again = api.plan({"frame": "sales", "request": "number of rows by product"})
+    assert calls == ["number of rows by product"]
+    assert again == first
+    api.plan({"frame": "sales", "request": "total qty by weekday"})
+    monkeypatch.setenv("ANYVIZ_MAX_POINTS", "1234")  # settings the planner reads: planned anew
+    api.plan({"frame": "sales", "request": "number of rows by product"})
+    assert calls == ["number of rows by product", "total qty by weekday",
+                     "number of rows by product"]

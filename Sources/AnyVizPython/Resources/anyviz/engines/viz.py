@@ -73,14 +73,37 @@ def _engine_code(name: str, frame, plan_dict: dict) -> str:
             f"engine query\nfrom anyviz.engines import chart\nfig = chart({name}, {keep!r})\n")
 
 
+#: Plans kept per engine table (the planner reads the table's fixed sample, so the same
+#: request, options and point limits give the same plan).
+_MAX_PLANS = 32
+
+
 def plan(name: str, frame, args: dict) -> dict:
+    from .. import settings
+
+    request = (args.get("request") or "").strip()
+    options = {k: v for k, v in (args.get("options") or {}).items() if v is not None} or None
+    key = repr((name, request, sorted((options or {}).items()), settings.point_limits()))
+    plans = frame.__dict__.setdefault("_plans", OrderedDict())
+    kept = plans.get(key)
+    if kept is None:
+        kept = plans[key] = _plan(name, frame, request, options)
+        while len(plans) > _MAX_PLANS:
+            plans.popitem(last=False)
+    spec, explanation, alternatives = copy.deepcopy(kept)
+    code = _engine_code(name, frame, spec)
+    _remember_plan(code, spec)
+    return {"code": code, "explanation": _explain(frame, explanation, frame.rows_known),
+            "alternatives": alternatives, "plan": spec}
+
+
+def _plan(name: str, frame, request: str, options: dict | None) -> tuple:
+    """(spec, explanation, alternatives) of the planner's chart, from the table's sample."""
     from ..viz import planner
 
     sample = frame.sample()
     if len(sample) == 0:
         raise AnyVizError(f"{name} is empty: there is nothing to plot.")
-    request = (args.get("request") or "").strip()
-    options = {k: v for k, v in (args.get("options") or {}).items() if v is not None} or None
     if not request and not options:
         plans = planner.recommend(sample, name)
         if not plans:
@@ -88,11 +111,7 @@ def plan(name: str, frame, args: dict) -> dict:
         p = plans[0]
     else:
         p = planner.plan_chart(sample, request, options=options, frame_name=name)
-    spec = p.to_dict()
-    code = _engine_code(name, frame, spec)
-    _remember_plan(code, spec)
-    return {"code": code, "explanation": _explain(frame, p.explanation, frame.rows_known),
-            "alternatives": list(p.alternatives), "plan": spec}
+    return p.to_dict(), p.explanation, list(p.alternatives)
 
 
 def draw(compiled: _compile.Compiled):
@@ -107,8 +126,8 @@ def draw(compiled: _compile.Compiled):
 
 
 class DrawnFigures:
-    """Figures drawn for engine charts, by drawing code, Plotly template and an exact digest
-    of the small drawn frame. The engine query runs every time (the rows may have changed);
+    """Figures drawn for engine charts, by drawing code, Plotly template, point limits and an
+    exact digest of the small drawn frame. The engine query runs every time (the rows may have changed);
     when its result is the same as before (a re-run cell, a cached LLM specification, the
     planner's pick again), the figure made the first time is shown again instead of being
     built through Plotly Express, whose validation costs ~30 ms a figure, then reduced and
@@ -123,6 +142,8 @@ class DrawnFigures:
         import pandas as pd
         import plotly.io as pio
 
+        from .. import settings
+
         data = compiled.data
         if not isinstance(data, pd.DataFrame) or len(data) > self.max_rows:
             return None
@@ -132,7 +153,9 @@ class DrawnFigures:
             return None
         digest = hashlib.sha256(rows)
         digest.update(repr([(str(c), str(t)) for c, t in data.dtypes.items()]).encode())
-        return compiled.code, str(pio.templates.default), digest.hexdigest()
+        # The output path reduces long traces by the point limits read from the settings.
+        return (compiled.code, str(pio.templates.default), settings.point_limits(),
+                digest.hexdigest())
 
     def figure(self, compiled: _compile.Compiled) -> tuple[dict, dict, dict]:
         """(figure as published: reduced, typed arrays; its summary; the figure as Plotly's
