@@ -127,11 +127,11 @@ def draw(compiled: _compile.Compiled):
 
 class DrawnFigures:
     """Figures drawn for engine charts, by drawing code, Plotly template, point limits and an
-    exact digest of the small drawn frame. The engine query runs every time (the rows may have changed);
-    when its result is the same as before (a re-run cell, a cached LLM specification, the
-    planner's pick again), the figure made the first time is shown again instead of being
-    built through Plotly Express, whose validation costs ~30 ms a figure, then reduced and
-    encoded. At most `limit` figures, of frames up to `max_rows`."""
+    exact digest of the small drawn frame. The engine query runs every time (the rows may
+    have changed); when its result is the same as before (a re-run cell, a cached LLM
+    specification, the planner's pick again), the figure made the first time is shown again
+    instead of being built through Plotly Express (whose validation costs ~30 ms a figure),
+    reduced and encoded once more. At most `limit` figures, of frames up to `max_rows`."""
 
     def __init__(self, limit: int = 16, max_rows: int = 200_000):
         self.limit, self.max_rows = limit, max_rows
