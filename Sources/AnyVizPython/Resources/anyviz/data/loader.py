@@ -23,6 +23,13 @@ from .sniff import FileInfo, env_int, inspect_file
 
 ON_BAD_LINES = ("error", "skip", "warn")
 
+#: Fields read as missing, quoted or not, in every column: pandas' read_csv default na_values
+#: (Arrow's default null values plus "<NA>" and "None"), so a file reads the same whichever
+#: parser takes it (see _pandas_fallback) and as pandas users expect: "" and "NA" are NaN
+#: in a text column, and a quoted "" in a number column does not turn the column into text.
+NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
 
 @dataclass
 class LoadResult:
@@ -198,8 +205,8 @@ def _table_to_pandas(table: pa.Table) -> pd.DataFrame:
             fixes[i] = pa.string()
         elif pa.types.is_dictionary(f.type):
             fixes[i] = f.type.value_type if pa.types.is_string(f.type.value_type) else None
-        elif pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type):
-            fixes[i] = pa.string()
+        elif pa.types.is_string_view(f.type):
+            fixes[i] = pa.large_string()
     for i, typ in fixes.items():
         if typ is not None:
             table = table.set_column(i, table.schema[i].name, table.column(i).cast(typ))
@@ -240,22 +247,30 @@ def _bad_line_error(info: FileInfo, read_opts, parse_kwargs, conv, stream_factor
                      f"--on-bad-lines warn (drop and list them); check --sep if every row fails.")
 
 
-def _first_block_types(open_stream, read_opts, parse_opts, conv_opts) -> dict:
-    """The column types Arrow infers from the file's first block, to pin for the whole read.
+def _first_block_types(open_stream, read_opts, parse_opts, conv_opts, sample: int) -> dict:
+    """The column types Arrow infers from the file's first block of `sample` bytes, to pin for
+    the whole read.
 
     Arrow infers each column's type from the first block anyway, but while it does, the
     threaded reader keeps reading and parsing the next blocks and holds them: the peak RSS of
-    a 100 MB CSV was ~2.7x the file, and ~1.5x with the types given up front (measured with
-    benchmarks/bench_load_profile.py). Reading one block with the streaming reader costs a
-    few ms. Columns with no value in the first block are left to inference; a pinned column
-    that fails later is un-pinned and the read retried (see _read_delimited). {} when the
-    first block cannot be read: the full read then reports the problem."""
-    opts = pacsv.ReadOptions(use_threads=False, block_size=read_opts.block_size,
+    a 100 MB CSV was ~2.7x the file, and ~1.6x with the types given up front (measured with
+    benchmarks/bench_load_profile.py). The streaming reader gets only two blocks' bytes: given
+    the file, its read-ahead pulled ~50 MB into memory, and typing a 4 MB block took ~30 ms of
+    a ~0.5 s load; one 1 MB block takes ~8 ms. Arrow's own chunker still ends the block at a row
+    boundary (quoted newlines included). Columns with no value in the block are left to
+    inference; a pinned column that fails later is un-pinned and the read retried (see
+    _read_delimited). {} when the sample cannot be read: the full read then reports it."""
+    opts = pacsv.ReadOptions(use_threads=False, block_size=sample,
                              encoding=read_opts.encoding,
                              autogenerate_column_names=read_opts.autogenerate_column_names)
     try:
-        reader = pacsv.open_csv(open_stream(), read_options=opts, parse_options=parse_opts,
-                                convert_options=conv_opts)
+        stream = open_stream()
+        if isinstance(stream, str):
+            stream = pa.OSFile(stream)
+        with stream:
+            head = stream.read(2 * sample)
+        reader = pacsv.open_csv(pa.BufferReader(head), read_options=opts,
+                                parse_options=parse_opts, convert_options=conv_opts)
     except (pa.ArrowException, OSError, ValueError):
         return {}
     try:
@@ -263,8 +278,15 @@ def _first_block_types(open_stream, read_opts, parse_opts, conv_opts) -> dict:
     finally:
         reader.close()
     names = schema.names
-    return {f.name: f.type for f in schema
+    return {f.name: _read_type(f.type) for f in schema
             if not pa.types.is_null(f.type) and names.count(f.name) == 1}
+
+
+def _read_type(typ: pa.DataType) -> pa.DataType:
+    """The type to pin for a column typed `typ` from the first block: text as large_string,
+    the storage pandas' `str` dtype keeps, so the frame takes the parsed text without copying
+    (from `string` it converts every chunk's offsets: ~15 ms per 2.4M values)."""
+    return pa.large_string() if pa.types.is_string(typ) else typ
 
 
 def _low_memory(size: int) -> bool:
@@ -292,7 +314,8 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
     block = 1 << 20
     if info.longest_line * 2 > block:
         block = min(1 << 28, max(block, 4 * info.longest_line))
-    elif info.size > (64 << 20):
+    type_sample = block  # what _first_block_types types: a few ms, and rows fit in it
+    if block == 1 << 20 and info.size > (64 << 20):
         block = 4 << 20  # fewer, larger blocks: less per-block overhead on big files
     read_opts = pacsv.ReadOptions(use_threads=True, block_size=block,
                                   encoding=info.encoding if info.encoding not in ("utf-8", "utf-8-sig") else "utf8",
@@ -319,8 +342,9 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
 
     def conv():
         return pacsv.ConvertOptions(column_types={**first_block_types, **column_types},
+                                    null_values=list(NA_VALUES),
                                     strings_can_be_null=True,
-                                    quoted_strings_can_be_null=False,
+                                    quoted_strings_can_be_null=True,
                                     decimal_point="," if info.decimal_comma else ".")
 
     def stream_for(src):
@@ -348,7 +372,7 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
             quiet = pacsv.ParseOptions(invalid_row_handler=(lambda row: "skip") if skipping
                                        else None, **parse_kwargs)
             first_block_types.update(_first_block_types(  # its own stream: src may be a
-                lambda: stream_for(info.path), read_opts, quiet, conv()))  # progress reader
+                lambda: stream_for(info.path), read_opts, quiet, conv(), type_sample))  # progress reader
         return pacsv.read_csv(stream_for(src), read_options=read_opts,
                               parse_options=make_parse(), convert_options=conv())
 
@@ -378,7 +402,7 @@ def _read_delimited(info: FileInfo, *, header: bool, nrows: int | None, on_bad_l
                 if col is not None and first_block_types.pop(col, None) is not None:
                     continue  # typed from the first block only: let Arrow infer it again
                 if col is not None and col not in column_types:
-                    column_types[col] = pa.string()  # mixed column: keep text, convert below
+                    column_types[col] = pa.large_string()  # mixed: keep text, convert below
                     continue
             if "Expected" in msg and "columns" in msg:
                 if not parse_kwargs["newlines_in_values"] and '"' in msg:
