@@ -28,11 +28,12 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Starts the shell thread; it prepares the interpreter and then serves shell requests in order.
-    public func start() {
+    /// Starts serving shell requests in order, on `shell` (a `ShellThread` started with this
+    /// kernel's interpreter, already preparing it) or else on a new shell thread that prepares
+    /// the interpreter first.
+    public func start(on shell: ShellThread? = nil) {
         publishStatus("starting", parent: nil)
-        let thread = Thread { [self] in
-            interpreter.startImpl()
+        (shell ?? ShellThread(starting: interpreter)).serve { [self] in
             while true {
                 // Between requests the interpreter may run its background work (tasks a cell
                 // left on its event loop) until the next request arrives.
@@ -41,9 +42,6 @@ public final class Kernel: MessageHandler, @unchecked Sendable {
                 serveShell(message)
             }
         }
-        thread.name = "anyviz-shell"
-        thread.stackSize = 64 << 20
-        thread.start()
     }
 
     // MARK: - MessageHandler

@@ -46,28 +46,32 @@ struct Run: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "anyviz")
-        let telemetry = Telemetry.start(environment: ProcessInfo.processInfo.environment, logger: logger)
         let connection: ConnectionInfo
         do {
             connection = try ConnectionInfo.load(path: connectionFile)
         } catch {
             throw ValidationError("cannot read the connection file \(connectionFile): \(error)")
         }
-        let server = try ZMQServer(connection: connection, logger: logger)
         let runtime = PythonRuntime(environment: PythonEnvironment.discover(executable: executablePath()), logger: logger)
         let interpreter = PythonInterpreter(runtime: runtime, resourcePath: PythonInterpreter.bundledResourcePath, logger: logger)
+        interpreter.onMetrics = { PipelineMetrics.record($0) }
+        // CPython starts now, on the thread that will run every cell: its initialisation and
+        // first imports overlap the sockets' setup, the client's connect and kernel_info (which
+        // never waits for Python), so the first cell finds it ready sooner.
+        let shell = ShellThread(starting: interpreter)
+        let telemetry = Telemetry.start(environment: ProcessInfo.processInfo.environment, logger: logger)
+        let server = try ZMQServer(connection: connection, logger: logger)
         // Magics and the chart pipeline are Python (anyviz.magics, anyviz.viz.pipeline); what
         // needs native code (LLM calls, downloads over libcurl) is a service they call.
         let services = KernelServices(logger: logger)
         services.registerLLM()
         services.registerFetch()
-        interpreter.onMetrics = { PipelineMetrics.record($0) }
         _ = telemetry
         services.install()
         let kernel = Kernel(server: server, interpreter: interpreter, logger: logger)
         kernel.onShutdown = { _ in server.shutdownAndExit() }
         server.start(handler: kernel)
-        kernel.start()
+        kernel.start(on: shell)
         while true { sleep(3600) }
     }
 }
