@@ -6,6 +6,7 @@ Arrow-backed `str` for text (fast, compact, and what plotly express and pandas o
 """
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import threading
@@ -261,7 +262,6 @@ def _first_block_types(open_stream, read_opts, parse_opts, conv_opts, sample: in
     inference; a pinned column that fails later is un-pinned and the read retried (see
     _read_delimited). {} when the sample cannot be read: the full read then reports it."""
     opts = pacsv.ReadOptions(use_threads=False, block_size=sample,
-                             encoding=read_opts.encoding,
                              autogenerate_column_names=read_opts.autogenerate_column_names)
     try:
         stream = open_stream()
@@ -269,6 +269,8 @@ def _first_block_types(open_stream, read_opts, parse_opts, conv_opts, sample: in
             stream = pa.OSFile(stream)
         with stream:
             head = stream.read(2 * sample)
+        if read_opts.encoding != "utf8":  # whole characters only: the cut may split one
+            head = codecs.getincrementaldecoder(read_opts.encoding)().decode(head).encode()
         reader = pacsv.open_csv(pa.BufferReader(head), read_options=opts,
                                 parse_options=parse_opts, convert_options=conv_opts)
     except (pa.ArrowException, OSError, ValueError):
