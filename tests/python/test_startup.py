@@ -2,12 +2,14 @@
 written into the shell afterwards (the kernel test tests/integration/test_kernel_first_cells.py
 checks the same against ipykernel through the wire)."""
 import json
+import os
+import subprocess
 import sys
 import threading
 
 import pytest
 
-from anyviz import runtime, session, startup, streams
+from anyviz import jsonutil, runtime, session, startup, streams
 
 
 @pytest.mark.parametrize("code", [
@@ -82,3 +84,47 @@ def test_an_early_error_waits_for_the_shell_and_names_the_cell(bridge, shell_sti
     (error,) = bridge.of_type("error")
     text = "\n".join(error["traceback"])
     assert f"In[{n + 1}]" in text and f"In[{n}]" in text and "startup" not in text
+
+
+#: Modules a first cell must not wait for: IPython and its asyncio (the builder's), the fast JSON
+#: encoder (dataclasses, inspect, uuid), tempfile (the builder imports it first), data libraries.
+_HEAVY = ("IPython", "asyncio", "orjson", "dataclasses", "uuid", "tempfile", "numpy", "pandas",
+          "plotly", "datetime", "decimal")
+
+
+def test_the_kernel_start_imports_no_heavy_module():
+    """What the kernel imports before its first cell (the runtime, JSON for the first outputs)
+    stays light: every module added here is waited for by the first `1+1`."""
+    resources = os.path.dirname(os.path.dirname(startup.__file__))
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import signal; "
+            "import anyviz.runtime, anyviz.jsonutil; "
+            "print(json.dumps(sorted(set(sys.argv[2:]) & set(sys.modules))))")
+    result = subprocess.run([sys.executable, "-I", "-c", code, resources, *_HEAVY],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout) == []
+
+
+@pytest.fixture
+def deferred_encoder(monkeypatch):
+    """jsonutil as the kernel's start leaves it: the fast encoder deferred, not loaded yet."""
+    monkeypatch.setattr(jsonutil, "_orjson", None)
+    monkeypatch.setattr(jsonutil, "_fast_encoder_wanted", True)
+    jsonutil.defer_fast_encoder()
+
+
+def test_early_outputs_are_the_same_json_without_the_fast_encoder(deferred_encoder):
+    value = {"data": {"text/plain": "2"}, "n": float("nan"), "inf": [float("inf"), 1.5], 3: "x"}
+    expected = {"data": {"text/plain": "2"}, "n": None, "inf": [None, 1.5], "3": "x"}
+    assert json.loads(jsonutil.dumps(value)) == expected
+    assert jsonutil._orjson is None  # still deferred: nothing imported it on the way
+
+    jsonutil.load_fast_encoder()
+    assert jsonutil._orjson is not None
+    assert json.loads(jsonutil.dumps(value)) == expected
+
+
+def test_the_fast_encoder_loads_on_first_use_outside_the_kernel(monkeypatch):
+    monkeypatch.setattr(jsonutil, "_orjson", None)
+    monkeypatch.setattr(jsonutil, "_fast_encoder_wanted", True)
+    assert json.loads(jsonutil.dumps({"x": [1, float("nan")]})) == {"x": [1, None]}
+    assert jsonutil._orjson is not None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import uuid
 
 
 try:
@@ -126,6 +125,8 @@ def stream(name: str, text: str, token: int | None = None) -> None:
 
 
 def new_display_id() -> str:
+    import uuid  # here: its import (platform and all) would lengthen the kernel's start
+
     return uuid.uuid4().hex
 
 

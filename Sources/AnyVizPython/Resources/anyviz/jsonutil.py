@@ -2,15 +2,37 @@
 from __future__ import annotations
 
 import binascii
-import datetime as _dt
-import decimal as _decimal
 import json
 import math
 
-try:  # orjson is much faster for large figures; it writes NaN/Infinity as null by itself.
-    import orjson as _orjson
-except Exception:  # pragma: no cover - optional
-    _orjson = None
+#: orjson, much faster for large figures (it writes NaN/Infinity as null by itself), imported on
+#: first use. Its import (dataclasses, inspect: ~5 ms) is kept off the kernel's first cell:
+#: `defer_fast_encoder()` leaves small early outputs to the standard library's encoder until
+#: `load_fast_encoder()` has run in the background.
+_orjson = None
+_fast_encoder_wanted = True
+
+
+def defer_fast_encoder() -> None:
+    """Until `load_fast_encoder()` runs, encode with the standard library (same JSON)."""
+    global _fast_encoder_wanted
+    _fast_encoder_wanted = False
+
+
+def load_fast_encoder() -> None:
+    """Import orjson (if installed) for every later `dumps`."""
+    global _orjson, _fast_encoder_wanted
+    try:
+        import orjson
+    except Exception:  # pragma: no cover - optional
+        orjson = None
+    _orjson, _fast_encoder_wanted = orjson, False
+
+
+def _fast_encoder():
+    if _fast_encoder_wanted and _orjson is None:
+        load_fast_encoder()
+    return _orjson
 
 
 def _clean(value):
@@ -38,9 +60,12 @@ def _default(obj):
             return _clean(obj.tolist())
     except Exception:
         pass
-    if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
+    import datetime  # here, as numpy and pandas: off the kernel's start
+    import decimal
+
+    if isinstance(obj, (datetime.datetime, datetime.date, datetime.time)):
         return obj.isoformat()
-    if isinstance(obj, _decimal.Decimal):
+    if isinstance(obj, decimal.Decimal):
         return _clean(float(obj))
     if isinstance(obj, (set, frozenset)):
         return _clean(sorted(obj, key=str))
@@ -58,12 +83,13 @@ def _default(obj):
 
 def dumps(value) -> str:
     """Serialize to a JSON string that is always valid for Jupyter (no NaN/Infinity)."""
-    if _orjson is not None:
+    orjson = _fast_encoder()
+    if orjson is not None:
         try:
-            return _orjson.dumps(
+            return orjson.dumps(
                 value,
                 default=_default,
-                option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS,
+                option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
             ).decode("utf-8")
         except TypeError:
             pass

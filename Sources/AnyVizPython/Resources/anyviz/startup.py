@@ -62,19 +62,29 @@ def begin() -> None:
     if not _enabled():
         _build()
         return
+    from . import jsonutil
+
+    # The first cells' small outputs need no fast encoder; the builder loads it before IPython.
+    jsonutil.defer_fast_encoder()
     # While the builder imports, a cell waits for the GIL up to the switch interval at each
     # crossing from the kernel; 1 ms instead of 5 until the shell is built.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, 0.001))
-    _builder = threading.Thread(target=_build, args=(interval,), name="anyviz-shell-builder",
-                                daemon=True)
+    begun = threading.Event()
+    _builder = threading.Thread(target=_build, args=(interval, begun),
+                                name="anyviz-shell-builder", daemon=True)
     _builder.start()
+    begun.set()
 
 
-def _build(switch_interval: float | None = None) -> None:
+def _build(switch_interval: float | None = None, begun: threading.Event | None = None) -> None:
     global _failure
+    if begun is not None:
+        # The kernel's thread finishes its start (it needs the interpreter for a moment after
+        # starting this thread) before the builder's imports take the interpreter.
+        begun.wait()
     try:
-        from . import jsonutil  # noqa: F401 - first: the first cell's output needs it
+        _prepare_first_cell()
         from . import shell
 
         shell.get()
@@ -84,6 +94,18 @@ def _build(switch_interval: float | None = None) -> None:
         if switch_interval is not None:
             sys.setswitchinterval(switch_interval)
         _ready.set()
+
+
+def _prepare_first_cell() -> None:
+    """Loaded before IPython: the temporary folder a cell's file name is in (a first cell that
+    arrives meanwhile waits for the tempfile import, which then has the interpreter to itself),
+    then the fast JSON encoder (the first cells' small outputs do without it)."""
+    import tempfile
+
+    from . import jsonutil
+
+    tempfile.gettempdir()
+    jsonutil.load_fast_encoder()
 
 
 def ready() -> bool:
