@@ -58,6 +58,12 @@ def test_cells_sent_at_once_after_kernel_info_read_as_under_ipython():
         assert line == (f"{CELLS!r} [(1, 2), (3, 12.5), (8, [1, 2]), (9, 'a;b')] "
                         "a;b [1, 2] 12.5 x = 5 [1, 2]\n")
 
+        # The kernel starts Python without garbage collection; it is on once the shell is up.
+        collector = kc.execute("import gc; gc.isenabled()")
+        assert [m["content"]["data"]["text/plain"] for m in collect_iopub(kc, collector, timeout=30)
+                if m["msg_type"] == "execute_result"] == ["True"]
+        shell_reply(kc, collector, timeout=30)
+
         tail = kc.history(hist_access_type="range", session=0, start=1, stop=10, raw=True,
                           output=True)
         entries = shell_reply(kc, tail, timeout=30)["content"]["history"]

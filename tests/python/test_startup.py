@@ -128,3 +128,17 @@ def test_the_fast_encoder_loads_on_first_use_outside_the_kernel(monkeypatch):
     monkeypatch.setattr(jsonutil, "_fast_encoder_wanted", True)
     assert json.loads(jsonutil.dumps({"x": [1, float("nan")]})) == {"x": [1, None]}
     assert jsonutil._orjson is not None
+
+
+def test_garbage_collection_is_on_once_the_shell_is_built(monkeypatch):
+    """The kernel starts Python with the collector off (its start makes little garbage); the
+    builder turns it on with the shell."""
+    monkeypatch.setattr(startup, "_ready", threading.Event())
+    import gc
+
+    gc.disable()
+    try:
+        startup._build()
+        assert gc.isenabled() and startup.ready()
+    finally:
+        gc.enable()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import io
 import linecache
 import os
@@ -93,6 +94,7 @@ def _build(switch_interval: float | None = None, begun: threading.Event | None =
     finally:
         if switch_interval is not None:
             sys.setswitchinterval(switch_interval)
+        gc.enable()  # the kernel starts Python with it off (PythonRuntime.start)
         _ready.set()
 
 
