@@ -8,8 +8,8 @@ idle status on IOPub (median and p99, after a short warm-up). The floor kernel
 (benchmarks/floor_kernel.py) answers everything at once: its numbers are what the measuring
 client, zmq and message signing cost by themselves.
 
-Aims: start <= 0.25x ipykernel, first result <= 0.5x ipykernel, round trip <= 1.5x
-the floor.
+Aims: start <= 0.25x ipykernel, first result <= 0.5x ipykernel and <= 50 ms after kernel_info
+was answered (the floor's gap is the client's own wait), round trip <= 1.5x the floor.
 
 Everything is measured twice: through jupyter_client's KernelManager/BlockingKernelClient (what
 a frontend experiences, including jupyter_client's own overhead, the same for every kernel) and
@@ -307,6 +307,8 @@ def summary(kernel_name, start_times, rt):
             # What the first cell waits after kernel_info was answered (the client's own wait
             # for a first IOPub message is in it too: compare with the floor's).
             "first_after_info_median_ms": statistics.median(f - i for i, f in zip(info, first)) * 1e3,
+            # Best of the starts: the gap with the least interference from other processes.
+            "first_after_info_best_ms": min(f - i for i, f in zip(info, first)) * 1e3,
             "rt_median_ms": statistics.median(rt) * 1e3,
             "rt_p99_ms": p99(rt) * 1e3,
             "rt_samples": len(rt)}
@@ -338,11 +340,11 @@ def main(argv=None):
         results = measure_fn([args.kernel, args.baseline, FLOOR], args.starts, args.requests)
         a, b, floor = results
         print(f"\n{label}")
-        print(f"{'kernel':<20}{'kernel_info':>14}{'first 1+1':>14}{'1+1 - info':>14}"
+        print(f"{'kernel':<20}{'kernel_info':>14}{'first 1+1':>14}{'1+1 - info':>14}{'(best)':>10}"
               f"{'rt median':>12}{'rt p99':>10}")
         for r in results:
             print(f"{r['kernel']:<20}{r['start_median_ms']:>11.1f} ms{r['first_result_median_ms']:>11.1f} ms"
-                  f"{r['first_after_info_median_ms']:>11.1f} ms"
+                  f"{r['first_after_info_median_ms']:>11.1f} ms{r['first_after_info_best_ms']:>7.1f} ms"
                   f"{r['rt_median_ms']:>9.3f} ms{r['rt_p99_ms']:>7.3f} ms")
         ratios = {"start_vs_baseline": a["start_median_ms"] / b["start_median_ms"],
                   "first_result_vs_baseline": a["first_result_median_ms"] / b["first_result_median_ms"],
@@ -353,6 +355,9 @@ def main(argv=None):
               f"first 1+1 {ratios['first_result_vs_baseline']:.3f}x (aim <= 0.5x), "
               f"round trip {ratios['rt_median_vs_floor']:.2f}x the floor (aim <= 1.5x; p99 "
               f"{ratios['rt_p99_vs_floor']:.2f}x), {ratios['rt_median_vs_baseline']:.3f}x {b['kernel']}")
+        print(f"{a['kernel']}: first 1+1 {a['first_after_info_median_ms']:.1f} ms after kernel_info "
+              f"(best {a['first_after_info_best_ms']:.1f}; the floor's {floor['first_after_info_median_ms']:.1f}, "
+              f"best {floor['first_after_info_best_ms']:.1f}) (aim <= 50 ms)")
         report[label] = {"results": results, "ratios": ratios}
     print(f"({args.starts} starts, {args.requests} round trips per kernel)")
     if args.json:
