@@ -63,9 +63,15 @@ def begin() -> None:
     if not _enabled():
         _build()
         return
+    import tempfile
+
     from . import jsonutil
 
-    # The first cells' small outputs need no fast encoder; the builder loads it before IPython.
+    # What the first cells need beyond the runtime's imports: the temporary folder their file
+    # names are in (tempfile: ~3 ms, taken here before the builder competes for the
+    # interpreter). Their small outputs do without the fast JSON encoder (~5 ms to import),
+    # which the builder loads before IPython.
+    tempfile.gettempdir()
     jsonutil.defer_fast_encoder()
     # While the builder imports, a cell waits for the GIL up to the switch interval at each
     # crossing from the kernel; 1 ms instead of 5 until the shell is built.
@@ -85,7 +91,9 @@ def _build(switch_interval: float | None = None, begun: threading.Event | None =
         # starting this thread) before the builder's imports take the interpreter.
         begun.wait()
     try:
-        _prepare_first_cell()
+        from . import jsonutil
+
+        jsonutil.load_fast_encoder()  # before IPython: the first large output needs it
         from . import shell
 
         shell.get()
@@ -96,18 +104,6 @@ def _build(switch_interval: float | None = None, begun: threading.Event | None =
             sys.setswitchinterval(switch_interval)
         gc.enable()  # the kernel starts Python with it off (PythonRuntime.start)
         _ready.set()
-
-
-def _prepare_first_cell() -> None:
-    """Loaded before IPython: the temporary folder a cell's file name is in (a first cell that
-    arrives meanwhile waits for the tempfile import, which then has the interpreter to itself),
-    then the fast JSON encoder (the first cells' small outputs do without it)."""
-    import tempfile
-
-    from . import jsonutil
-
-    tempfile.gettempdir()
-    jsonutil.load_fast_encoder()
 
 
 def ready() -> bool:
