@@ -12,7 +12,9 @@ Two modes run the same planner path:
     .venv/bin/python benchmarks/bench_nvbench.py --kernel --sample 200   # real kernel
 Options: --sample N (stratified by chart type and hardness), --seed, --show-misses K,
 --type CHART, --alt (each case's first alternative phrasing), --data DIR (default
-../shared/nvbench-dev next to the checkout).
+../shared/nvbench-dev next to the checkout), --half A|B (a fixed split by a hash of the case id:
+develop rules on A's misses, check them on B), --dump FILE (the misses as JSON lines with the
+planned specification, for tools/bucketing).
 """
 from __future__ import annotations
 
@@ -229,6 +231,12 @@ def stratified(cases: list[dict], n: int, seed: int) -> list[dict]:
     return out
 
 
+def half_of(case: dict) -> str:
+    """"A" or "B": a split by a hash of the case id that does not depend on the file's order."""
+    import hashlib
+    return "AB"[hashlib.sha1(case["id"].encode()).digest()[0] & 1]
+
+
 def frame_name(case: dict) -> str:
     return os.path.splitext(os.path.basename(case["table_csv"]))[0]
 
@@ -260,6 +268,7 @@ class InProcess:
             plan = self.planner.plan_chart(df, case["query"], frame_name=frame_name(case))
         except Exception as exc:  # a clear message is an answer, but not a chart
             return None, f"{type(exc).__name__}: {exc}"[:200]
+        self.last_spec = plan.spec.to_dict() if plan.spec is not None else None
         ns = dict(self.ns, df=df)
         try:
             exec(plan.code, ns)
@@ -332,6 +341,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", action="store_true", help="run through a real anyviz kernel")
     ap.add_argument("--show-misses", type=int, default=0)
     ap.add_argument("--type", help="only this chart type")
+    ap.add_argument("--half", choices=["A", "B"], help="only this half of the cases (hash of the id)")
+    ap.add_argument("--dump", help="write the misses (and strict misses) as JSON lines to this file")
     ap.add_argument("--alt", action="store_true",
                     help="ask each case's first alternative phrasing (alt_queries) instead of `query`")
     args = ap.parse_args(argv)
@@ -339,13 +350,15 @@ def main(argv=None) -> int:
     cases = load_cases(args.data)
     if args.type:
         cases = [c for c in cases if c["chart_type"] == args.type]
+    if args.half:
+        cases = [c for c in cases if half_of(c) == args.half]
     cases = stratified(cases, args.sample, args.seed)
     if args.alt:  # the same charts asked in other words: a check that rules are not tuned to wording
         cases = [dict(c, query=c["alt_queries"][0]) for c in cases if c.get("alt_queries")]
     runner = Kernel(args.data) if args.kernel else InProcess(args.data)
     by_type = collections.defaultdict(lambda: [0, 0, 0])
     by_hard = collections.defaultdict(lambda: [0, 0, 0])
-    misses = []
+    misses, dumped = [], []
     t0 = time.perf_counter()
     try:
         for case in cases:
@@ -357,6 +370,10 @@ def main(argv=None) -> int:
                 table[key][2] += ok and strict
             if not ok:
                 misses.append((case, err or why))
+            if args.dump and not (ok and strict):
+                spec = getattr(runner, "last_spec", None) if fig else None
+                dumped.append({"id": case["id"], "right": ok, "why": err or why or "order",
+                               "spec": spec, "drawn": drawn_points(fig)[1][:30] if fig else None})
     finally:
         runner.close()
     total = sum(v[0] for v in by_type.values())
@@ -368,6 +385,11 @@ def main(argv=None) -> int:
              f"strict {strict}/{total} = {100 * strict / max(1, total):.1f}%", ""]
     lines += _table("chart type", by_type) + [""] + _table("hardness", by_hard)
     print("\n".join(lines))
+    if args.dump:
+        from anyviz import jsonutil
+        with open(args.dump, "w", encoding="utf-8") as fh:
+            for row in dumped:
+                fh.write(jsonutil.dumps(row) + "\n")
     for case, why in misses[:args.show_misses]:
         print(f"\n- {case['id']} [{case['chart_type']}] {case['query']}\n  {case['vql']}\n  {why}")
     return 0

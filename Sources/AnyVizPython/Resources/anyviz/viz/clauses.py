@@ -199,6 +199,9 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
 
 
 _COL_PAT = r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})"
+#: Words after "contains"/"starts with" that are not the text looked for.
+_NOT_PATTERNS = {"a", "an", "the", "any", "some", "no", "only", "all", "at", "more", "less", "number", "numbers",
+                 "digits", "digit", "letters", "letter", "value", "values", "data", "it", "them", "in", "of"}
 
 
 class _FilterReader:
@@ -228,8 +231,8 @@ class _FilterReader:
                 return hit[0]
         for k in range(len(toks) - 1, -1, -1):
             cols = self.matcher.partial.get(_singular(toks[k]), [])
-            if cols and toks[k] not in ("number", "name", "id", "code", "type"):
-                return cols[0]
+            if cols and (toks[k] not in ("number", "name", "id", "code", "type") or len(cols) == 1 and k == len(toks) - 1):
+                return cols[0]  # a generic word ("name") only when it is the last word and one column has it
         return None
 
     def overlaps(self, span) -> bool:
@@ -263,9 +266,10 @@ class _FilterReader:
     def letters(self) -> None:
         """"letters D or S in their first name"."""
         text = self.text
+        q = "['\"\u2018\u2019]?"  # the letter may be quoted: "the letter 'a' in their names"
         for m in re.finditer(r"(without|not|no|have|with|has|contain(?:s|ing)?)?\s*(?:the\s+)?letters?\s+"
-                             r"([a-z])(?:\s+(or|and)\s+(?:the\s+letter\s+)?([a-z]))?\s+in\s+(?:their|its|the|his|her)?\s*"
-                             + _COL_PAT, self.low):
+                             rf"{q}([a-z]){q}(?:\s+(or|and)\s+(?:the\s+letter\s+)?{q}([a-z]){q})?\s+in\s+"
+                             r"(?:their|its|the|his|her)?\s*" + _COL_PAT, self.low):
             col = self.column_at(m.group(5))
             if col:
                 neg = m.group(1) in ("without", "not", "no")
@@ -286,14 +290,23 @@ class _FilterReader:
             col = self.column_at(m.group(2))
             if col and self.frame.columns[col].kind == "nominal":
                 self.add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
-        for m in re.finditer(_COL_PAT + r"\s+(?:is\s+|are\s+|that\s+|which\s+)?(?:not\s+)?(end\w*\s+with|start\w*\s+with|begin\w*\s+with|contain|contains|containing|includes?|including)"
-                             r"\s+(?:the\s+)?(?:letters?|string|substring|text|word)\s*['\"‘’]?([a-z0-9]+)['\"‘’]?", low):
+        for m in re.finditer(_COL_PAT + r"\s+(?:is\s+|are\s+|that\s+|which\s+|does\s+|do\s+)?(not\s+|doesn't\s+|don't\s+)?"
+                             r"(end\w*\s+with|start\w*\s+with|begin\w*\s+with|contain\w*|includ\w*)"
+                             r"\s+(?:the\s+)?(letters?\s+|string\s+|substring\s+|text\s+|word\s+)?"
+                             r"(['\"‘’][a-z0-9 ]+['\"‘’]|[a-z0-9]+)(?![\w'])", low):
             words, start = _own_words(m, 1)
             col = self.column_at(words)
-            if col:
-                kind = m.group(2)
-                op = "endswith" if kind.startswith("end") else "contains" if kind.startswith("contain") else "startswith"
-                self.add((start, m.end()), Filter(col, op, text[m.start(3):m.end(3)]))
+            value = m.group(5).strip("'\"‘’")
+            if not m.group(4) and (m.group(5) == value and (value in _NOT_PATTERNS or self.matcher.lookup(value))):
+                continue  # "names that start with the year": not a text pattern
+            if col and self.frame.columns[col].kind == "nominal":
+                kind, neg = m.group(3), bool(m.group(2))
+                op = "endswith" if kind.startswith("end") else "startswith" if kind.startswith(("start", "begin")) \
+                    else "contains"
+                if neg and op != "contains":
+                    continue
+                raw = text[m.start(5):m.end(5)].strip("'\"‘’")
+                self.add((start, m.end()), Filter(col, "notcontains" if neg else op, raw))
 
     def missing(self) -> None:
         """"commission is not null", "excluding missing", "with a known X"."""

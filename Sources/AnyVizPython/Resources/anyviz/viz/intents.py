@@ -50,6 +50,7 @@ class Column:
     role: str = "subject"     # subject | group | color | facet
     connector: str = ""
     how: str = "exact"        # exact | alias | partial | fuzzy
+    after_of: bool = False    # "the results of all festivals": the owner of another column's values
 
 
 @dataclass
@@ -349,11 +350,14 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
             hit = index.get(key)
             if hit is None and size == 1:
                 hit = index.get(span[0].raw.lower())
+            coded = hit is None and size == 1 and _coded_value(span[0].text, index)
+            if coded:
+                hit = coded
             if hit is None:
                 continue
             prev = tokens[i - 1].text if i else ""
             col_words = {singular(w) for w in words_of(hit[0])}
-            if len(key) < 3 and not span[0].quoted and not (span[0].raw.isupper() and (prev in (
+            if not coded and len(key) < 3 and not span[0].quoted and not (span[0].raw.isupper() and (prev in (
                     "is", "are", "=", "equals", "equal", "to", "as", "code") or singular(prev) in col_words)):
                 continue
             col, value = hit
@@ -365,6 +369,20 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
                     before & {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}:
                 negated[col] = True
     r.filters.extend(value_filters(found, negated))
+
+
+#: Words for a sex or gender that data often stores as a one-letter code.
+_SEX_WORDS = {"female": "f", "females": "f", "woman": "f", "women": "f", "girl": "f", "girls": "f",
+              "male": "m", "males": "m", "man": "m", "men": "m", "boy": "m", "boys": "m"}
+
+
+def _coded_value(word: str, index: dict):
+    """"female students" where a sex/gender column holds F and M: (column, "F")."""
+    code = _SEX_WORDS.get(word)
+    hit = index.get(code) if code else None
+    if hit is not None and set(words_of(hit[0])) & {"sex", "gender"}:
+        return hit
+    return None
 
 
 def _connector(tokens, start: int) -> tuple[str, str, str | None]:
@@ -423,9 +441,19 @@ def _read_columns(tokens, mentions, r: Reading, frame: FrameInfo) -> None:
         if conn in ("and", ",", "&") and r.columns and r.columns[-1].role in ("group", "color") and \
                 r.columns[-1].start >= m.start - 3 and agg is None:
             role = "group"  # "by day and time"
-        r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn, how=m.how))
+        r.columns.append(Column(m.column, m.start, m.said, agg=agg, role=role, connector=conn, how=m.how,
+                                after_of=_after_of(tokens, m.start)))
         for k in range(m.start, m.end):
             tokens[k].used = "column"
+
+
+def _after_of(tokens, start: int) -> bool:
+    """Whether a mention follows "of" ("the position of players", "the description of all
+    aircraft"), articles and quantifiers skipped."""
+    j = start - 1
+    while j >= 0 and tokens[j].text in ("the", "a", "an", "all", "its", "their"):
+        j -= 1
+    return j >= 0 and tokens[j].text == "of" and not tokens[j].used
 
 
 def _read_count(tokens, r: Reading, frame_name: str, matcher: ColumnMatcher) -> None:

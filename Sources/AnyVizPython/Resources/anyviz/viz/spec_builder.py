@@ -412,7 +412,9 @@ def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
     the time column for "over time"."""
     subjects = s.subjects
     if s.x is None and not s.groups:
-        named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None)
+        named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None) or next(
+            (f.column for f in r.filters if f.op in ("contains", "startswith", "endswith")
+             and ctx.kind(f.column) == "nominal"), None)  # "employees whose name ends with m: their salary"
         if named_values and (s.y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
             s.x = named_values  # "tips between lunch and dinner": one bar per value named
             r.compare_values = True
@@ -465,10 +467,15 @@ def _measure_fallbacks(r: Reading, ctx, s: _Pick) -> None:
         if nums:
             s.y = nums[0].name
             s.agg = s.agg or nums[0].agg
-        elif rest and not s.color and r.chart != "pie" and ctx.kind(rest[0].name) != "temporal":
-            s.color = rest[0].name  # "count by A and B": B splits each bar
+        else:
+            split = [c for c in rest if _splits_bars(r, s, c)]
+            if split and not s.color and r.chart != "pie" and ctx.kind(split[0].name) != "temporal":
+                s.color = split[0].name  # "count by A and B": B splits each bar
+    if s.y is not None and s.y == s.x and not _numeric(ctx, s.y):
+        s.y, s.count = None, True  # "location versus how many location": a count per location
     if s.y is not None and not _numeric(ctx, s.y) and s.y != s.x:
-        if not s.color and ctx.categorical(s.y):
+        named = [c for c in r.columns if c.name == s.y]
+        if not s.color and ctx.categorical(s.y) and all(_splits_bars(r, s, c) for c in named):
             s.color = s.y
         s.y, s.count = None, True
     if s.agg is None and s.y is not None:
@@ -478,6 +485,17 @@ def _measure_fallbacks(r: Reading, ctx, s: _Pick) -> None:
         s.y = None
     if s.count and s.y is not None and s.agg is None:
         s.count = False  # "number of platforms" is a column: its values are summed below
+
+
+def _splits_bars(r: Reading, s: _Pick, c) -> bool:
+    """Whether a second text column named in a count splits the bars. Not when it is what is
+    counted ("position and the number of players", "how many allergies"), the owner of the
+    values on x ("the results of all festivals"), or held to one value by a filter ("whose type
+    code is 'SALE'": one colour says nothing)."""
+    if c.after_of or c.connector == "many" or c.name in {k.name for k in s.counted}:
+        return False
+    return not any(f.column == c.name and f.op in ("==", "contains", "notcontains", "startswith", "endswith")
+                   for f in r.filters)
 
 
 def _time_series(r: Reading, ctx, s: _Pick) -> None:

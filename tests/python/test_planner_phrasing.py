@@ -1,0 +1,105 @@
+"""Everyday phrasings the offline planner reads: text patterns in filters, what a count
+splits by, the same column on both axes, and sex/gender words over coded data."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from anyviz.viz import planner
+
+
+def run(df, request):
+    plan = planner.plan_chart(df, request, frame_name="staff")
+    ns = {"df": df, "px": px, "pd": pd, "np": np, "go": go}
+    exec(plan.code, ns)
+    return plan, ns["fig"]
+
+
+def bars(fig) -> dict:
+    assert len(fig.data) == 1, f"expected one trace, got {len(fig.data)}"
+    t = fig.data[0]
+    return dict(zip(list(t.x), list(t.y)))
+
+
+def staff() -> pd.DataFrame:
+    return pd.DataFrame({
+        "first_name": ["Adam", "Mia", "Tom", "Sam", "Liz", "Kim", "Omar", "Eve"],
+        "department": ["Ops", "Ops", "IT", "IT", "HR", "HR", "Ops", "IT"],
+        "address": ["1 Main St, TN", "2 Oak Rd, CA", "3 Elm St, TN", "4 Pine Rd, NY",
+                    "5 Ash St, TN", "6 Fir Rd, CA", "7 Yew St, NY", "8 Bay Rd, TN"],
+        "sex": ["M", "F", "M", "M", "F", "F", "M", "F"],
+        "salary": [100, 200, 300, 400, 500, 600, 700, 800],
+    })
+
+
+def test_does_not_contain_the_letter_excludes_those_rows():
+    df = staff()
+    plan, fig = run(df, "total salary by department for staff whose first name does not contain the letter M")
+    keep = df[~df.first_name.str.contains("m", case=False)]
+    assert bars(fig) == keep.groupby("department").salary.sum().to_dict()
+    assert plan.spec.color is None  # the filtered column does not also split the bars
+
+
+def test_contains_without_the_word_letter():
+    df = staff()
+    _, fig = run(df, "total salary by department for staff whose address contains TN")
+    keep = df[df.address.str.contains("TN")]
+    assert bars(fig) == keep.groupby("department").salary.sum().to_dict()
+
+
+def test_quoted_letter_in_their_names_and_includes():
+    df = staff()
+    expected = df[df.first_name.str.contains("a", case=False)].set_index("first_name").salary.to_dict()
+    for request in ("first name and salary of staff with the letter 'a' in their first name",
+                    "first name and salary of staff whose first name includes the letter 'a'"):
+        plan, fig = run(df, request)
+        assert bars(fig) == expected, request
+        assert plan.spec.filters[0].op == "contains"
+
+
+def test_a_lone_name_word_means_the_one_name_column():
+    df = staff().rename(columns={"first_name": "name"})
+    _, fig = run(df, "count by department of staff whose names start with Om")
+    assert bars(fig) == {"Ops": 1}
+
+
+def test_values_of_a_pattern_filter_label_the_bars():
+    df = staff()
+    _, fig = run(df, "for staff whose first name ends with the letter m, show their average salary")
+    assert bars(fig) == {"Adam": 100, "Tom": 300, "Sam": 400, "Kim": 600}
+
+
+def test_the_counted_noun_does_not_split_the_bars():
+    df = pd.DataFrame({"position": ["GK", "DF", "DF", "FW", "FW", "FW"],
+                       "player": ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"]})
+    plan, fig = run(df, "show the position of players and the corresponding number of players")
+    assert plan.spec.color is None
+    assert bars(fig) == {"GK": 1, "DF": 2, "FW": 3}
+
+
+def test_a_column_held_to_one_value_does_not_split_the_bars():
+    df = staff()
+    plan, fig = run(df, "count the departments of staff whose sex is 'F'")
+    assert plan.spec.color is None
+    assert bars(fig) == {"Ops": 1, "HR": 2, "IT": 1}
+
+
+def test_the_owner_after_of_does_not_split_the_bars():
+    df = pd.DataFrame({"result": ["won", "lost", "won", "won"], "festival": ["A", "B", "C", "D"]})
+    plan, fig = run(df, "count the results of all festivals")
+    assert plan.spec.color is None
+    assert bars(fig) == {"won": 3, "lost": 1}
+
+
+def test_a_column_against_how_many_of_itself_is_a_count():
+    df = pd.DataFrame({"location": ["Oslo", "Rome", "Oslo", "Lima", "Oslo"], "score": [1, 2, 3, 4, 5]})
+    _, fig = run(df, "bar chart of location versus how many location")
+    assert bars(fig) == {"Oslo": 3, "Rome": 1, "Lima": 1}
+
+
+def test_female_and_male_read_a_coded_sex_column():
+    df = staff()
+    _, fig = run(df, "average salary of female staff by department")
+    assert bars(fig) == df[df.sex == "F"].groupby("department").salary.mean().to_dict()
+    _, fig = run(df, "average salary for male and female staff")
+    assert bars(fig) == df.groupby("sex").salary.mean().to_dict()
