@@ -103,3 +103,19 @@ def test_female_and_male_read_a_coded_sex_column():
     assert bars(fig) == df[df.sex == "F"].groupby("department").salary.mean().to_dict()
     _, fig = run(df, "average salary for male and female staff")
     assert bars(fig) == df.groupby("sex").salary.mean().to_dict()
+
+
+def test_a_named_label_column_beats_the_pattern_filter_column():
+    df = staff()
+    _, fig = run(df, "first name and salary of staff whose address contains TN")
+    keep = df[df.address.str.contains("TN")]
+    assert bars(fig) == keep.set_index("first_name").salary.to_dict()
+
+
+def test_first_name_and_last_name_read_fname_and_lname_columns():
+    df = pd.DataFrame({"Fname": ["Ann", "Bo", "Ann", "Cy"], "LName": ["X", "Y", "Z", "X"],
+                       "Age": [20, 30, 40, 50]})
+    _, fig = run(df, "average age by first name")
+    assert bars(fig) == {"Ann": 30, "Bo": 30, "Cy": 50}
+    _, fig = run(df, "number of people per last name")
+    assert bars(fig) == {"X": 2, "Y": 1, "Z": 1}

@@ -173,6 +173,8 @@ COLUMN_SYNONYMS = {
     "weightinlbs": ["weight"],
     "netgeneration": ["generation", "electricity", "output"],
     "iata": ["airport code"],
+    "fname": ["first name", "forename", "given name"],
+    "lname": ["last name", "surname", "family name"],
 }
 
 

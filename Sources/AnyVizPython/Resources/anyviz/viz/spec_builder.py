@@ -412,9 +412,10 @@ def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
     the time column for "over time"."""
     subjects = s.subjects
     if s.x is None and not s.groups:
-        named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None) or next(
-            (f.column for f in r.filters if f.op in ("contains", "startswith", "endswith")
-             and ctx.kind(f.column) == "nominal"), None)  # "employees whose name ends with m: their salary"
+        named_values = next((f.column for f in r.filters if f.op == "in" and not f.on_year), None)
+        if named_values is None and not [c for c in subjects if not _numeric(ctx, c.name)]:
+            named_values = next((f.column for f in r.filters if f.op in ("contains", "startswith", "endswith")
+                                 and ctx.kind(f.column) == "nominal"), None)  # "whose name ends with m: their salary"
         if named_values and (s.y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
             s.x = named_values  # "tips between lunch and dinner": one bar per value named
             r.compare_values = True
