@@ -127,8 +127,9 @@ public final class PythonRuntime: @unchecked Sendable {
         pthread_sigmask(SIG_BLOCK, &sigint, &previousMask)
         anyviz_default_sigint()
         try check(Py_InitializeFromConfig(&config), "initialize")
-        // No garbage collection until IPython's shell is built (anyviz.startup enables it then):
-        // the start's imports make almost no garbage, and collecting during them costs ~10 %.
+        // No garbage collection until IPython's shell is built (anyviz.startup freezes what is
+        // alive then and enables it): the start's imports make almost no garbage, and
+        // collecting during them costs ~10 % of their time.
         _ = PyGC_Disable()
         pythonThread = pthread_self()
         anyviz_install_sigint_flag()

@@ -140,5 +140,17 @@ def test_garbage_collection_is_on_once_the_shell_is_built(monkeypatch):
     try:
         startup._build()
         assert gc.isenabled() and startup.ready()
+        assert gc.get_freeze_count() > 0  # the start's objects are left out of collections
     finally:
+        gc.unfreeze()
         gc.enable()
+
+
+def test_plain_python_keeps_its_collector_as_it_is(monkeypatch):
+    """Outside the kernel (tests, `%load_ext anyviz`) building the shell leaves gc alone."""
+    import gc
+
+    monkeypatch.setattr(startup, "_ready", threading.Event())
+    frozen = gc.get_freeze_count()
+    startup._build()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
