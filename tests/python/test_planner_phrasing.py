@@ -119,3 +119,10 @@ def test_first_name_and_last_name_read_fname_and_lname_columns():
     assert bars(fig) == {"Ann": 30, "Bo": 30, "Cy": 50}
     _, fig = run(df, "number of people per last name")
     assert bars(fig) == {"X": 2, "Y": 1, "Z": 1}
+
+
+def test_after_the_year_of_is_a_later_than_filter():
+    df = pd.DataFrame({"type": ["Public", "Private", "Public", "Private"], "founded": [1800, 1860, 1900, 1840],
+                       "enrollment": [10, 20, 30, 40]})
+    _, fig = run(df, "total enrollment of colleges founded after the year of 1850 for each type")
+    assert bars(fig) == {"Private": 20, "Public": 30}

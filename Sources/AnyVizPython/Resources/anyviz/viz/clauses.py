@@ -325,7 +325,7 @@ class _FilterReader:
     def comparisons(self) -> None:
         """The operator and value, then the column named just before them."""
         for pat, op in _CMP:
-            for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:value\s+|year\s+|date\s+)?"
+            for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:(?:value|year|date)\s+(?:of\s+)?)?"
                                  rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", self.low):
                 if not self.overlaps(m.span()):
                     self._comparison(m, op)
