@@ -97,6 +97,9 @@ def _build(switch_interval: float | None = None, begun: threading.Event | None =
         from . import shell
 
         shell.get()
+        # Every cell the shell runs goes through the cells' asyncio loop: importing it here
+        # (asyncio: ~20 ms) keeps that off the first such cell.
+        from . import cell_loop  # noqa: F401
     except BaseException as exc:  # noqa: B902 - reported to every request that needs the shell
         _failure = exc
     finally:
