@@ -96,10 +96,15 @@ def _build(switch_interval: float | None = None, begun: threading.Event | None =
         jsonutil.load_fast_encoder()  # before IPython: the first large output needs it
         from . import shell
 
-        shell.get()
-        # Every cell the shell runs goes through the cells' asyncio loop: importing it here
-        # (asyncio: ~20 ms) keeps that off the first such cell.
+        instance = shell.get()
+        # What the first cell IPython runs would load, loaded here instead: the cells' asyncio
+        # loop (asyncio: ~20 ms), the debugger base IPython's run_code imports and the session
+        # logger it builds on first use.
+        import bdb  # noqa: F401
+
         from . import cell_loop  # noqa: F401
+
+        _ = instance.logger
     except BaseException as exc:  # noqa: B902 - reported to every request that needs the shell
         _failure = exc
     finally:
