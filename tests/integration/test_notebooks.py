@@ -124,6 +124,24 @@ def test_tour_customize_list_undo_explain_and_engine(executed_tour):
     assert "142 rows" in engine_profile and "computed in duckdb" in engine_profile
 
 
+def test_tour_top_level_await(executed_tour):
+    cell = _tagged(executed_tour, "asyncio")[0]
+    assert [o.output_type for o in cell.outputs] == ["execute_result"]
+    assert cell.outputs[0].data["text/plain"] == "[0, 2, 4, 6]"
+
+
+@pytest.mark.skipif(not IS_ANYVIZ, reason="magic cells run only on AnyViz")
+def test_tour_pattern_filter_draws_only_matching_countries(executed_tour):
+    import plotly.data
+
+    latest = plotly.data.gapminder().query("year == 2007")
+    expected = set(latest.loc[latest["country"].str.contains("land"), "country"])
+    cell = _tagged(executed_tour, "pattern-filter")[0]
+    (fig,) = [o.data[PLOTLY_MIME] for o in cell.outputs
+              if o.output_type == "display_data" and PLOTLY_MIME in o.data]
+    assert set(fig["data"][0]["x"]) == expected and len(expected) > 3
+
+
 def test_papermill_parameterised_notebook(tmp_path):
     import papermill as pm
     from nbformat.v4 import new_code_cell, new_notebook
