@@ -13,7 +13,7 @@ import threading
 import urllib.parse
 
 from ..errors import DataError
-from . import run
+from . import run, sources
 
 #: Rows the preview and the planner's sample read (`LIMIT n`: no full scan).
 SAMPLE_ROWS = 20_000
@@ -202,11 +202,9 @@ class LazyFrame:
         those the source path names now, so a rewritten, added or removed part changes it).
         A cluster table (spark://, sc://) has no files to look at: its URL and schema stand
         for it."""
-        from . import loading
-
         paths = set(self.files)
-        if self.files and not str(self.source).lower().startswith(loading.URL_SCHEMES):
-            paths.update(loading.data_files(self.source))
+        if self.files and not str(self.source).lower().startswith(sources.URL_SCHEMES):
+            paths.update(sources.data_files(self.source))
         stats = []
         for path in sorted(paths):
             try:

@@ -19,12 +19,9 @@ from .. import iopub, session
 from ..errors import DataError, UsageError
 from . import frame as _frame
 from .frame import LazyFrame
+from .sources import CSV, DB_SUFFIXES, PARQUET, URL_SCHEMES, data_files
 
 ENGINES = ("duckdb", "spark", "pandas")
-URL_SCHEMES = ("duckdb://", "spark://", "sc://")
-_DB_SUFFIXES = (".duckdb", ".ddb")
-_PARQUET = (".parquet", ".parq", ".pq")
-_CSV = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
 
 def threshold_bytes() -> int:
@@ -71,18 +68,6 @@ def _engine_option(tokens: list[str]) -> str | None:
     return None
 
 
-def data_files(path: str) -> list[str]:
-    """The data files behind a path: a file, a folder (recursively) or a glob."""
-    path = os.path.expanduser(path)
-    if os.path.isdir(path):
-        found = [os.path.join(root, f) for root, _, names in os.walk(path) for f in names
-                 if f.lower().endswith(_PARQUET + _CSV)]
-        return sorted(found)
-    if glob.has_magic(path):
-        return sorted(m for m in glob.glob(path, recursive=True) if os.path.isfile(m))
-    return [path] if os.path.isfile(path) else []
-
-
 def wants(line: str) -> bool:
     """Whether `%load line` should make a lazy engine table instead of a pandas frame."""
     try:
@@ -95,7 +80,7 @@ def wants(line: str) -> bool:
     if engine:
         return True
     paths = [t for t in tokens if not t.startswith("-")]
-    if any(p.lower().startswith(URL_SCHEMES) or p.lower().endswith(_DB_SUFFIXES) for p in paths):
+    if any(p.lower().startswith(URL_SCHEMES) or p.lower().endswith(DB_SUFFIXES) for p in paths):
         return True
     for p in paths:
         if os.path.isdir(os.path.expanduser(p)):
@@ -103,7 +88,7 @@ def wants(line: str) -> bool:
     total = 0
     for p in paths:
         for f in data_files(p):
-            if f.lower().endswith(_PARQUET + _CSV):
+            if f.lower().endswith(PARQUET + CSV):
                 try:
                     total += os.path.getsize(f)
                 except OSError:
@@ -172,7 +157,7 @@ def _stem(path: str) -> str:
 
 # --------------------------------------------------------------------------- sources
 def _file_table(backend, files: list[str], source: str):
-    parquet = [f for f in files if f.lower().endswith(_PARQUET)]
+    parquet = [f for f in files if f.lower().endswith(PARQUET)]
     if parquet and len(parquet) != len(files):
         raise DataError(f"{source} mixes Parquet and other files; load one format at a time "
                         f"(e.g. {os.path.join(os.path.dirname(files[0]), '*.parquet')}).")
@@ -203,7 +188,7 @@ def _open(spec: dict) -> tuple[LazyFrame, str]:
         backend = (_frame.spark_backend(remote=base) if parts.scheme == "sc"
                    else _frame.spark_backend(master=base))
         return _table(backend, table, "spark", path), table.split(".")[-1]
-    if low.startswith("duckdb://") or low.endswith(_DB_SUFFIXES):
+    if low.startswith("duckdb://") or low.endswith(DB_SUFFIXES):
         db = path[len("duckdb://"):] if low.startswith("duckdb://") else path
         table = spec["table"]
         if not os.path.exists(db) and "/" in db and not table:
