@@ -126,3 +126,38 @@ def test_after_the_year_of_is_a_later_than_filter():
                        "enrollment": [10, 20, 30, 40]})
     _, fig = run(df, "total enrollment of colleges founded after the year of 1850 for each type")
     assert bars(fig) == {"Private": 20, "Public": 30}
+
+
+def test_a_column_named_before_the_order_words_orders_the_bars_by_it():
+    df = staff()
+    df["department"] = ["HR", "HR", "HR", "IT", "IT", "Ops", "HR", "IT"]  # HR 4, IT 3, Ops 1
+    for request in ("number of staff in each department, and list department from high to low order",
+                    "number of staff in each department, display in descending by the department please"):
+        _, fig = run(df, request)
+        assert list(fig.data[0].x) == ["Ops", "IT", "HR"], request
+
+
+def test_order_of_a_column_after_the_order_words():
+    df = staff()
+    df["salary"] = [900, 900, 1, 1, 1, 1, 900, 1]  # Ops has the most, HR the least
+    _, fig = run(df, "total salary of each department in descending order of department")
+    assert list(fig.data[0].x) == ["Ops", "IT", "HR"]
+    df["salary"] = [1, 1, 900, 900, 1, 1, 1, 900]  # now IT has the most
+    _, fig = run(df, "total salary of each department in descending order of department")
+    assert list(fig.data[0].x) == ["Ops", "IT", "HR"]
+
+
+def test_how_many_or_the_number_of_as_sort_target_orders_by_bar_height():
+    df = staff()
+    df["department"] = ["HR", "HR", "HR", "IT", "IT", "Ops", "HR", "IT"]  # HR 4, IT 3, Ops 1
+    for request in ("how many staff in each department, and order by the the number of department in asc",
+                    "count staff by department, and show in ascending by the how many department"):
+        _, fig = run(df, request)
+        assert list(fig.data[0].y) == sorted(fig.data[0].y), request
+        assert list(fig.data[0].x) == ["Ops", "IT", "HR"], request
+
+
+def test_alphabetic_order_of_the_names():
+    df = staff()
+    _, fig = run(df, "first name and salary of all staff, in alphabetic order of the first name")
+    assert list(fig.data[0].x) == sorted(df.first_name)

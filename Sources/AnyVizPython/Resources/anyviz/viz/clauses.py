@@ -15,7 +15,7 @@ DESC_WORDS = r"(?:desc(?:ending)?|from high to low|high to low|from large to sma
     r"from highest to lowest|from z to a|decreasing|reverse alphabetical|from the highest|largest first|" \
     r"highest first|from most to least)"
 ASC_WORDS = r"(?:asc(?:ending)?|from low to high|low to high|from small to large|from lowest to highest|" \
-    r"from a to z|increasing|alphabetical(?:ly)?|from the lowest|smallest first|lowest first|" \
+    r"from a to z|increasing|alphabetic(?:al)?(?:ly)?|from the lowest|smallest first|lowest first|" \
     r"from least to most|in order)"
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"
@@ -70,21 +70,51 @@ def read_sort(text: str) -> tuple[tuple | None, list]:
     return (_sort_target(seg, word), order), [(mask_start, seg_end)]
 
 
+# an ordering target that begins with one of these is the measure drawn on y
+_MEASURE_LEAD = re.compile(r"(?:total number|number|count|counts|how many|amount|frequency|value|values|"
+                           r"sum|average|avg|mean|total|maximum|minimum|max|min)\b")
+_SORT_VERB = re.compile(r"^(?:sort|sorted|sorting|order|ordered|rank|ranked|ranking|list|listed|"
+                        r"arrange|arranged|display|displayed|show|put)\b")
+_SORT_FILLER = {"the", "it", "them", "in", "by", "order", "please", "of", "a", "an", "and", "their",
+                "its", "to", "is", "are", "all", "bar", "chart", "graph", "x", "y"}
+
+
+def _sort_phrase(text: str) -> str:
+    """The words naming what to order by, with the verb, 'by the', 'order', 'please' dropped:
+    'sort LName in' -> 'lname', 'order by the the number of rooms' -> 'number of rooms'."""
+    text = _SORT_VERB.sub("", text.strip()).strip()
+    if re.search(r"\bby\b", text):
+        text = text[re.search(r"\bby\b", text).end():]
+    words = text.split()
+    while words and words[0] in _SORT_FILLER:
+        words.pop(0)
+    while words and words[-1] in _SORT_FILLER:
+        words.pop()
+    return " ".join(words)
+
+
 def _sort_target(seg: str, word: str):
+    """What an ordering clause orders by: "x", "y", "col:<words>" or None (the caller's default).
+    The named thing may come before the order words ('list Team_Name from low to high') or after
+    them ('in descending order of opening year', 'in asc by the ACC_Road'); a measure word
+    ('the number of rooms', 'how many X', 'average price') means the bar heights."""
     if re.search(r"\bx\b|x[- ]?axis|x-axis", seg):
         return "x"
     if re.search(r"\by\b|y[- ]?axis|y-axis", seg):
         return "y"
-    m = re.search(r"\bby (?:the )?(?:total number of |number of |average of |sum of |amount of )?"
-                  r"([a-z][a-z0-9_ ]*?)(?: in| from| order| with|$)", seg)
+    at = seg.find(word)
+    phrase = _sort_phrase(seg[:at]) if at >= 0 else ""
+    if not phrase and at >= 0:
+        phrase = _sort_phrase(seg[at + len(word):])
+    if phrase and _MEASURE_LEAD.match(phrase):
+        return "y"
+    if re.search(r"\bbars?\b|\bnames?\b|alphabetic|\bletter|\blabels?\b|a to z|z to a", seg):
+        return "x"
+    if phrase:
+        return "col:" + phrase
     if re.search(r"\b(total number|the number|number|count|counts|how many|amount|frequency|value|values|"
                  r"sum|average|total)\b", seg):
-        if not (m and m.group(1).strip() not in ("the total number", "total number", "number")):
-            return "y"
-    if re.search(r"\bbars?\b|\bnames?\b|alphabetical|\bletter|\blabels?\b|a to z|z to a", seg):
-        return "x"
-    if m:
-        return "col:" + m.group(1).strip()
+        return "y"
     return None
 
 
