@@ -161,3 +161,26 @@ def test_alphabetic_order_of_the_names():
     df = staff()
     _, fig = run(df, "first name and salary of all staff, in alphabetic order of the first name")
     assert list(fig.data[0].x) == sorted(df.first_name)
+
+
+def test_a_person_noun_reads_the_done_by_column():
+    films = pd.DataFrame({"title": ["A", "B", "C", "D"], "film_id": [1, 2, 3, 4],
+                          "Directed_by": ["Lee", "Lee", "Kim", "Ray"]})
+    plan, fig = run(films, "the number of films for each director")
+    assert plan.spec.x == "Directed_by"
+    assert bars(fig) == {"Lee": 2, "Kim": 1, "Ray": 1}
+
+
+def test_each_type_or_category_means_the_one_column_named_so():
+    pets = pd.DataFrame({"pet_id": [1, 2, 3, 4], "PetType": ["dog", "cat", "dog", "dog"],
+                         "weight": [10.0, 4.0, 20.0, 30.0]})
+    plan, fig = run(pets, "average weight of pets in each type")
+    assert plan.spec.x == "PetType"
+    assert bars(fig) == {"dog": 20.0, "cat": 4.0}
+    rooms = pd.DataFrame({"beds": [1, 2, 2, 1], "bed_type": ["king", "queen", "king", "twin"],
+                          "product_category": ["a", "b", "a", "a"], "price": [1, 2, 3, 4]})
+    plan, fig = run(rooms, "how many rooms for each type of bed")
+    assert plan.spec.x == "bed_type"
+    assert bars(fig) == {"king": 2, "queen": 1, "twin": 1}
+    plan, fig = run(rooms, "the average price for each category")
+    assert plan.spec.x == "product_category"

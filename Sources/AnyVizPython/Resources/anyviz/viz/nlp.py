@@ -80,6 +80,8 @@ summarise including include includes inside outside like same vs across group gr
 categories level levels kind kinds type types each every year's whose has have had with
 """.split())
 FUZZY_CUTOFF = 0.8
+#: Words for "which kind": stopwords on their own, a column when one column's name has them.
+KIND_WORDS = {"type", "types", "category", "categories", "kind", "kinds"}
 #: Words that never belong to a column phrase ("product type" may; "by product" may not).
 _FUNCTION_WORDS = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "from", "with", "by", "per", "and",
                    "or", "vs", "versus", "against", "over", "each", "every", "all", "as", "is", "are", "how",
@@ -223,6 +225,8 @@ class ColumnMatcher:
             self._put("".join(w[0] for w in words), col, "alias")  # miles per gallon -> mpg
         for syn in COLUMN_SYNONYMS.get("".join(words), []):
             self._put(syn, col, "alias")
+        for noun in _agent_nouns(words):
+            self._put(noun, col, "alias")
         for w in words:
             if len(w) >= 3 and w not in STOPWORDS and not w.isdigit():
                 self.partial.setdefault(singular(w), []).append(col)
@@ -263,6 +267,20 @@ class ColumnMatcher:
             return close
         raise no_such_column(name, self.columns)
 
+    def _find_kind_words(self, tokens: list[Token], mentions: list[Mention]) -> None:
+        """"each type", "for each category", "in different type": a kind word after a
+        determiner names the one column with that word in its name (AllergyType, apt_type_code)."""
+        for i, t in enumerate(tokens):
+            if t.used or t.quoted or t.text not in KIND_WORDS or i == 0 or \
+                    tokens[i - 1].text not in ("each", "every", "different", "various", "per", "by"):
+                continue
+            if i + 1 < len(tokens) and (tokens[i + 1].text in ("of", "and") or tokens[i + 1].text in AGG_WORDS):
+                continue  # "each type of bed" is read as a phrase; "type and ..." lists two kinds
+            cols = [c for c, cw in self.colwords.items() if singular(t.text) in cw]
+            if len(cols) == 1:
+                t.used = "column"
+                mentions.append(Mention(cols[0], i, i + 1, "partial", t.raw))
+
     def find(self, tokens: list[Token], notes: list[str]) -> list[Mention]:
         """The columns the request names, in request order; each pass marks the tokens it
         takes, so quoted names and longer phrases win over the words inside them."""
@@ -272,6 +290,7 @@ class ColumnMatcher:
         self._find_phrases(tokens, mentions)
         self._find_word_groups(tokens, mentions)
         self._find_words(tokens, mentions, notes)
+        self._find_kind_words(tokens, mentions)
         mentions.sort(key=lambda m: m.start)
         return mentions
 
@@ -289,7 +308,7 @@ class ColumnMatcher:
         for i in range(0, len(tokens) - 2):
             a, of, b = tokens[i:i + 3]
             if of.text != "of" or a.used or b.used or a.quoted or b.quoted or a.text in STOPWORDS and \
-                    a.text not in ("number", "amount", "date", "name") or b.text in STOPWORDS:
+                    a.text not in {"number", "amount", "date", "name"} | KIND_WORDS or b.text in STOPWORDS:
                 continue
             ws = {singular(a.text), singular(b.text)}
             cols = [c for c, cw in self.colwords.items() if ws <= cw]
@@ -346,6 +365,15 @@ class ColumnMatcher:
                 if len(uniq) > 1:
                     notes.append(f"'{t.raw}' could mean {', '.join(uniq)}; used {uniq[0]}")
                 mentions.append(Mention(uniq[0], i, i + 1, "partial", t.raw))
+
+
+def _agent_nouns(words: list[str]) -> list[str]:
+    """Directed_by -> director; Produced_by -> producer; Owned_by -> owner: the person noun a
+    user says for a '<verb>ed by' column."""
+    if len(words) < 2 or words[-1] != "by" or not words[-2].endswith("ed") or len(words[-2]) < 5:
+        return []
+    verb = words[-2]
+    return list(dict.fromkeys([verb[:-2] + "or", verb[:-2] + "er", verb[:-1] + "r"]))
 
 
 def _idlike_name(col: str) -> bool:
