@@ -184,3 +184,32 @@ def test_each_type_or_category_means_the_one_column_named_so():
     assert bars(fig) == {"king": 2, "queen": 1, "twin": 1}
     plan, fig = run(rooms, "the average price for each category")
     assert plan.spec.x == "product_category"
+
+
+def dogs() -> pd.DataFrame:
+    return pd.DataFrame({"name": ["Rex", "Bo", "Max", "Ace"], "abandoned_yn": [1, 0, 1, 0],
+                         "weight": [10.0, 12.0, 8.0, 20.0], "age": [3, 50, 70, 20],
+                         "prof_high_degree": ["Ph.D.", "MA", "Ph.D.", "MA"],
+                         "role": ["Defender", "Keeper", "Defender", "Striker"]})
+
+
+def test_a_yes_no_column_named_by_its_word_filters_the_rows():
+    df = dogs()
+    _, fig = run(df, "name and weight of the dogs who have been abandoned")
+    assert bars(fig) == {"Rex": 10.0, "Max": 8.0}
+    _, fig = run(df, "name and weight of the dogs that were not abandoned")
+    assert bars(fig) == {"Bo": 12.0, "Ace": 20.0}
+
+
+def test_people_under_a_number_means_their_age():
+    df = dogs()
+    _, fig = run(df, "how many people are under 40 for each role")
+    assert bars(fig) == {"Defender": 1, "Striker": 1}
+
+
+def test_a_value_without_dots_or_in_the_plural():
+    df = dogs()
+    _, fig = run(df, "name and weight of the dogs with a PhD")
+    assert bars(fig) == {"Rex": 10.0, "Max": 8.0}
+    _, fig = run(df, "name and weight of the dogs whose roles are defenders")
+    assert bars(fig) == {"Rex": 10.0, "Max": 8.0}

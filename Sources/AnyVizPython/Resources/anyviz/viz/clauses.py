@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from .nlp import ColumnMatcher, Filter
-from .plan_schema import FrameInfo
+from .plan_schema import FrameInfo, words_of
 
 DESC_WORDS = r"(?:desc(?:ending)?|from high to low|high to low|from large to small|from big to small|" \
     r"from highest to lowest|from z to a|decreasing|reverse alphabetical|from the highest|largest first|" \
@@ -210,6 +210,10 @@ _CMP = [
     (r"(?:is |are |was |were )?(?:not equal to|does not equal(?: to)?|doesn't equal(?: to)?|not equals?|!=|is not|isn't)", "!="),
     (r"(?:is |are |was |were )?(?:equal to|equals?|=|is|are|was|of)", "=="),
 ]
+#: Who a bare "under 40" / "over 65" is said of: then it is an age.
+_PEOPLE = re.compile(r"\b(?:people|persons?|who|students?|employees?|staff|players?|members?|customers?|users?|"
+                     r"patients?|children|kids|adults|men|women|teachers?|workers?|residents?|athletes?|"
+                     r"pilots?|drivers?|singers?|artists?)\b")
 #: Words that imply a column when no column is named: "younger than 50" -> age.
 IMPLIED = {"younger": "age", "older": "age", "heavier": "weight", "lighter": "weight",
            "taller": "height", "shorter": "height", "cheaper": "price", "hired": "hire date",
@@ -373,6 +377,8 @@ class _FilterReader:
             # only the words after the last joining word: "x or department number"
             tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", " ".join(words))[-1]
             col = self.column_at(tail, implied) if tail.strip() or implied else None
+        if col is None and op in ("<", ">", "<=", ">=") and _PEOPLE.search(" ".join(words)):
+            col = self._age_column()  # "people under 40", "students who are over 21"
         raw = self.text[m.start(1):m.end(1)]
         value = _value(raw.strip("'\""))
         info = self.frame.columns.get(col) if col is not None else None
@@ -383,6 +389,12 @@ class _FilterReader:
             return
         lead = len(tail.rstrip()) if not implied else 0
         self.add((max(0, m.start() - lead - 1), m.end()), Filter(col, op, value))
+
+    def _age_column(self):
+        """The one column with 'age' as a word of its name (age, pet_age, Age_at_hire), or None."""
+        cols = [c for c in self.matcher.columns if "age" in words_of(c)
+                and self.frame.columns[c].kind == "quantitative"]
+        return cols[0] if len(cols) == 1 else None
 
     def years(self) -> None:
         """"in the year 1999 or 2000", "in 2007", "since 1990"."""

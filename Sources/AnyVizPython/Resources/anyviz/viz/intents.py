@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import clauses
-from .nlp import (CHART_WORDS, STOPWORDS, ColumnMatcher, Mention, singular, span_key, tokenize,
+from .nlp import (CHART_WORDS, STOPWORDS, ColumnMatcher, Filter, Mention, singular, span_key, tokenize,
                   value_filters, value_index)
 from .plan_schema import FrameInfo, words_of
 
@@ -130,7 +130,9 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     tokens = tokenize(masked)
     _read_keywords(tokens, r, low, matcher)
     notes: list = []
-    _read_values(tokens, r, frame, min_words=2)  # "Progress Party", 'Bob Fosse' before column words
+    # "Progress Party", 'Bob Fosse' (and a value spelt like a column's initials) before column words
+    _read_values(tokens, r, frame, min_words=2, initials=matcher.initials)
+    _read_flags(tokens, r, frame)
     mentions = matcher.find([t for t in tokens], notes)
     mentions = _drop_keyword_mentions(tokens, mentions, frame)
     mentions = _drop_row_nouns(tokens, mentions, frame, frame_name, r)
@@ -331,7 +333,7 @@ def _read_ids(tokens, mentions, frame: FrameInfo, frame_name: str) -> list:
     return sorted(out, key=lambda m: m.start)
 
 
-def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> None:
+def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1, initials=frozenset()) -> None:
     """Values of category columns named in the request ("Oceania", 'Visa') become filters;
     "not"/"excluding" before them negates."""
     index = value_index(frame, lambda key: bool(key) and key not in STOPWORDS
@@ -341,15 +343,17 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
     found: dict[str, list] = {}
     negated: dict[str, bool] = {}
     n = len(tokens)
-    for size in range(5, min_words - 1, -1):
+    for size in range(5, 0, -1):
         for i in range(0, n - size + 1):
             span = tokens[i:i + size]
-            if any(t.used for t in span) or (min_words > 1 and size == 1 and not span[0].quoted):
+            if any(t.used for t in span) or (size < min_words and (span[0].quoted or span[0].text not in initials)):
                 continue
             key = span_key(span)
             hit = index.get(key)
             if hit is None and size == 1:
                 hit = index.get(span[0].raw.lower())
+            if hit is None and not span[-1].quoted and singular(span[-1].text) != span[-1].text:
+                hit = index.get(" ".join([t.text for t in span[:-1]] + [singular(span[-1].text)]))  # "defenders"
             coded = hit is None and size == 1 and _coded_value(span[0].text, index)
             if coded:
                 hit = coded
@@ -369,6 +373,51 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1) -> No
                     before & {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}:
                 negated[col] = True
     r.filters.extend(value_filters(found, negated))
+
+
+_TRUE_CODES = {"1", "y", "yes", "t", "true"}
+_FALSE_CODES = {"0", "n", "no", "f", "false"}
+#: Name words of a yes/no column that are not what it says: abandoned_yn, is_active, has_pool_flag.
+_FLAG_NAME_WORDS = {"yn", "is", "has", "flag", "ind", "indicator", "bool", "y", "n"}
+
+
+def _flag_columns(frame: FrameInfo) -> dict[str, tuple[str, object, object]]:
+    """{word: (column, true value, false value)} for yes/no columns named by one word."""
+    out = {}
+    for c in frame.columns.values():
+        vals = list(c.values)
+        codes = [str(v).strip().lower() for v in vals]
+        if len(vals) != 2 or not set(codes) <= _TRUE_CODES | _FALSE_CODES or \
+                len(set(codes) & _TRUE_CODES) != 1:
+            continue
+        words = [w for w in words_of(c.name) if w not in _FLAG_NAME_WORDS]
+        if len(words) == 1 and len(words[0]) > 3:
+            yes = vals[0] if codes[0] in _TRUE_CODES else vals[1]
+            no = vals[1] if yes is vals[0] else vals[0]
+            out[words[0]] = (c.name, _plain(yes), _plain(no))
+    return out
+
+
+def _plain(v):
+    """A NumPy scalar as the Python value it holds, so the generated code reads `1`, not `np.int64(1)`."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def _read_flags(tokens, r: Reading, frame: FrameInfo) -> None:
+    """"dogs who have been abandoned" over an abandoned_yn column of 1/0 (or Y/N) keeps the
+    rows flagged yes; "not abandoned", "never abandoned" the others."""
+    flags = _flag_columns(frame)
+    if not flags:
+        return
+    for i, t in enumerate(tokens):
+        hit = flags.get(t.text) if not t.used and not t.quoted else None
+        if hit is None:
+            continue
+        col, yes, no = hit
+        before = {tokens[k].text for k in range(max(0, i - 3), i)}
+        t.used = "value"
+        negated = bool(before & {"not", "never", "non", "isn't", "wasn't", "weren't", "aren't", "haven't", "hasn't"})
+        r.filters.append(Filter(col, "==", no if negated else yes))
 
 
 #: Words for a sex or gender that data often stores as a one-letter code.

@@ -197,6 +197,7 @@ class ColumnMatcher:
         self.phrases: dict[str, tuple[str, str]] = {}   # phrase -> (column, how)
         self.wordsets: dict[frozenset, str] = {}
         self.partial: dict[str, list[str]] = {}          # single word -> columns containing it
+        self.initials: set[str] = set()                  # "phd" for prof_high_degree: a value may win
         self.colwords = {c: {singular(w) for w in words_of(c)} for c in self.columns}
         for col in self.columns:
             self._add(col)
@@ -223,6 +224,7 @@ class ColumnMatcher:
                 self.wordsets.setdefault(ws, col)
         if len(words) >= 3:
             self._put("".join(w[0] for w in words), col, "alias")  # miles per gallon -> mpg
+            self.initials.add("".join(w[0] for w in words))
         for syn in COLUMN_SYNONYMS.get("".join(words), []):
             self._put(syn, col, "alias")
         for noun in _agent_nouns(words):
@@ -608,6 +610,9 @@ def value_index(frame, keep) -> dict[str, tuple[str, object]]:
             key = str(v).lower().strip()
             if keep(key):
                 index.setdefault(key, (c.name, v))
+            bare = key.replace(".", "")  # "Ph.D." is typed "PhD", "U.S.A." "USA"
+            if bare != key and len(bare) > 1 and keep(bare):
+                index.setdefault(bare, (c.name, v))
     return index
 
 

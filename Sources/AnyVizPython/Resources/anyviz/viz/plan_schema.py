@@ -110,7 +110,8 @@ def profile(df: pd.DataFrame) -> FrameInfo:
             head = s.dropna().head(50)
             if len(head) and is_date_text(head.astype(str)):
                 info.kind, info.temporal = columns.TEMPORAL, "string"
-        if info.kind in ("nominal", "boolean") and 0 < distinct <= VALUE_INDEX_MAX_DISTINCT:
+        if info.kind in ("nominal", "boolean") and 0 < distinct <= VALUE_INDEX_MAX_DISTINCT or \
+                info.kind == columns.QUANTITATIVE and info.integer and distinct == 2:  # 0/1 flags
             try:
                 info.values = list(s.dropna().unique())
             except TypeError:
