@@ -61,16 +61,29 @@ public final class ZMQServer: KernelServer, @unchecked Sendable {
             socket.setInt64Option(ZMQ_MAXMSGSIZE, Int64(self.limits.maxMessageBytes))
         }
         heartbeat.setInt64Option(ZMQ_MAXMSGSIZE, Int64(self.limits.maxHeartbeatBytes))
-        try shell.bind(connection.endpoint(port: connection.shellPort))
-        try control.bind(connection.endpoint(port: connection.controlPort))
-        try stdin.bind(connection.endpoint(port: connection.stdinPort))
-        try iopub.bind(connection.endpoint(port: connection.iopubPort))
-        try heartbeat.bind(connection.endpoint(port: connection.hbPort))
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ZMQError(operation: "pipe", code: errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        }
         wakeRead = fds[0]
         wakeWrite = fds[1]
+        do {
+            guard wakeRead >= 0 else { throw ZMQError(operation: "pipe", code: errno) }
+            try shell.bind(connection.endpoint(port: connection.shellPort))
+            try control.bind(connection.endpoint(port: connection.controlPort))
+            try stdin.bind(connection.endpoint(port: connection.stdinPort))
+            try iopub.bind(connection.endpoint(port: connection.iopubPort))
+            try heartbeat.bind(connection.endpoint(port: connection.hbPort))
+        } catch {
+            // The contexts wait for every open socket when they are released: close them
+            // first, or a port that is taken would hang the kernel instead of ending it.
+            for socket in [shell, control, stdin, iopub, heartbeat] {
+                socket.setOption(ZMQ_LINGER, 0)
+                socket.close()
+            }
+            for fd in fds where fd >= 0 { close(fd) }
+            throw error
+        }
     }
 
     /// Starts the heartbeat and I/O threads; requests go to `handler` from then on.

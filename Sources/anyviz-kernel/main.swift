@@ -60,7 +60,14 @@ struct Run: ParsableCommand {
         // never waits for Python), so the first cell finds it ready sooner.
         let shell = ShellThread(starting: interpreter)
         let telemetry = Telemetry.start(environment: ProcessInfo.processInfo.environment, logger: logger)
-        let server = try ZMQServer(connection: connection, logger: logger)
+        let server: ZMQServer
+        do {
+            server = try ZMQServer(connection: connection, logger: logger)
+        } catch {
+            throw StartError(description: "cannot open the kernel's sockets from \(connectionFile): \(error). "
+                             + "Another process may hold one of its ports: start the kernel again "
+                             + "(the client picks new ports).")
+        }
         // Magics and the chart pipeline are Python (anyviz.magics, anyviz.viz.pipeline); what
         // needs native code (LLM calls, downloads over libcurl) is a service they call.
         let services = KernelServices(logger: logger)
@@ -74,6 +81,11 @@ struct Run: ParsableCommand {
         kernel.start(on: shell)
         while true { sleep(3600) }
     }
+}
+
+/// Why the kernel could not start, for the user (printed as `Error: …`, exit status 1).
+struct StartError: Error, CustomStringConvertible {
+    let description: String
 }
 
 struct Install: ParsableCommand {
