@@ -213,3 +213,25 @@ def test_a_value_without_dots_or_in_the_plural():
     assert bars(fig) == {"Rex": 10.0, "Max": 8.0}
     _, fig = run(df, "name and weight of the dogs whose roles are defenders")
     assert bars(fig) == {"Rex": 10.0, "Max": 8.0}
+
+
+def test_ordering_words_are_not_read_as_columns_when_the_second_planner_reads_the_request():
+    df = staff()
+    plan, fig = run(df, "Give me a histogram for how many staff are there of each department?, "
+                        "and rank from high to low by the bar.")
+    assert plan.spec.x == "department"
+    assert bars(fig) == df.department.value_counts().to_dict()
+
+
+def test_plot_them_is_not_a_column():
+    df = staff()
+    _, fig = run(df, "Show the number of male and female staff Plot them as bar chart, and I want to "
+                     "display y axis in descending order.")
+    assert bars(fig) == {"M": 4, "F": 4}
+
+
+def test_counting_the_values_named_draws_one_bar_per_value():
+    df = staff()
+    plan, fig = run(df, "number of male and female staff")
+    assert plan.spec.x == "sex"
+    assert bars(fig) == {"M": 4, "F": 4}

@@ -352,8 +352,10 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1, initi
             hit = index.get(key)
             if hit is None and size == 1:
                 hit = index.get(span[0].raw.lower())
-            if hit is None and not span[-1].quoted and singular(span[-1].text) != span[-1].text:
-                hit = index.get(" ".join([t.text for t in span[:-1]] + [singular(span[-1].text)]))  # "defenders"
+            if hit is None and not span[-1].quoted and singular(span[-1].text) != span[-1].text and i and \
+                    tokens[i - 1].text in ("are", "were", "as", "be", "being", "only", "not"):
+                # "whose positions are defenders"; not "how many professors" (the rows counted)
+                hit = index.get(" ".join([t.text for t in span[:-1]] + [singular(span[-1].text)]))
             coded = hit is None and size == 1 and _coded_value(span[0].text, index)
             if coded:
                 hit = coded

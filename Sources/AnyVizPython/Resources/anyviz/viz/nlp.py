@@ -61,7 +61,7 @@ STOPWORDS = set("""
 a an the of in on at to for from with without by per and or vs versus v against between over
 under across within among each every all any some show me plot chart graph draw make create give
 display visualize visualise visualization viz figure diagram see view let us i we want would like
-please can could you how what which who is are was were be been does do did it its this that these
+please can could you how what which who is are was were be been does do did it its this that these them they
 those their there here as than then versus compare comparing comparison vs. using use used based
 along together split colored coloured color colour colors colours broken down grouped stacked
 segmented separated hue breakdown legend facet faceted facets panel panels subplot subplots

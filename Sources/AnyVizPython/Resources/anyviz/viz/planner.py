@@ -15,7 +15,7 @@ import pandas as pd
 from anyviz import settings
 from anyviz.errors import AnyVizError
 
-from . import intents, nlp, spec_builder
+from . import clauses, intents, nlp, spec_builder
 from .nlp import ColumnMatcher, Filter, no_such_column
 from .plan_code import (AGG_LABEL, BIN_NAME, Spec, describe_spec, filter_columns, filter_line, generate,
                         measure_label, prelude_lines)
@@ -114,11 +114,24 @@ def plan_chart(df, request: str, options: dict | None = None, frame_name: str = 
 def _plan_parsed(df, request, options, frame, ctx, matcher, relationships, frame_name) -> ChartPlan:
     """The distribution/matrix planner (and --type/--x/--y/--color/--agg options)."""
     parsed = nlp.parse(request, frame, matcher)
+    plain = _plain_order_words(request)
+    if plain != request and parsed.unknown:
+        parsed = nlp.parse(plain, frame, matcher)
     ctx.notes.extend(parsed.notes)
     _apply_options(parsed, options, matcher, ctx)
     _check_unknown(parsed, frame, relationships, frame_name)
     spec = _decide(parsed, ctx)
     return finish(spec, ctx, parsed)
+
+
+def _plain_order_words(request: str) -> str:
+    """The request with its ordering clause ('rank from high to low by the bar') said as one
+    word this planner reads ('descending'), so 'high'/'low'/'bar' are not taken as columns."""
+    sort, spans = clauses.read_sort(request)
+    if not sort or not spans:
+        return request
+    start, end = spans[0]
+    return f"{request[:start]} {'descending' if sort[1] == 'desc' else 'ascending'} {request[end:]}"
 
 
 def recommend(df, frame_name: str = "df") -> list[ChartPlan]:

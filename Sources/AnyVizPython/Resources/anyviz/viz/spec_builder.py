@@ -416,8 +416,9 @@ def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
         if named_values is None and not [c for c in subjects if not _numeric(ctx, c.name)]:
             named_values = next((f.column for f in r.filters if f.op in ("contains", "startswith", "endswith")
                                  and ctx.kind(f.column) == "nominal"), None)  # "whose name ends with m: their salary"
-        if named_values and (s.y is not None or [c for c in subjects if _numeric(ctx, c.name)]):
-            s.x = named_values  # "tips between lunch and dinner": one bar per value named
+        if named_values and (s.y is not None or s.count and not subjects and not s.counted
+                             or [c for c in subjects if _numeric(ctx, c.name)]):
+            s.x = named_values  # "tips between lunch and dinner", "number of male and female staff"
             r.compare_values = True
             ctx.why.append(f"one bar per {s.x} named")
     if s.x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != s.y]:
