@@ -59,6 +59,21 @@ final class ScriptedInterpreter: Interpreter, @unchecked Sendable {
         gate.signal()
     }
     func shutdownImpl(restart: Bool) {}
+
+    /// With `backgroundWork` on, idles like an event loop with pending tasks: waits (up to 30 s)
+    /// for the kernel's wake descriptor, then drains it.
+    let idleLock = NSLock()
+    var backgroundWork = false
+    var idleTurns = 0
+    func idleImpl(wakeDescriptor: Int32) -> Bool {
+        guard idleLock.withLock({ backgroundWork }) else { return false }
+        idleLock.withLock { idleTurns += 1 }
+        var entry = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, 30_000)
+        var bytes = [UInt8](repeating: 0, count: 64)
+        _ = read(wakeDescriptor, &bytes, bytes.count)
+        return true
+    }
 }
 
 final class KernelTests: XCTestCase {
@@ -101,6 +116,22 @@ final class KernelTests: XCTestCase {
         kernel.handle(silent, from: .shell)
         XCTAssertEqual(replies(to: silent, type: "execute_reply")[0].parsedContent()["execution_count"], 1, "silent does not count")
         XCTAssertFalse(iopub(for: silent).contains { $0.msgType == "execute_input" })
+    }
+
+    func testARequestEndsTheInterpretersIdleWorkAtOnce() {
+        interpreter.idleLock.withLock { interpreter.backgroundWork = true }
+        let first = request("execute_request", ["code": "value"])
+        kernel.handle(first, from: .shell)
+        XCTAssertEqual(replies(to: first, type: "execute_reply").count, 1)
+        // The shell thread is now idling in the interpreter; the next request must wake it.
+        let deadline = Date().addingTimeInterval(5)
+        while interpreter.idleLock.withLock({ interpreter.idleTurns }) == 0, Date() < deadline { usleep(2000) }
+        XCTAssertGreaterThan(interpreter.idleLock.withLock { interpreter.idleTurns }, 0)
+        // Without the wake the interpreter would idle 30 s, far past the reply's 5 s wait.
+        let second = request("execute_request", ["code": "value"])
+        kernel.handle(second, from: .shell)
+        XCTAssertEqual(replies(to: second, type: "execute_reply").count, 1)
+        interpreter.idleLock.withLock { interpreter.backgroundWork = false }
     }
 
     func testErrorIsPublishedAndQueuedExecutesAreAborted() {
