@@ -235,3 +235,19 @@ def test_counting_the_values_named_draws_one_bar_per_value():
     plan, fig = run(df, "number of male and female staff")
     assert plan.spec.x == "sex"
     assert bars(fig) == {"M": 4, "F": 4}
+
+
+def test_numbers_with_thousands_commas_and_the_column_after_the_range():
+    towns = pd.DataFrame({"town": ["A", "B", "C", "D"], "population": [150_000, 250_000, 1_500_000, 3_000_000]})
+    _, fig = run(towns, "town and population of the towns that have between 200,000 and 2,000,000 residents")
+    assert bars(fig) == {"B": 250_000, "C": 1_500_000}
+    _, fig = run(towns, "town and population of towns whose population is more than 1,000,000")
+    assert set(bars(fig)) == {"C", "D"}
+
+
+def test_whose_id_after_a_noun_means_that_nouns_id():
+    logs = pd.DataFrame({"log_id": [1, 2, 3, 4], "problem_id": [10, 10, 7, 10],
+                         "log_day": ["Mon", "Tue", "Wed", "Thu"], "minutes": [5, 6, 7, 8]})
+    plan, fig = run(logs, "log day and minutes of the logs for the problem whose id is 10")
+    assert plan.spec.filters[0].column == "problem_id"
+    assert bars(fig) == {"Mon": 5, "Tue": 6, "Thu": 8}

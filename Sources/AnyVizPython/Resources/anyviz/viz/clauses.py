@@ -17,7 +17,7 @@ DESC_WORDS = r"(?:desc(?:ending)?|from high to low|high to low|from large to sma
 ASC_WORDS = r"(?:asc(?:ending)?|from low to high|low to high|from small to large|from lowest to highest|" \
     r"from a to z|increasing|alphabetic(?:al)?(?:ly)?|from the lowest|smallest first|lowest first|" \
     r"from least to most|in order)"
-_NUMBER = r"-?\d+(?:\.\d+)?"
+_NUMBER = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?"  # 2,000,000 or 12.5
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
@@ -286,6 +286,11 @@ class _FilterReader:
             tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|those|all|held)\b", tail)[-1]
             col = self.column_at(tail.replace(" is ", " ").replace(" are ", " ").replace(" was ", " ")) \
                 if tail.strip() else None
+            end = m.end()
+            after = re.match(r"\s+([a-z][a-z_]*)", low[end:])
+            if col is None and after:  # "districts between 200,000 and 2,000,000 residents"
+                col = self.column_at(after.group(1))
+                end = end + after.end() if col else end
             if col is None:
                 a = _value(m.group(1))
                 if isinstance(a, int) and 1000 <= a <= 2300:
@@ -294,7 +299,7 @@ class _FilterReader:
                 info = self.frame.columns[col]
                 on_year = info.kind == "temporal" and info.temporal != "year" and not re.match(_DATE, m.group(1))
                 lead = len(tail.rstrip())
-                self.add((max(0, m.start() - lead - 1), m.end()),
+                self.add((max(0, m.start() - lead - 1), end),
                          Filter(col, "between", (_value(m.group(1)), _value(m.group(2))), on_year=on_year))
 
     def letters(self) -> None:
@@ -373,6 +378,10 @@ class _FilterReader:
             found = self.found
             prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
             col = prev.column if prev is not None and prev.op not in ("or", "and") else None
+        owner = re.search(r"\b([a-z][a-z0-9_]*) (?:whose|with an?|with the) ([a-z][a-z0-9_]*)$", " ".join(words))
+        if col is None and owner and not implied:  # "the problem whose id is 10": problem_id
+            col = (self.matcher.lookup(f"{owner.group(1)} {owner.group(2)}") or (None,))[0]
+            tail = owner.group(2) if col else tail
         if col is None:
             # only the words after the last joining word: "x or department number"
             tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", " ".join(words))[-1]
@@ -468,6 +477,8 @@ def _combine(low: str, found: list) -> list[Filter]:
 
 def _value(s: str):
     s = s.strip()
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):
+        s = s.replace(",", "")
     if re.fullmatch(r"-?\d+", s):
         return int(s)
     if re.fullmatch(_NUMBER, s):

@@ -148,7 +148,7 @@ def singular(word: str) -> str:
 
 #: Abbreviation <-> word synonyms used to build column aliases (both directions are added).
 TOKEN_SYNONYMS = {
-    "pop": ["population"], "exp": ["expectancy"], "percap": ["per capita", "capita"],
+    "pop": ["population"], "population": ["residents", "inhabitants"], "exp": ["expectancy"], "percap": ["per capita", "capita"],
     "temp": ["temperature", "temperatures"], "precip": ["precipitation"],
     "qty": ["quantity"], "amt": ["amount"], "num": ["number"], "yr": ["year"],
     "hp": ["horsepower"], "lbs": ["pounds", "lb"], "max": ["maximum", "high", "highest"],
