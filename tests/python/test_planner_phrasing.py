@@ -251,3 +251,10 @@ def test_whose_id_after_a_noun_means_that_nouns_id():
     plan, fig = run(logs, "log day and minutes of the logs for the problem whose id is 10")
     assert plan.spec.filters[0].column == "problem_id"
     assert bars(fig) == {"Mon": 5, "Tue": 6, "Thu": 8}
+
+
+def test_its_amount_means_the_one_amount_column():
+    charges = pd.DataFrame({"charge_type": ["food", "room", "spa"], "charge_amount": [20.0, 100.0, 50.0]})
+    plan, fig = run(charges, "list each charge type and its amount")
+    assert plan.spec.y == "charge_amount"
+    assert bars(fig) == {"food": 20.0, "room": 100.0, "spa": 50.0}

@@ -270,12 +270,17 @@ class ColumnMatcher:
         raise no_such_column(name, self.columns)
 
     def _find_kind_words(self, tokens: list[Token], mentions: list[Mention]) -> None:
-        """"each type", "for each category", "in different type": a kind word after a
-        determiner names the one column with that word in its name (AllergyType, apt_type_code)."""
+        """"each type", "for each category", "in different type" (and "its amount"): a kind word
+        after a determiner names the one column with that word in its name (AllergyType,
+        apt_type_code, charge_amount)."""
         for i, t in enumerate(tokens):
-            if t.used or t.quoted or t.text not in KIND_WORDS or i == 0 or \
-                    tokens[i - 1].text not in ("each", "every", "different", "various", "per", "by"):
+            if t.used or t.quoted or i == 0:
                 continue
+            if t.text in KIND_WORDS:
+                if tokens[i - 1].text not in ("each", "every", "different", "various", "per", "by"):
+                    continue
+            elif t.text not in ("amount", "amounts") or tokens[i - 1].text not in ("its", "their", "the", "and"):
+                continue  # "charge type and its amount", "the date and the amount" -> charge_amount
             if i + 1 < len(tokens) and (tokens[i + 1].text in ("of", "and") or tokens[i + 1].text in AGG_WORDS):
                 continue  # "each type of bed" is read as a phrase; "type and ..." lists two kinds
             cols = [c for c, cw in self.colwords.items() if singular(t.text) in cw]
