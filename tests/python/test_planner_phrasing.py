@@ -258,3 +258,14 @@ def test_its_amount_means_the_one_amount_column():
     plan, fig = run(charges, "list each charge type and its amount")
     assert plan.spec.y == "charge_amount"
     assert bars(fig) == {"food": 20.0, "room": 100.0, "spa": 50.0}
+
+
+def test_the_id_named_first_labels_each_row():
+    pets = pd.DataFrame({"PetID": [2001, 2002, 2003], "PetType": ["cat", "dog", "dog"],
+                         "pet_age": [3, 2, 1], "weight": [12.0, 13.4, 9.3]})
+    plan = planner.plan_chart(pets, "what is the id and weight of every pet who is older than 1?",
+                              frame_name="pets")
+    assert plan.spec.x == "PetID" and plan.spec.y == "weight"
+    ns = {"df": pets, "px": px, "pd": pd, "np": np, "go": go}
+    exec(plan.code, ns)
+    assert bars(ns["fig"]) == {2001: 12.0, 2002: 13.4}

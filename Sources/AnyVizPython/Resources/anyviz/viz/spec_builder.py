@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .intents import Reading
 from .plan_code import Spec
+from .plan_schema import words_of
 
 _PERIOD_UNITS = {"weekday": "weekday", "monthname": "monthname", "year": "year", "quarter": "quarter",
                  "week": "week", "day": "day", "hour": "hour", "month": "month"}
@@ -421,6 +422,12 @@ def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
             s.x = named_values  # "tips between lunch and dinner", "number of male and female staff"
             r.compare_values = True
             ctx.why.append(f"one bar per {s.x} named")
+    ids = [c for c in subjects if _row_id(ctx, c.name)]
+    if s.x is None and r.entity and ids and subjects[0] is ids[0] and s.y is None and \
+            [c for c in subjects if c.name != ids[0].name and _numeric(ctx, c.name)]:
+        s.x = ids[0].name  # "the id and weight of every pet": each row by the id named first
+        s.subjects = subjects = [c for c in subjects if c.name != s.x]
+        ctx.why.append(f"each row is labelled by {s.x}")
     if s.x is None and r.entity and not [c for c in subjects if not _numeric(ctx, c.name) and c.name != s.y]:
         s.x = _label_column(ctx)
         if s.x:
@@ -435,6 +442,11 @@ def _x_from_values_or_labels(r: Reading, ctx, s: _Pick) -> None:
             s.y = nums  # a wide frame: one line per named column
         elif s.y is None and nums:
             s.y = nums[0]
+
+
+def _row_id(ctx, col) -> bool:
+    """An id column (PetID, customer_id): a label for each row rather than a quantity."""
+    return ctx.info(col).idlike or words_of(col)[-1:] == ["id"]
 
 
 def _x_from_subjects(r: Reading, ctx, s: _Pick) -> None:
