@@ -13,6 +13,9 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
     private let stateLock = NSLock()
     private var executing = false
     public private(set) var startupError: String?
+    /// The last execute or comm reply said the cells' event loop has work for `idleImpl`
+    /// (touched only on the shell thread).
+    private var backgroundWork = false
     /// Receives the operator counters a cell's Python code counted (`anyviz.metrics`), which
     /// ride on the execute reply instead of costing a crossing of their own.
     public var onMetrics: (@Sendable (JSONValue) -> Void)?
@@ -89,6 +92,7 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             let text = try runtime.call("anyviz.runtime", "execute", Self.withParentHeader(payload, context))
             let reply = (try? JSONValue.parse(text)) ?? .null
             if let counts = reply["metrics"] { onMetrics?(counts) }
+            backgroundWork = reply["background"]?.boolValue ?? false
             let payload = reply["payload"] ?? []
             if reply["status"]?.stringValue == "error" {
                 return ExecuteOutcome(failure: .init(ename: reply["ename"]?.stringValue ?? "Error",
@@ -141,10 +145,13 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
 
     /// Tasks and timers the cells left on their asyncio loop run while the kernel is idle, as
     /// under ipykernel; their output goes to the cell that started them.
+    /// Python says so in its execute and comm replies, so a kernel whose cells leave nothing
+    /// running makes no call between requests.
     public func idleImpl(wakeDescriptor: Int32) -> Bool {
-        guard startupError == nil else { return false }
+        guard startupError == nil, backgroundWork else { return false }
         let text = try? runtime.call("anyviz.runtime", "idle", "{\"wake_fd\": \(wakeDescriptor)}")
-        return text == "true"
+        backgroundWork = text == "true"
+        return backgroundWork
     }
 
     public func commImpl(msgType: String, content: JSONValue, context: ExecutionContext) {
@@ -153,7 +160,8 @@ public final class PythonInterpreter: Interpreter, @unchecked Sendable {
             let payload: JSONValue = ["msg_type": .string(msgType), "content": content, "parent_token": .int(token)]
             withIncomingBuffers(context.buffers) {
                 do {
-                    _ = try runtime.call("anyviz.runtime", "comm", Self.withParentHeader(payload, context))
+                    let text = try runtime.call("anyviz.runtime", "comm", Self.withParentHeader(payload, context))
+                    backgroundWork = (try? JSONValue.parse(text))?["background"]?.boolValue ?? false
                 } catch {
                     logger.error("runtime request failed", metadata: ["function": "comm", "error": "\(error)"])
                 }

@@ -88,13 +88,19 @@ def _settle(cells_loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
         pass
 
 
+def has_work() -> bool:
+    """Whether the cells' loop has tasks or timers waiting (never creates the loop)."""
+    cells_loop = async_helpers._asyncio_event_loop
+    return (cells_loop is not None and not cells_loop.is_closed()
+            and not cells_loop.is_running() and _has_work(cells_loop))
+
+
 def idle(wake_fd: int) -> bool:
     """Runs the loop's pending tasks and timers until `wake_fd` (the kernel's request queue)
     is readable. False at once when the loop has nothing to run."""
-    cells_loop = async_helpers._asyncio_event_loop
-    if cells_loop is None or cells_loop.is_closed() or cells_loop.is_running() \
-            or not _has_work(cells_loop):
+    if not has_work():
         return False
+    cells_loop = async_helpers._asyncio_event_loop
 
     def wake() -> None:
         try:

@@ -133,12 +133,22 @@ def execute(request_json: str) -> str:
     counts = metrics.drain()
     if counts:
         reply["metrics"] = counts
+    if _background_work():
+        reply["background"] = True
     return _jsonutil().dumps(reply)
 
 
+def _background_work() -> bool:
+    """Whether the cells' event loop has tasks or timers to run while the kernel is idle; the
+    kernel then calls `idle` (and otherwise makes no call between requests)."""
+    cell_loop = sys.modules.get("anyviz.cell_loop")
+    return cell_loop is not None and cell_loop.has_work()
+
+
 def idle(request_json: str) -> str:
-    """Between requests: runs what the cells left on their event loop until the kernel's wake
-    descriptor is readable; "false" when there was nothing to run."""
+    """Between requests, when the last reply said there was background work: runs what the
+    cells left on their event loop until the kernel's wake descriptor is readable; "false"
+    when there was nothing (left) to run."""
     if not startup.ready():
         return "false"
     from . import cell_loop
@@ -261,7 +271,7 @@ def comm(request_json: str) -> str:
               file=sys.stderr)
     finally:
         streams.flush_all()
-    return _jsonutil().dumps({"status": "ok"})
+    return _jsonutil().dumps({"status": "ok", "background": _background_work()})
 
 
 def comm_info(request_json: str) -> str:
