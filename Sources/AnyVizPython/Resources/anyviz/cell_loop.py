@@ -5,8 +5,8 @@ a cell, libraries that ask `asyncio.get_running_loop()`, a task started in one c
 cell awaits. IPython alone runs only cells with a top-level `await` in a loop, and other code
 sees none. Here every cell runs inside the loop IPython's autoawait uses (`get_asyncio_loop`):
 
-* a cell without `await` runs in a coroutine on that loop, so the loop is running and tasks it
-  creates land on it (and `asyncio.run()` fails as it does under ipykernel);
+* a cell without `await` runs with that loop as the running loop, so tasks it creates land on
+  it (and `asyncio.run()` fails as it does under ipykernel);
 * a cell with a top-level `await` goes through IPython's own runner, which runs the same loop;
 * tasks and timers a cell leaves behind run while the kernel is idle (`idle`, called by the
   kernel between requests) and whenever a later cell runs the loop.
@@ -17,7 +17,10 @@ there, so it cannot resume inside a later cell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
+from asyncio import events
 
 from IPython.core import async_helpers
 from IPython.core.async_helpers import _asyncio_runner, get_asyncio_loop
@@ -45,16 +48,24 @@ def run_cell(shell, code: str, *, store_history: bool, silent: bool):
         if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
             _end_interrupted_cells(cells_loop)
         return result
-    task = cells_loop.create_task(_in_loop(shell, code, store_history, silent))
+    with _running(cells_loop):
+        return shell.run_cell(code, store_history=store_history, silent=silent)
+
+
+@contextlib.contextmanager
+def _running(cells_loop: asyncio.AbstractEventLoop):
+    """The loop is the running loop while plain code runs, as if that code were one step of a
+    task: what `run_forever` sets (asyncio's running-loop slot and the loop's thread), without
+    turning the loop, whose poll would hand the GIL to the kernel's other threads on every
+    cell. Tasks the code creates run when the loop turns next: while the kernel is idle, or in
+    the next cell that awaits."""
+    events._set_running_loop(cells_loop)
+    cells_loop._thread_id = threading.get_ident()
     try:
-        return cells_loop.run_until_complete(task)
-    except BaseException:  # noqa: B902 - an interrupt outside the cell's own code
-        _settle(cells_loop, task)
-        raise
-
-
-async def _in_loop(shell, code: str, store_history: bool, silent: bool):
-    return shell.run_cell(code, store_history=store_history, silent=silent)
+        yield
+    finally:
+        cells_loop._thread_id = None
+        events._set_running_loop(None)
 
 
 def _needs_runner(shell, code: str) -> bool:
