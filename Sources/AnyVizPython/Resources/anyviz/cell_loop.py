@@ -102,8 +102,10 @@ def _settle(cells_loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
 def has_work() -> bool:
     """Whether the cells' loop has tasks or timers waiting (never creates the loop)."""
     cells_loop = async_helpers._asyncio_event_loop
-    return (cells_loop is not None and not cells_loop.is_closed()
-            and not cells_loop.is_running() and _has_work(cells_loop))
+    if cells_loop is None or cells_loop.is_closed() or cells_loop.is_running():
+        return False
+    return bool(asyncio.all_tasks(cells_loop) or getattr(cells_loop, "_scheduled", None)
+                or getattr(cells_loop, "_ready", None))
 
 
 def idle(wake_fd: int) -> bool:
@@ -129,7 +131,3 @@ def idle(wake_fd: int) -> bool:
         cells_loop.remove_reader(wake_fd)
     return True
 
-
-def _has_work(cells_loop: asyncio.AbstractEventLoop) -> bool:
-    return bool(asyncio.all_tasks(cells_loop) or getattr(cells_loop, "_scheduled", None)
-                or getattr(cells_loop, "_ready", None))
