@@ -3,17 +3,7 @@ while the kernel is idle and publish under the cell that created them; interrupt
 awaiting cell without leaving it to resume later."""
 import time
 
-import pytest
-
-from kernel_harness import collect_iopub, execute, shell_reply, start_kernel, stop_kernel, \
-    wait_for_busy
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start_kernel()
-    yield km, kc
-    stop_kernel(km, kc)
+from kernel_harness import collect_iopub, execute, shell_reply, wait_for_busy
 
 
 def test_the_loop_is_running_in_a_plain_cell(kernel):

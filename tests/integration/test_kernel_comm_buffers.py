@@ -1,9 +1,8 @@
 """Binary buffers of comm messages, both ways, through jupyter_client: what ipywidgets' Image
 and array widgets rely on. A front end's buffers reach the Python comm's `msg["buffers"]` as
 memoryviews; `comm.send(data, buffers=[...])` reaches the front end as binary frames."""
-import pytest
 
-from kernel_harness import collect_iopub, execute, start_kernel, stop_kernel
+from kernel_harness import collect_iopub, execute
 
 ECHO_TARGET = """
 import comm
@@ -23,13 +22,6 @@ comm.get_comm_manager().register_target("test.buffers", _open)
 
 # Every byte value, and one frame large enough to span several zmq chunks.
 PAYLOADS = [bytes(range(256)), b"\x00" * 3 + b"tail", bytes(200_000)]
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start_kernel()
-    yield km, kc
-    stop_kernel(km, kc)
 
 
 def _send(kc, msg_type, content, buffers=None):

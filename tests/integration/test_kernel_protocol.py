@@ -7,15 +7,7 @@ import time
 
 import pytest
 
-from kernel_harness import (IS_ANYVIZ, collect_iopub, execute, requires_anyviz, shell_reply,
-                            start_kernel, stop_kernel)
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start_kernel()
-    yield km, kc
-    stop_kernel(km, kc)
+from kernel_harness import IS_ANYVIZ, collect_iopub, execute, requires_anyviz, shell_reply
 
 
 def test_input_round_trip(kernel):
