@@ -109,29 +109,53 @@ class NotebookRunner:
             shutil.rmtree(workdir, ignore_errors=True)
 
     async def _run(self, name, kernel, role):
+        async with self._slots:
+            run = await self._execute(name, kernel, role)
+            flake = _known_flake(run.nb)
+            if flake:  # once more: a second run that hits the same race fails the comparison
+                print(f"{name} under {kernel}: {flake}; running it again")
+                run = await self._execute(name, kernel, role)
+            _save_artifact(run.nb, name, kernel if role == "candidate" else "ipykernel")
+            return run
+
+    async def _execute(self, name, kernel, role):
         from nbclient import NotebookClient
 
-        async with self._slots:
-            nb = nbformat.read(PATHS[name], as_version=4)
-            workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-{role}-"))
-            self._workdirs.append(workdir)
-            if PATHS[name].parent != CORPUS:  # a notebook from elsewhere reads files next to it
-                shutil.copytree(PATHS[name].parent, workdir, dirs_exist_ok=True)
-            else:
-                shutil.copytree(DATA_DIR, workdir / "data")
-            replies = {}
+        nb = nbformat.read(PATHS[name], as_version=4)
+        workdir = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-{kernel}-{role}-"))
+        self._workdirs.append(workdir)
+        if PATHS[name].parent != CORPUS:  # a notebook from elsewhere reads files next to it
+            shutil.copytree(PATHS[name].parent, workdir, dirs_exist_ok=True)
+        else:
+            shutil.copytree(DATA_DIR, workdir / "data")
+        replies = {}
 
-            def record(cell, cell_index, execute_reply):
-                replies[cell_index] = execute_reply["content"]
+        def record(cell, cell_index, execute_reply):
+            replies[cell_index] = execute_reply["content"]
 
-            client = NotebookClient(
-                nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S,
-                startup_timeout=STARTUP_TIMEOUT_S, allow_errors=True,
-                resources={"metadata": {"path": str(workdir)}},
-                on_cell_executed=record)
-            await client.async_execute(env=_kernel_env())
-            _save_artifact(nb, name, kernel if role == "candidate" else "ipykernel")
-            return Run(nb, workdir, replies)
+        client = NotebookClient(
+            nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S,
+            startup_timeout=STARTUP_TIMEOUT_S, allow_errors=True,
+            resources={"metadata": {"path": str(workdir)}},
+            on_cell_executed=record)
+        await client.async_execute(env=_kernel_env())
+        return Run(nb, workdir, replies)
+
+
+# Start-up races inside third-party tools that the kernels call the same way, seen in CI under
+# load: kaleido (plotly's static export) evaluating its script in Chrome before the page has
+# loaded it. Such a run is repeated once; a real difference between the kernels still fails.
+KNOWN_FLAKES = {"kaleido_scopes is not defined": "kaleido's Chrome page was not ready"}
+
+
+def _known_flake(nb):
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = _ANSI.sub("", "\n".join(output.get("traceback", [])) + output.get("evalue", ""))
+            for signature, why in KNOWN_FLAKES.items():
+                if signature in text:
+                    return why
+    return None
 
 
 def _kernel_env():

@@ -129,3 +129,33 @@ def test_an_llm_spec_draws_the_same_numbers_in_spark_and_duckdb(frames, bridge, 
     assert len(drawn) == 2 and len(drawn[0].data) == 4  # a line per region
     assert_same_drawing(drawn[0], drawn[1], "LLM spec: spark vs duckdb")
     assert prompts[0].split("\n")[1:] == prompts[1].split("\n")[1:]  # same columns and types
+
+
+class _SlowToSubmit:
+    """An Ibis expression that is still being prepared (as Ibis compiles, before Spark has a
+    job) when the interrupt lands, then submits its long job."""
+
+    def __init__(self, expr, delay_s):
+        self.expr, self.delay_s = expr, delay_s
+
+    def execute(self):
+        time.sleep(self.delay_s)
+        return self.expr.execute()
+
+
+def test_an_interrupt_before_the_job_starts_still_cancels_it(frames):
+    import _thread
+    import threading
+
+    from anyviz.engines import run
+    from anyviz.engines.frame import LazyFrame
+
+    spark, _ = frames
+    huge = LazyFrame(spark.backend.sql("SELECT id % 7 AS g, id AS x FROM range(1000000000000)"),
+                     engine="spark", source="range", backend=spark.backend)
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(huge, _SlowToSubmit(huge.table.x.max(), delay_s=1.0), progress=False)
+    # The job Spark got after the interrupt was cancelled too (uncancelled, it runs for days).
+    assert not [t for t in threading.enumerate() if t.name == "anyviz-engine" and (t.join(60) or t.is_alive())]
+    assert int(run.execute(spark, spark.table.count(), progress=False)) == 30_000

@@ -5,11 +5,17 @@ interrupt raises KeyboardInterrupt in the waiting thread (a blocked C call insid
 py4j would not notice it); we then cancel the query in the engine (DuckDB's
 `connection.interrupt()`, Spark's job group) and re-raise, so the cell stops within a second
 and the engine is ready for the next query.
+
+An interrupt can land before the engine has the query (Ibis still compiling it, Spark not yet
+submitting the job), when a cancel finds nothing to stop. So the cancel is repeated until the
+query's thread ends, and the next query on the same engine waits for that: it never queues
+silently behind a job nobody can see.
 """
 from __future__ import annotations
 
 import itertools
 import signal
+import sys
 import threading
 import time
 
@@ -18,7 +24,14 @@ from ..errors import DataError
 
 #: Seconds a query runs before a progress line appears in the cell.
 PROGRESS_AFTER_S = 2.0
+#: How often an interrupted query is cancelled again until its thread ends.
+RECANCEL_EVERY_S = 0.5
 _groups = itertools.count(1)
+#: The last query's worker for each engine connection (keyed by the backend's id).
+_last_worker: dict[int, "_Worker"] = {}
+#: Held around each cancel call, so a repeated cancel cannot land on the next query (which
+#: starts only once the old worker is done and this lock is free).
+_cancel_lock = threading.Lock()
 
 
 class _Worker(threading.Thread):
@@ -74,6 +87,33 @@ def cancel(frame, group: str | None = None) -> None:
         else:
             context.cancelAllJobs()
     except Exception:  # noqa: BLE001
+        pass
+
+
+def _keep_cancelling(frame, worker: "_Worker") -> None:
+    """Cancel `worker`'s query now and again every RECANCEL_EVERY_S until its thread ends."""
+    def loop():
+        while True:
+            with _cancel_lock:
+                if worker.done.is_set():
+                    return
+                cancel(frame, worker.group)
+            if worker.done.wait(RECANCEL_EVERY_S):
+                return
+
+    threading.Thread(target=loop, name="anyviz-engine-cancel", daemon=True).start()
+
+
+def _wait_for_previous(frame) -> None:
+    """Block (interruptibly) until the engine's previous query, if interrupted and still
+    stopping, has ended."""
+    previous = _last_worker.get(id(frame.backend))
+    if previous is not None and not previous.done.wait(PROGRESS_AFTER_S):
+        print(f"{frame.engine}: waiting for the interrupted query to stop "
+              "(interrupt again to stop waiting)", file=sys.stderr)
+        while not previous.done.wait(0.25):
+            pass
+    with _cancel_lock:
         pass
 
 
@@ -133,8 +173,9 @@ class _ProgressLine:
 
 def execute(frame, expr, *, progress: bool = True):
     """Run `expr` (an Ibis expression over `frame`'s backend); pandas result or scalar."""
-    group = f"anyviz-{next(_groups)}"
-    worker = _Worker(frame, expr, group)
+    _wait_for_previous(frame)
+    worker = _Worker(frame, expr, f"anyviz-{next(_groups)}")
+    _last_worker[id(frame.backend)] = worker
     line = _ProgressLine(frame) if progress else None
     started = time.monotonic()
     worker.start()
@@ -145,9 +186,9 @@ def execute(frame, expr, *, progress: bool = True):
                 if line.display_id is None or int(elapsed * 4) % 4 == 0:
                     line.show(elapsed)
     except KeyboardInterrupt:
-        cancel(frame, group)
+        _keep_cancelling(frame, worker)
         # The engine stops within this (DuckDB in milliseconds, Spark once its tasks see the
-        # cancel); a query that ignores it is left to finish in its daemon thread.
+        # cancel); otherwise the cell ends anyway and the cancel goes on in the background.
         worker.done.wait(1.5)
         raise
     finally:
