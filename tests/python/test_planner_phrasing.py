@@ -269,3 +269,22 @@ def test_the_id_named_first_labels_each_row():
     ns = {"df": pets, "px": px, "pd": pd, "np": np, "go": go}
     exec(plan.code, ns)
     assert bars(ns["fig"]) == {2001: 12.0, 2002: 13.4}
+
+
+def countries() -> pd.DataFrame:
+    return pd.DataFrame({"country": ["Iceland", "Finland", "France", "Poland", "Spain"],
+                         "population": [0.4, 5.5, 68.0, 38.0, 47.0]})
+
+
+def test_the_name_of_a_thing_with_no_name_column_is_that_things_column():
+    df = countries()
+    cases = {
+        "population of countries whose name contains 'land'": df.country.str.contains("land"),
+        "population of countries whose name ends with 'land'": df.country.str.endswith("land"),
+        "population for countries with 'land' in their name": df.country.str.contains("land"),
+        "population of countries whose names start with F": df.country.str.startswith("F"),
+    }
+    for request, keep in cases.items():
+        _, fig = run(df, request)
+        assert bars(fig) == df[keep].set_index("country").population.to_dict(), request
+

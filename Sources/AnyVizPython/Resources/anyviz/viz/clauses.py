@@ -238,6 +238,12 @@ _NOT_PATTERNS = {"a", "an", "the", "any", "some", "no", "only", "all", "at", "mo
                  "digits", "digit", "letters", "letter", "value", "values", "data", "it", "them", "in", "of"}
 
 
+#: Words that say a pattern is about an entity's name, and the words between the entity and them.
+_NAME_WORDS = {"name", "names", "title", "titles"}
+_ENTITY_JOINERS = {"whose", "with", "having", "that", "which", "who", "have", "has", "in", "their",
+                   "its", "the", "his", "her"}
+
+
 class _FilterReader:
     """One request's filters, read family by family; a later family never takes words an
     earlier one (or another clause, `taken`) already used."""
@@ -267,6 +273,18 @@ class _FilterReader:
             cols = self.matcher.partial.get(_singular(toks[k]), [])
             if cols and (toks[k] not in ("number", "name", "id", "code", "type") or len(cols) == 1 and k == len(toks) - 1):
                 return cols[0]  # a generic word ("name") only when it is the last word and one column has it
+        return None
+
+    def named_entity(self, words: str, before: str):
+        """The text column of the thing whose name a pattern is about, when no column is
+        called that: "countries whose name contains 'land'" -> country."""
+        if words.strip() not in _NAME_WORDS:
+            return None
+        for tok in reversed(re.findall(r"[a-z][a-z0-9_]*", before)[-4:]):
+            if tok in _ENTITY_JOINERS:
+                continue
+            hit = self.matcher.lookup(tok) or self.matcher.lookup(_singular(tok))
+            return hit[0] if hit and self.frame.columns[hit[0]].kind == "nominal" else None
         return None
 
     def overlaps(self, span) -> bool:
@@ -326,7 +344,7 @@ class _FilterReader:
         text, low = self.text, self.low
         for m in re.finditer(r"\b(?:have|has|with|having|contain|contains|containing)\s+(?:the\s+)?(?:string\s+|substring\s+|word\s+)?"
                              r"['\"]?([a-z0-9]+)['\"]?\s+in\s+(?:their|its|the|his|her)\s+" + _COL_PAT, low):
-            col = self.column_at(m.group(2))
+            col = self.column_at(m.group(2)) or self.named_entity(m.group(2), low[:m.start()])
             if col and self.frame.columns[col].kind == "nominal":
                 self.add(m.span(), Filter(col, "contains", text[m.start(1):m.end(1)]))
         for m in re.finditer(_COL_PAT + r"\s+(?:is\s+|are\s+|that\s+|which\s+|does\s+|do\s+)?(not\s+|doesn't\s+|don't\s+)?"
@@ -334,7 +352,7 @@ class _FilterReader:
                              r"\s+(?:the\s+)?(letters?\s+|string\s+|substring\s+|text\s+|word\s+)?"
                              r"(['\"‘’][a-z0-9 ]+['\"‘’]|[a-z0-9]+)(?![\w'])", low):
             words, start = _own_words(m, 1)
-            col = self.column_at(words)
+            col = self.column_at(words) or self.named_entity(words, low[m.start(1):start])
             value = m.group(5).strip("'\"‘’")
             if not m.group(4) and (m.group(5) == value and (value in _NOT_PATTERNS or self.matcher.lookup(value))):
                 continue  # "names that start with the year": not a text pattern
@@ -352,7 +370,7 @@ class _FilterReader:
         low = self.low
         for m in re.finditer(_COL_PAT + r"\s+(?:is|are|was)\s+(not\s+)?(?:null|missing|empty|nan|none)", low):
             words, start = _own_words(m, 1)
-            col = self.column_at(words)
+            col = self.column_at(words) or self.named_entity(words, low[m.start(1):start])
             if col:
                 self.add((start, m.end()), Filter(col, "notnull" if m.group(2) else "isnull", None))
         for m in re.finditer(r"\b(?:excluding|exclude|without|drop|dropping|ignore|ignoring|skip|skipping|no)\s+"
