@@ -15,6 +15,8 @@ Design:
 - Each run gets a fresh working directory holding a copy of `tests/data` as `data/` (for an
   extra notebook: a copy of its own folder), so `%%writefile`/`%run` cannot collide between
   the two kernels; the directory's path is then replaced by `<CWD>` in every output.
+- A notebook whose runs differ gets a second ipykernel run: ipykernel's own output varies under
+  load, and the candidate must match one of the two reference runs.
 - Executed notebooks and the diff of each notebook are written to `artifacts/notebook-corpus/`.
 - With `ANYVIZ_TEST_KERNEL=python3` the suite compares two independent ipykernel runs, which
   checks that the normalisation hides only what really varies between two runs.
@@ -527,6 +529,15 @@ def test_notebook_matches_ipykernel(runner, name):
                         REFERENCE_KERNEL)
     candidate = _result(runner.submit(name, KERNEL, "candidate"), name, KERNEL)
     differences = compare_runs(reference, candidate, KERNEL)
+    if differences:
+        # ipykernel's own output varies under load (a display published after its idle
+        # status, a forked child's writes reordered): a second reference run decides, and the
+        # candidate, run once, must match one of the two.
+        again = _result(runner.submit(name, REFERENCE_KERNEL, "second reference"), name,
+                        REFERENCE_KERNEL)
+        if not compare_runs(again, candidate, KERNEL):
+            print(f"{name}: the first ipykernel run differed; the second matches")
+            differences = []
     _write_report(name, differences, KERNEL)
     _SUMMARY[name] = [(index, source, why) for index, source, _, why in differences]
     if differences:
