@@ -288,3 +288,25 @@ def test_the_name_of_a_thing_with_no_name_column_is_that_things_column():
         _, fig = run(df, request)
         assert bars(fig) == df[keep].set_index("country").population.to_dict(), request
 
+
+
+def rooms() -> pd.DataFrame:
+    return pd.DataFrame({"RoomId": list("abcdef"),
+                         "decor": ["modern", "rustic", "modern", "classic", "rustic", "modern"],
+                         "basePrice": [100, 150, 130, 90, 200, 125],
+                         "beds": [1, 3, 2, 1, 4, 2]})
+
+
+def test_a_verb_that_means_a_column_before_a_comparison():
+    df = rooms()
+    _, fig = run(df, "how many rooms cost more than 120 for each decor")
+    assert bars(fig) == df[df.basePrice > 120].groupby("decor").size().to_dict()
+
+
+def test_the_counted_thing_after_a_compared_number_is_the_column():
+    df = rooms()
+    _, fig = run(df, "number of rooms by decor for rooms that have more than 1 beds")
+    assert bars(fig) == df[df.beds > 1].groupby("decor").size().to_dict()
+    # What the number counts must be a number column: "more than 2 rooms" is not a row filter.
+    plan, _ = run(df, "number of rooms by decor with more than 2 rooms")
+    assert not plan.spec.filters

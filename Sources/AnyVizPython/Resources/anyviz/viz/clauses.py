@@ -391,6 +391,8 @@ class _FilterReader:
         before = self.low[max(0, m.start() - 60):m.start()]
         words = re.split(r"[,.;?]", before)[-1].split()[-5:]
         implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
+        if implied is None and words and words[-1] in IMPLIED and not self.matcher.lookup(words[-1]):
+            implied = IMPLIED[words[-1]]  # "rooms that cost more than 120": the price column
         col, tail = None, ""
         if words and words[-1] in ("or", "and") or not words:
             found = self.found
@@ -404,6 +406,9 @@ class _FilterReader:
             # only the words after the last joining word: "x or department number"
             tail = re.split(r"\b(?:or|and|whose|where|with|who|which|that|for|of|those|all)\b", " ".join(words))[-1]
             col = self.column_at(tail, implied) if tail.strip() or implied else None
+        end = m.end()
+        if col is None and op in ("<", ">", "<=", ">="):
+            col, end = self._counted_after(m)  # "furniture with more than 10 components"
         if col is None and op in ("<", ">", "<=", ">=") and _PEOPLE.search(" ".join(words)):
             col = self._age_column()  # "people under 40", "students who are over 21"
         raw = self.text[m.start(1):m.end(1)]
@@ -415,7 +420,18 @@ class _FilterReader:
             self.add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
             return
         lead = len(tail.rstrip()) if not implied else 0
-        self.add((max(0, m.start() - lead - 1), m.end()), Filter(col, op, value))
+        self.add((max(0, m.start() - lead - 1), end), Filter(col, op, value))
+
+    def _counted_after(self, m):
+        """(number column, end) when the compared number is followed by what it counts:
+        "more than 10 components" -> Num_of_Component; (None, m.end()) otherwise."""
+        after = re.match(r"\s+([a-z][a-z_]*)", self.low[m.end():])
+        if not after or not re.fullmatch(_NUMBER, m.group(1)):
+            return None, m.end()
+        col = self.column_at(after.group(1))
+        if col is None or self.frame.columns[col].kind != "quantitative":
+            return None, m.end()
+        return col, m.end() + after.end()
 
     def _age_column(self):
         """The one column with 'age' as a word of its name (age, pet_age, Age_at_hire), or None."""
