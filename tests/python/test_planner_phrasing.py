@@ -310,3 +310,21 @@ def test_the_counted_thing_after_a_compared_number_is_the_column():
     # What the number counts must be a number column: "more than 2 rooms" is not a row filter.
     plan, _ = run(df, "number of rooms by decor with more than 2 rooms")
     assert not plan.spec.filters
+
+
+def test_not_a_few_words_before_a_value_excludes_it():
+    df = pd.DataFrame({"Minister": list("abcde"),
+                       "Party_name": ["Progress Party", "Labour", "Progress Party", "Green", "Labour"]})
+    _, fig = run(df, "Which ministers are not a part of the Progress Party, and count them")
+    assert bars(fig) == {"b": 1, "d": 1, "e": 1}
+
+
+def test_not_before_a_comparison_turns_it_around():
+    df = rooms()
+    _, fig = run(df, "number of rooms by decor for rooms whose base price is not more than 125")
+    assert bars(fig) == df[df.basePrice <= 125].groupby("decor").size().to_dict()
+    _, fig = run(df, "number of rooms by decor for rooms whose beds are not above 2")
+    assert bars(fig) == df[df.beds <= 2].groupby("decor").size().to_dict()
+    # ...and its "not" stays with the comparison, away from a value named later.
+    _, fig = run(df, "number of rooms by decor with beds not above 2 for decor modern")
+    assert bars(fig) == {"modern": 3}

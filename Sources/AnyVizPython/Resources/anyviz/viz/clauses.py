@@ -210,6 +210,8 @@ _CMP = [
     (r"(?:is |are |was |were )?(?:not equal to|does not equal(?: to)?|doesn't equal(?: to)?|not equals?|!=|is not|isn't)", "!="),
     (r"(?:is |are |was |were )?(?:equal to|equals?|=|is|are|was|of)", "=="),
 ]
+#: A comparison after "not": "not older than 5" is "<= 5".
+_NEGATED_OP = {">": "<=", "<": ">=", ">=": "<", "<=": ">", "==": "!=", "!=": "=="}
 #: Who a bare "under 40" / "over 65" is said of: then it is an age.
 _PEOPLE = re.compile(r"\b(?:people|persons?|who|students?|employees?|staff|players?|members?|customers?|users?|"
                      r"patients?|children|kids|adults|men|women|teachers?|workers?|residents?|athletes?|"
@@ -385,10 +387,15 @@ class _FilterReader:
             for m in re.finditer(rf"(?<![\w<>=!]){pat}\s*(?:the\s+)?(?:(?:value|year|date)\s+(?:of\s+)?)?"
                                  rf"(['\"][^'\"]+['\"]|{_DATE}|{_NUMBER})(?![\w-])", self.low):
                 if not self.overlaps(m.span()):
-                    self._comparison(m, op)
+                    negated = re.search(r"\b(?:not|n't)\s+$", self.low[:m.start()])
+                    if negated:
+                        self._comparison(m, _NEGATED_OP.get(op, op), negated.start())
+                    else:
+                        self._comparison(m, op, m.start())
 
-    def _comparison(self, m, op: str) -> None:
-        before = self.low[max(0, m.start() - 60):m.start()]
+    def _comparison(self, m, op: str, start: int) -> None:
+        """One comparison `m` whose clause starts at `start` (before a leading "not")."""
+        before = self.low[max(0, start - 60):start]
         words = re.split(r"[,.;?]", before)[-1].split()[-5:]
         implied = next((IMPLIED[w] for w in IMPLIED if re.search(rf"\b{w}\b", m.group(0))), None)
         if implied is None and words and words[-1] in IMPLIED and not self.matcher.lookup(words[-1]):
@@ -396,7 +403,7 @@ class _FilterReader:
         col, tail = None, ""
         if words and words[-1] in ("or", "and") or not words:
             found = self.found
-            prev = found[-1][2] if found and m.start() - found[-1][1] < 12 else None
+            prev = found[-1][2] if found and start - found[-1][1] < 12 else None
             col = prev.column if prev is not None and prev.op not in ("or", "and") else None
         owner = re.search(r"\b([a-z][a-z0-9_]*) (?:whose|with an?|with the) ([a-z][a-z0-9_]*)$", " ".join(words))
         if col is None and owner and not implied:  # "the problem whose id is 10": problem_id
@@ -417,10 +424,10 @@ class _FilterReader:
         if info is None or not _comparable(info, op, raw, value):
             return
         if info.kind == "temporal" and info.temporal != "year" and isinstance(value, (int, float)):
-            self.add((m.start() - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
+            self.add((start - len(" ".join(words)), m.end()), Filter(col, op, int(value), on_year=True))
             return
         lead = len(tail.rstrip()) if not implied else 0
-        self.add((max(0, m.start() - lead - 1), end), Filter(col, op, value))
+        self.add((max(0, start - lead - 1), end), Filter(col, op, value))
 
     def _counted_after(self, m):
         """(number column, end) when the compared number is followed by what it counts:

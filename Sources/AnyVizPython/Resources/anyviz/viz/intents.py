@@ -370,11 +370,27 @@ def _read_values(tokens, r: Reading, frame: FrameInfo, min_words: int = 1, initi
             for t in span:
                 t.used = "value"
             found.setdefault(col, []).append(value)
-            before = {tokens[k].text for k in range(max(0, i - 4), i)}
             if prev in ("excluding", "except", "without", "not", "exclude", "but", "than") or \
-                    before & {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}:
+                    _clause_before(tokens, i) & _NEGATIONS:
                 negated[col] = True
     r.filters.extend(value_filters(found, negated))
+
+
+_NEGATIONS = {"not", "excluding", "except", "without", "don't", "doesn't", "isn't", "aren't"}
+#: Words that start another clause: a negation before one of them is not about the value after.
+_CLAUSE_STARTS = {"and", "or", "who", "which", "that", "where", "whose", "than", "per", "each",
+                  "with", "while"}
+
+
+def _clause_before(tokens, i: int, reach: int = 6) -> set[str]:
+    """The words before token i in its own clause (at most `reach`): "not a part of the
+    Progress Party" -> {not, a, part, of, the}."""
+    words = set()
+    for k in range(i - 1, max(-1, i - 1 - reach), -1):
+        if tokens[k].text in _CLAUSE_STARTS:
+            break
+        words.add(tokens[k].text)
+    return words
 
 
 _TRUE_CODES = {"1", "y", "yes", "t", "true"}
