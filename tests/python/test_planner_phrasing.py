@@ -328,3 +328,11 @@ def test_not_before_a_comparison_turns_it_around():
     # ...and its "not" stays with the comparison, away from a value named later.
     _, fig = run(df, "number of rooms by decor with beds not above 2 for decor modern")
     assert bars(fig) == {"modern": 3}
+
+
+def test_a_column_called_points_is_not_a_scatter_plot():
+    df = pd.DataFrame({"Position": ["G", "F", "G", "C", "F", "G"], "Points": [10, 20, 30, 5, 15, 25]})
+    plan, fig = run(df, "For each position, what is the average number of points for players in "
+                        "that position. Plot them as bar chart")
+    assert plan.spec.chart == "bar"
+    assert bars(fig) == df.groupby("Position").Points.mean().to_dict()

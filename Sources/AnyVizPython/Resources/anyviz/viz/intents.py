@@ -204,6 +204,8 @@ def _read_keywords(tokens, r: Reading, low: str, matcher: ColumnMatcher | None =
                                          "area", "line", "bar", "count", "composition") and (
                 matcher.lookup(f"{w} {nxt}") or matcher.lookup(f"{prev} {w}")):
             continue  # "share count" is a column, not a share
+        if matcher is not None and w in ("points", "dots", "lines", "bars") and matcher.lookup(w):
+            continue  # "the average number of points": the Points column, not a scatter plot
         if w in CHART_WORDS and not (w in ("column", "columns") and nxt not in ("chart", "charts", "graph")) \
                 and not (w in ("points", "dots", "lines", "line", "area", "bars") and r.chart) \
                 and not (w == "heat" and nxt != "map") and not (w == "area" and nxt not in ("chart", "plot", "graph", "of") and prev not in ("stacked", "an")) \
