@@ -336,3 +336,18 @@ def test_a_column_called_points_is_not_a_scatter_plot():
                         "that position. Plot them as bar chart")
     assert plan.spec.chart == "bar"
     assert bars(fig) == df.groupby("Position").Points.mean().to_dict()
+
+
+def test_number_of_things_counts_them_rather_than_summing_their_numbers():
+    df = pd.DataFrame({"train_number": [16724, 16127, 16128, 16723, 12345],
+                       "origin": ["Chennai", "Chennai", "Guruvayur", "Trivandrum", "Chennai"]})
+    for request in ("number of trains from each origin", "how many trains by origin"):
+        _, fig = run(df, request)
+        assert bars(fig) == {"Chennai": 3, "Guruvayur": 1, "Trivandrum": 1}, request
+    # Named as a column, the identifier is still that column.
+    plan, _ = run(df, "total train number by origin")
+    assert plan.spec.y == "train_number"
+    # A count stored in a column (Number_Deaths) is that column.
+    storms = pd.DataFrame({"Name": list("abc"), "Number_Deaths": [3, 0, 7]})
+    plan, fig = run(storms, "show me the name and the total number of deaths with a bar chart")
+    assert plan.spec.y == "Number_Deaths" and bars(fig) == {"a": 3, "b": 0, "c": 7}

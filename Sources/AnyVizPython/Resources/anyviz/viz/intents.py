@@ -525,11 +525,34 @@ def _after_of(tokens, start: int) -> bool:
     return j >= 0 and tokens[j].text == "of" and not tokens[j].used
 
 
+#: What the rest of an identifier column's name says: train_number, Train_ID, order_no.
+_ROW_KEY_WORDS = {"number", "num", "no", "nr", "id", "code", "key"}
+
+
+def _free_counted_row_keys(tokens, r: Reading) -> None:
+    """"number of trains" with a column train_number: the trains are counted, not their
+    identifiers summed. Drops such a mention (a counted noun that names a column only together
+    with an identifier word) and frees its words for the count reader."""
+    for c in list(r.columns):
+        said = c.said.split()
+        before = [t.text for t in tokens[max(0, c.start - 3):c.start] if t.text not in ("the", "all")]
+        counted = said[:2] in (["number", "of"], ["count", "of"]) or \
+            len(said) == 1 and before[-2:] in (["number", "of"], ["count", "of"], ["how", "many"])
+        name = words_of(c.name)
+        rest = set(name) - {said[-1], singular(said[-1])}
+        if counted and c.how != "exact" and rest and rest <= _ROW_KEY_WORDS and \
+                len(rest) < len(name) and name[-1] in _ROW_KEY_WORDS:  # not Number_Deaths
+            r.columns.remove(c)
+            for t in tokens[c.start:c.start + len(said)]:
+                t.used = ""
+
+
 def _read_count(tokens, r: Reading, frame_name: str, matcher: ColumnMatcher) -> None:
     """Rows counted under another noun: "number of orders", "how many flights", "count them",
     "visits by weekday"."""
     n = len(tokens)
     table_words = set(words_of(frame_name)) | {singular(w) for w in words_of(frame_name)}
+    _free_counted_row_keys(tokens, r)
     for i, t in enumerate(tokens):
         w = t.text
         nxt = tokens[i + 1] if i + 1 < n else None
