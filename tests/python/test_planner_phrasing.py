@@ -351,3 +351,15 @@ def test_number_of_things_counts_them_rather_than_summing_their_numbers():
     storms = pd.DataFrame({"Name": list("abc"), "Number_Deaths": [3, 0, 7]})
     plan, fig = run(storms, "show me the name and the total number of deaths with a bar chart")
     assert plan.spec.y == "Number_Deaths" and bars(fig) == {"a": 3, "b": 0, "c": 7}
+
+
+def test_how_old_measures_the_age_column():
+    df = pd.DataFrame({"name": list("abcdef"), "age": [20, 30, 40, 50, 25, 35],
+                       "job": ["x", "y", "x", "y", "z", "z"]})
+    by_job = df.groupby("job").age
+    cases = {"how old is the average person for each job?": by_job.mean(),
+             "how old is the oldest person in each job": by_job.max(),
+             "how old is the youngest person in each job": by_job.min()}
+    for request, expected in cases.items():
+        _, fig = run(df, request)
+        assert bars(fig) == expected.to_dict(), request

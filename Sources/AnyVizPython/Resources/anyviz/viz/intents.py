@@ -140,6 +140,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     mentions = _read_ids(tokens, mentions, frame, frame_name)
     mentions = _read_fuzzy(tokens, mentions, matcher, r, _table_words(frame_name))
     _read_columns(tokens, mentions, r, frame)
+    _read_how_old(tokens, r, frame)
     _read_count(tokens, r, frame_name, matcher)
     r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
                  and len(t.text) > 2 and t.text not in _GRAMMAR_WORDS]
@@ -523,6 +524,21 @@ def _after_of(tokens, start: int) -> bool:
     while j >= 0 and tokens[j].text in ("the", "a", "an", "all", "its", "their"):
         j -= 1
     return j >= 0 and tokens[j].text == "of" and not tokens[j].used
+
+
+def _read_how_old(tokens, r: Reading, frame: FrameInfo) -> None:
+    """"how old is each gender, on average": the one age column is what is measured (its
+    maximum for "the oldest", minimum for "the youngest")."""
+    for i, t in enumerate(tokens[:-1]):
+        if t.text == "how" and tokens[i + 1].text == "old" and not t.used:
+            ages = [c.name for c in frame.columns.values()
+                    if c.kind == "quantitative" and "age" in words_of(c.name)]
+            if len(ages) == 1 and ages[0] not in r.named():
+                words = {w.text for w in tokens}
+                agg = "max" if "oldest" in words else "min" if "youngest" in words else None
+                r.columns.insert(0, Column(name=ages[0], start=i, said="how old", agg=agg))
+                t.used = tokens[i + 1].used = "column"
+            return
 
 
 #: What the rest of an identifier column's name says: train_number, Train_ID, order_no.
