@@ -363,3 +363,11 @@ def test_how_old_measures_the_age_column():
     for request, expected in cases.items():
         _, fig = run(df, request)
         assert bars(fig) == expected.to_dict(), request
+
+
+def test_a_column_named_as_a_verb_with_its_value():
+    df = pd.DataFrame({"LName": ["Kim", "Lee", "Kim", "Roe", "Lee"], "Major": [600, 600, 520, 600, 550]})
+    _, fig = run(df, "how many students in each last name who majored in 600")
+    assert bars(fig) == {"Kim": 1, "Lee": 1, "Roe": 1}
+    _, fig = run(df, "how many students in each last name who are not majoring in 600")
+    assert bars(fig) == {"Kim": 1, "Lee": 1}

@@ -228,7 +228,7 @@ def read_filters(text: str, frame: FrameInfo, matcher: ColumnMatcher, taken: lis
     Clauses joined by "or" become one `or` filter (SQL precedence: and binds tighter)."""
     reader = _FilterReader(text, frame, matcher, taken)
     for read in (reader.ranges, reader.letters, reader.substrings, reader.missing,
-                 reader.comparisons, reader.years):
+                 reader.verbs, reader.comparisons, reader.years):
         read()
     found = sorted(reader.found)
     return _combine(reader.low, found), [(s, e) for s, e, _ in found]
@@ -366,6 +366,20 @@ class _FilterReader:
                     continue
                 raw = text[m.start(5):m.end(5)].strip("'\"‘’")
                 self.add((start, m.end()), Filter(col, "notcontains" if neg else op, raw))
+
+    def verbs(self) -> None:
+        """A column's name as a verb with its value: "students majoring in 600" (Major),
+        "not majored in 600", "products priced at 20" (price)."""
+        for m in re.finditer(rf"\b(not\s+|n't\s+)?([a-z]{{3,}}?)(?:ing|ed)\s+(?:in|at|as)\s+"
+                             rf"(['\"][^'\"]+['\"]|{_NUMBER})(?![\w-])", self.low):
+            stem = m.group(2)
+            hit = self.matcher.lookup(stem) or self.matcher.lookup(stem + "e")
+            if not hit or self.overlaps(m.span()):
+                continue
+            raw = self.text[m.start(3):m.end(3)]
+            value = _value(raw.strip("'\""))
+            if _comparable(self.frame.columns[hit[0]], "==", raw, value):
+                self.add(m.span(), Filter(hit[0], "!=" if m.group(1) else "==", value))
 
     def missing(self) -> None:
         """"commission is not null", "excluding missing", "with a known X"."""
