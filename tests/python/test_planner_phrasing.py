@@ -371,3 +371,12 @@ def test_a_column_named_as_a_verb_with_its_value():
     assert bars(fig) == {"Kim": 1, "Lee": 1, "Roe": 1}
     _, fig = run(df, "how many students in each last name who are not majoring in 600")
     assert bars(fig) == {"Kim": 1, "Lee": 1}
+
+
+def test_a_column_named_only_to_pick_rows_is_not_also_a_colour():
+    df = pd.DataFrame({"height": [1.0, 2.0, 3.0, 4.0], "prominence": [0.5, 1.5, 2.5, 3.5],
+                       "range": ["Aberdare Range", "Alps", "Alps", "Andes"]})
+    plan, fig = run(df, "correlation between the height and prominence of mountains which do not "
+                        "belong to the range 'Aberdare Range'")
+    assert plan.spec.color is None and len(fig.data) == 1
+    assert list(fig.data[0].x) == [2.0, 3.0, 4.0]

@@ -140,6 +140,7 @@ def read(text: str, frame: FrameInfo, matcher: ColumnMatcher, frame_name: str = 
     mentions = _read_ids(tokens, mentions, frame, frame_name)
     mentions = _read_fuzzy(tokens, mentions, matcher, r, _table_words(frame_name))
     _read_columns(tokens, mentions, r, frame)
+    _drop_filter_only_mentions(tokens, r)
     _read_how_old(tokens, r, frame)
     _read_count(tokens, r, frame_name, matcher)
     r.unknown = [t.raw for t in tokens if not t.used and t.text not in STOPWORDS and not t.text.isdigit()
@@ -524,6 +525,28 @@ def _after_of(tokens, start: int) -> bool:
     while j >= 0 and tokens[j].text in ("the", "a", "an", "all", "its", "their"):
         j -= 1
     return j >= 0 and tokens[j].text == "of" and not tokens[j].used
+
+
+#: Words between a column's name and the value it is compared with: "gender code is 'Male'".
+_BEFORE_VALUE = {"is", "are", "was", "were", "=", "equals", "equal", "to", "of", "as", "the", "a", "an"}
+
+
+def _drop_filter_only_mentions(tokens, r: Reading) -> None:
+    """A column named only to say which rows ("tests with result 'Pass'", "mountains not in
+    the range 'Aberdare Range'") is not also drawn: with one value kept it would be a single
+    colour, and as a third column it would split the chart into colours nobody asked for."""
+    ops = {f.column: f.op for f in r.filters}
+    for c in list(r.columns):
+        if c.role != "subject" or ops.get(c.name) not in ("==", "!=", "in", "notin"):
+            continue
+        others = {o.name for o in r.columns if o.role == "subject" and o.name != c.name}
+        if len(others) < (1 if ops[c.name] == "==" else 2):
+            continue
+        k = c.start + len(c.said.split())
+        while k < len(tokens) and tokens[k].text in _BEFORE_VALUE:
+            k += 1
+        if k < len(tokens) and tokens[k].used == "value":
+            r.columns.remove(c)
 
 
 def _read_how_old(tokens, r: Reading, frame: FrameInfo) -> None:
