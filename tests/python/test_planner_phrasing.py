@@ -380,3 +380,12 @@ def test_a_column_named_only_to_pick_rows_is_not_also_a_colour():
                         "belong to the range 'Aberdare Range'")
     assert plan.spec.color is None and len(fig.data) == 1
     assert list(fig.data[0].x) == [2.0, 3.0, 4.0]
+
+
+def test_show_by_the_x_axis_in_desc_orders_the_labels():
+    df = staff()
+    for request, labels in (
+            ("number of staff by department, and I want to show by the x axis in desc", ["Ops", "IT", "HR"]),
+            ("number of staff by department, I want to display by the x axis in asc", ["HR", "IT", "Ops"])):
+        _, fig = run(df, request)
+        assert list(fig.data[0].x) == labels, request

@@ -58,9 +58,11 @@ def read_sort(text: str) -> tuple[tuple | None, list]:
         verb = v
     mask_start = m.start()
     if verb is not None:
-        between = len(low[verb.end():m.start()].split())
-        strong = verb.group(1) not in ("display", "displayed", "show", "put", "list", "listed")
-        if between <= (10 if strong else 4):
+        between = low[verb.end():m.start()]
+        # "show by the x axis in desc": a weak verb still leads the clause when an axis follows it
+        strong = verb.group(1) not in ("display", "displayed", "show", "put", "list", "listed") or \
+            re.match(r"\s*by\s+(?:the\s+)?[xy](?:[- ]?axis)?\b", between)
+        if len(between.split()) <= (10 if strong else 4):
             mask_start = verb.start()
             seg_start = min(seg_start, verb.start()) if verb.start() >= seg_start - 1 else verb.start()
     end = m.end()
