@@ -389,3 +389,14 @@ def test_show_by_the_x_axis_in_desc_orders_the_labels():
             ("number of staff by department, I want to display by the x axis in asc", ["HR", "IT", "Ops"])):
         _, fig = run(df, request)
         assert list(fig.data[0].x) == labels, request
+
+
+def test_birthdays_are_the_date_of_birth_and_a_kept_value_is_not_a_colour():
+    df = pd.DataFrame({"date_of_birth": ["1990-01-02", "1990-01-02", "1985-05-06", "1970-03-04"],
+                       "date_became_customer": ["2015-01-01", "2016-01-01", "2017-01-01", "2018-01-01"],
+                       "customer_status_code": ["Good Customer", "Good Customer", "Bad Customer",
+                                                "Good Customer"]})
+    plan, fig = run(df, "When are the birthdays of customers who are classified as 'Good Customer' "
+                        "status, and count them by a bar chart")
+    assert plan.spec.x == "date_of_birth" and plan.spec.color is None
+    assert sum(fig.data[0].y) == 3

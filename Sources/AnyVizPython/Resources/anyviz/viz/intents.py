@@ -540,7 +540,10 @@ def _drop_filter_only_mentions(tokens, r: Reading) -> None:
         if c.role != "subject" or ops.get(c.name) not in ("==", "!=", "in", "notin"):
             continue
         others = {o.name for o in r.columns if o.role == "subject" and o.name != c.name}
-        if len(others) < (1 if ops[c.name] == "==" else 2):
+        if ops[c.name] == "==" and others:  # one value kept: wherever it is named
+            r.columns.remove(c)
+            continue
+        if len(others) < 2:
             continue
         k = c.start + len(c.said.split())
         while k < len(tokens) and tokens[k].text in _BEFORE_VALUE:

@@ -177,6 +177,10 @@ COLUMN_SYNONYMS = {
     "iata": ["airport code"],
     "fname": ["first name", "forename", "given name"],
     "lname": ["last name", "surname", "family name"],
+    "dateofbirth": ["birthday", "birth date", "birthdate", "dob"],
+    "dob": ["birthday", "birth date", "birthdate", "date of birth"],
+    "birthdate": ["birthday", "date of birth", "dob"],
+    "birthday": ["birth date", "birthdate", "date of birth", "dob"],
 }
 
 
