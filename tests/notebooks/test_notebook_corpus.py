@@ -135,9 +135,13 @@ class NotebookRunner:
         def record(cell, cell_index, execute_reply):
             replies[cell_index] = execute_reply["content"]
 
+        # nbclient waits only 4 s for a cell's outputs after its reply and then drops the rest
+        # without an error; with two notebooks running at once on two cores that window was
+        # missed (both kernels' trailing outputs went missing in CI runs). Wait as long as a
+        # cell may run, and fail loudly if the outputs still do not come.
         client = NotebookClient(
-            nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S,
-            startup_timeout=STARTUP_TIMEOUT_S, allow_errors=True,
+            nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S, iopub_timeout=CELL_TIMEOUT_S,
+            raise_on_iopub_timeout=True, startup_timeout=STARTUP_TIMEOUT_S, allow_errors=True,
             resources={"metadata": {"path": str(workdir)}},
             on_cell_executed=record)
         await client.async_execute(env=_kernel_env())
